@@ -1,0 +1,511 @@
+"""Direct python-pkcs11 calls for one module. Only the module's owner thread may call this.
+
+Everything returned is a frozen dataclass from `model`; python-pkcs11 handles, sessions and
+generators never leave this module.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pkcs11
+import pkcs11.exceptions as p11x
+from asn1crypto.core import ObjectIdentifier, OctetString, PrintableString
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
+from pkcs11.attributes import AttributeMapper
+
+from ikm_tui.core import uri as uris
+from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.model import (
+    Listing,
+    MechanismInfo,
+    ModuleInfo,
+    ObjClass,
+    ObjectInfo,
+    PinState,
+    SlotInfo,
+    TokenInfo,
+)
+from ikm_tui.core.modules import canonical
+from ikm_tui.core.p11info import RawModule
+from ikm_tui.core.pairing import pair_objects
+from ikm_tui.core.pin import Pin
+from ikm_tui.core.x509info import parse_certificate
+
+_CLASS_MAP = {
+    ObjectClass.PRIVATE_KEY: ObjClass.PRIVATE_KEY,
+    ObjectClass.PUBLIC_KEY: ObjClass.PUBLIC_KEY,
+    ObjectClass.CERTIFICATE: ObjClass.CERTIFICATE,
+    ObjectClass.SECRET_KEY: ObjClass.SECRET_KEY,
+    ObjectClass.DATA: ObjClass.DATA,
+}
+
+_KEY_TYPE_NAMES = {
+    KeyType.RSA: "rsa",
+    KeyType.EC: "ec",
+    KeyType.EC_EDWARDS: "ed25519",
+    KeyType.DSA: "dsa",
+    KeyType.DH: "dh",
+    KeyType.AES: "aes",
+    KeyType.DES3: "des3",
+    KeyType.GENERIC_SECRET: "generic",
+}
+
+_CURVE_OIDS = {
+    "1.2.840.10045.3.1.7": "p256",
+    "1.3.132.0.34": "p384",
+    "1.3.132.0.35": "p521",
+    "1.3.132.0.10": "secp256k1",
+    "1.3.36.3.3.2.8.1.1.7": "brainpoolP256r1",
+    "1.3.36.3.3.2.8.1.1.11": "brainpoolP384r1",
+    "1.3.36.3.3.2.8.1.1.13": "brainpoolP512r1",
+    "1.3.101.112": "ed25519",
+    "1.3.101.113": "ed448",
+}
+_CURVE_BITS = {"p256": 256, "p384": 384, "p521": 521, "secp256k1": 256, "brainpoolP256r1": 256,
+               "brainpoolP384r1": 384, "brainpoolP512r1": 512, "ed25519": 256, "ed448": 456}
+
+_KEY_FLAG_ATTRS = [
+    (Attribute.SENSITIVE, "sensitive"),
+    (Attribute.EXTRACTABLE, "extractable"),
+    (Attribute.NEVER_EXTRACTABLE, "never_extractable"),
+    (Attribute.ALWAYS_SENSITIVE, "always_sensitive"),
+    (Attribute.LOCAL, "local"),
+    (Attribute.SIGN, "sign"),
+    (Attribute.VERIFY, "verify"),
+    (Attribute.ENCRYPT, "encrypt"),
+    (Attribute.DECRYPT, "decrypt"),
+    (Attribute.WRAP, "wrap"),
+    (Attribute.UNWRAP, "unwrap"),
+    (Attribute.DERIVE, "derive"),
+    (Attribute.MODIFIABLE, "modifiable"),
+]
+_COMMON = [Attribute.CLASS, Attribute.LABEL, Attribute.ID, Attribute.PRIVATE]
+_KEY_ATTRS = _COMMON + [Attribute.KEY_TYPE] + [a for a, _ in _KEY_FLAG_ATTRS]
+_ATTRS_BY_CLASS: dict[Any, list[Attribute]] = {
+    ObjectClass.PRIVATE_KEY: _KEY_ATTRS + [Attribute.MODULUS, Attribute.EC_PARAMS],
+    ObjectClass.PUBLIC_KEY: _KEY_ATTRS + [Attribute.MODULUS, Attribute.MODULUS_BITS,
+                                          Attribute.EC_PARAMS, Attribute.EC_POINT],
+    ObjectClass.SECRET_KEY: _KEY_ATTRS + [Attribute.VALUE_LEN],
+    ObjectClass.CERTIFICATE: _COMMON + [Attribute.VALUE, Attribute.CERTIFICATE_CATEGORY,
+                                        Attribute.TRUSTED],
+    ObjectClass.DATA: _COMMON + [Attribute.APPLICATION, Attribute.VALUE],
+}
+
+
+def _ulong_pack(value: int) -> bytes:
+    import struct
+
+    return struct.pack("L", int(value))
+
+
+def _ulong_unpack(data: bytes) -> int:
+    import struct
+
+    return int(struct.unpack("L", data)[0]) if len(data) == struct.calcsize("L") else 0
+
+
+def make_mapper() -> AttributeMapper:
+    """python-pkcs11 has no handler for CKA_CERTIFICATE_CATEGORY; register one."""
+    mapper = AttributeMapper()
+    mapper.register_handler(Attribute.CERTIFICATE_CATEGORY, _ulong_pack, _ulong_unpack)
+    return mapper
+
+
+def unwrap_ec_point(raw: bytes) -> bytes:
+    """CKA_EC_POINT is a DER OCTET STRING around the point on SoftHSM/OpenSC; some give it raw."""
+    if raw and raw[0] == 0x04:
+        try:
+            octet = OctetString.load(raw)
+            inner = octet.native
+            if isinstance(inner, bytes) and len(octet.dump()) == len(raw):
+                return inner
+        except Exception:  # noqa: BLE001 - not DER: it is the raw point
+            pass
+    return raw
+
+
+def curve_name(params: bytes | None) -> str | None:
+    if not params:
+        return None
+    try:
+        oid = ObjectIdentifier.load(params).dotted
+        return _CURVE_OIDS.get(oid, oid)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        name = PrintableString.load(params).native
+        return {"edwards25519": "ed25519", "edwards448": "ed448"}.get(name, name)
+    except Exception:  # noqa: BLE001
+        return params.hex()
+
+
+def _flags_names(flags: Any, enum: Any) -> tuple[str, ...]:
+    out = []
+    for member in enum:
+        if member.value and (int(flags) & member.value) == member.value and bin(member.value).count("1") == 1:
+            out.append(member.name.lower())
+    return tuple(out)
+
+
+def _pin_state(flags: int) -> PinState:
+    f = TokenFlag
+    return PinState(
+        user_count_low=bool(flags & f.USER_PIN_COUNT_LOW),
+        user_final_try=bool(flags & f.USER_PIN_FINAL_TRY),
+        user_locked=bool(flags & f.USER_PIN_LOCKED),
+        user_to_be_changed=bool(flags & f.USER_PIN_TO_BE_CHANGED),
+        so_count_low=bool(flags & f.SO_PIN_COUNT_LOW),
+        so_final_try=bool(flags & f.SO_PIN_FINAL_TRY),
+        so_locked=bool(flags & f.SO_PIN_LOCKED),
+        so_to_be_changed=bool(flags & f.SO_PIN_TO_BE_CHANGED),
+    )
+
+
+class Backend:
+    """One loaded module. Not thread-safe by design: the TokenService calls it from one thread."""
+
+    def __init__(self, module_path: str) -> None:
+        self.module_path = canonical(module_path)
+        if not os.path.exists(self.module_path):
+            raise IkmError(
+                f"PKCS#11 module {module_path!r} does not exist.",
+                "Give the path of an installed module with --module (e.g. "
+                "/usr/lib/softhsm/libsofthsm2.so or /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so), "
+                "or install the package that provides it.",
+                operation="Loading the module",
+            )
+        try:
+            self.lib = pkcs11.lib(self.module_path)
+        except Exception as exc:  # noqa: BLE001
+            raise _module_load_error(module_path, exc) from None
+        self.raw = RawModule(self.module_path)
+        self.mapper = make_mapper()
+        # slot_id -> (session, logged_in). One session per token keeps handles stable.
+        self._sessions: dict[int, tuple[Any, bool]] = {}
+        # slot_id -> {handle: python-pkcs11 Object} from the last listing, for later actions.
+        self._objects: dict[int, dict[int, Any]] = {}
+        self._tokens: dict[int, Any] = {}
+
+    # ----- module, slots, tokens -------------------------------------------------------------
+    def module_info(self) -> ModuleInfo:
+        lib = self.lib
+        return ModuleInfo(
+            path=self.module_path,
+            description=lib.library_description.strip(),
+            manufacturer=lib.manufacturer_id.strip(),
+            library_version="%d.%d" % tuple(lib.library_version),
+            cryptoki_version="%d.%d" % tuple(lib.cryptoki_version),
+        )
+
+    def rescan(self) -> list[SlotInfo]:
+        """Close our sessions and re-initialise, so tokens made by other processes appear."""
+        self._sessions.clear()
+        self._objects.clear()
+        self._tokens.clear()
+        self.lib.reinitialize()
+        return self.slots()
+
+    def slots(self) -> list[SlotInfo]:
+        out: list[SlotInfo] = []
+        for slot in self.lib.get_slots(token_present=False):
+            token_info: TokenInfo | None = None
+            if slot.flags & pkcs11.SlotFlag.TOKEN_PRESENT:
+                try:
+                    token = slot.get_token()
+                    self._tokens[slot.slot_id] = token
+                    token_info = self._token_info(slot.slot_id, token)
+                except p11x.TokenNotPresent:
+                    token_info = None
+            out.append(SlotInfo(
+                slot_id=int(slot.slot_id),
+                description=slot.slot_description.strip(),
+                manufacturer=slot.manufacturer_id.strip(),
+                flags=_flags_names(slot.flags, pkcs11.SlotFlag),
+                token=token_info,
+                module_path=self.module_path,
+            ))
+        return out
+
+    def token_info(self, slot_id: int) -> TokenInfo:
+        token = self._token(slot_id, refresh=True)
+        return self._token_info(slot_id, token)
+
+    def _token_info(self, slot_id: int, token: Any) -> TokenInfo:
+        raw = self.raw.token_info(slot_id)
+        flags = int(raw.flags) if raw else int(token.flags)
+        return TokenInfo(
+            label=token.label.strip(),
+            manufacturer=token.manufacturer_id.strip(),
+            model=token.model.strip(),
+            serial=token.serial.decode("ascii", "backslashreplace").strip(),
+            flags=_flags_names(flags, TokenFlag),
+            pin=_pin_state(flags),
+            min_pin_len=raw.min_pin_len if raw else None,
+            max_pin_len=raw.max_pin_len if raw else None,
+            free_public_memory=raw.free_public_memory if raw else None,
+            free_private_memory=raw.free_private_memory if raw else None,
+            total_public_memory=raw.total_public_memory if raw else None,
+            total_private_memory=raw.total_private_memory if raw else None,
+            login_required=bool(flags & TokenFlag.LOGIN_REQUIRED),
+            initialized=bool(flags & TokenFlag.TOKEN_INITIALIZED),
+            write_protected=bool(flags & TokenFlag.WRITE_PROTECTED),
+            protected_auth_path=bool(flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
+        )
+
+    def _token(self, slot_id: int, refresh: bool = False) -> Any:
+        if refresh or slot_id not in self._tokens:
+            for slot in self.lib.get_slots(token_present=True):
+                if slot.slot_id == slot_id:
+                    self._tokens[slot_id] = slot.get_token()
+                    break
+            else:
+                raise IkmError(
+                    f"No token in slot {slot_id}.",
+                    "Insert the token and rescan (key `r`), or run `ikm-tui tokens`.",
+                    "CKR_TOKEN_NOT_PRESENT", 0xE0,
+                )
+        return self._tokens[slot_id]
+
+    def find_slot(self, token: str | None) -> int:
+        """Slot id for a --token label or pkcs11: URI; with None, the only/first initialised token."""
+        slots = [s for s in self.slots() if s.token is not None and s.token.initialized]
+        if not slots:
+            raise IkmError(
+                f"No initialised token is visible through {self.module_path}.",
+                "Plug in the token (and start pcscd for smart cards), or initialise one, then rescan.",
+                "CKR_TOKEN_NOT_PRESENT", 0xE0,
+            )
+        if token is None:
+            return slots[0].slot_id
+        sel = uris.parse_token_selector(token)
+        for s in slots:
+            assert s.token is not None
+            if "token" in sel and s.token.label != sel["token"]:
+                continue
+            if "serial" in sel and s.token.serial != sel["serial"]:
+                continue
+            if "manufacturer" in sel and s.token.manufacturer != sel["manufacturer"]:
+                continue
+            if "model" in sel and s.token.model != sel["model"]:
+                continue
+            if "slot-id" in sel and str(s.slot_id) != sel["slot-id"]:
+                continue
+            return s.slot_id
+        labels = ", ".join(repr(s.token.label) for s in slots if s.token)
+        raise IkmError(
+            f"No token matches {token!r}. Tokens present: {labels}.",
+            "Use one of those labels with --token (OpenSC names tokens \"UserPIN (<card label>)\"), "
+            "or a pkcs11: URI from `ikm-tui tokens`.",
+            "CKR_TOKEN_NOT_PRESENT", 0xE0,
+        )
+
+    def mechanisms(self, slot_id: int) -> list[MechanismInfo]:
+        slot = self._token(slot_id).slot
+        out: list[MechanismInfo] = []
+        for mech in slot.get_mechanisms():
+            try:
+                info = slot.get_mechanism_info(mech)
+                flags = _flags_names(info.flags, MechanismFlag)
+                lo, hi = int(info.min_key_length), int(info.max_key_length)
+            except p11x.PKCS11Error:
+                flags, lo, hi = (), 0, 0
+            name = mech.name if isinstance(mech, Mechanism) else f"0x{int(mech):08x}"
+            out.append(MechanismInfo(f"CKM_{name}", int(mech), lo, hi, flags))
+        out.sort(key=lambda m: m.name)
+        return out
+
+    # ----- sessions and login -----------------------------------------------------------------
+    def session(self, slot_id: int) -> Any:
+        """The session for this token, opening a public R/W (or R/O) one when none is open."""
+        if slot_id in self._sessions:
+            return self._sessions[slot_id][0]
+        token = self._token(slot_id)
+        rw = not (token.flags & TokenFlag.WRITE_PROTECTED)
+        sess = token.open(rw=rw, attribute_mapper=self.mapper)
+        self._sessions[slot_id] = (sess, False)
+        return sess
+
+    def is_logged_in(self, slot_id: int) -> bool:
+        return self._sessions.get(slot_id, (None, False))[1]
+
+    def login(self, slot_id: int, pin: Pin, allow_final_try: bool = False) -> TokenInfo:
+        """Exactly one C_Login. Refuses a locked token and, unless allowed, a FINAL_TRY one."""
+        if not isinstance(pin, Pin):
+            raise TypeError("login() takes a Pin")
+        info = self.token_info(slot_id)
+        if info.pin.user_locked:
+            raise IkmError(
+                "The user PIN is locked; ikm-tui did not try to log in.",
+                "Unlock it with the SO PIN / PUK (SmartCard-HSM/Nitrokey: `sc-hsm-tool --unlock-pin`; "
+                "YubiKey: `ykman piv access unblock-pin`), then log in again.",
+                "CKR_PIN_LOCKED", 0xA4, "Login",
+            )
+        if info.pin.user_final_try and not allow_final_try:
+            raise IkmError(
+                "The token says this is the FINAL TRY: one more wrong PIN locks it.",
+                "Make sure of the PIN, then confirm the final try explicitly.",
+                "CKR_PIN_INCORRECT", 0xA0, "Login",
+            )
+        if self.is_logged_in(slot_id):
+            return info
+        # A public session must go first: python-pkcs11 opens a new session for the login.
+        old = self._sessions.pop(slot_id, None)
+        if old is not None:
+            try:
+                old[0].close()
+            except p11x.PKCS11Error:
+                pass
+        token = self._token(slot_id)
+        rw = not (token.flags & TokenFlag.WRITE_PROTECTED)
+        try:
+            sess = token.open(rw=rw, user_pin=pin.reveal(), attribute_mapper=self.mapper)
+        except p11x.UserAlreadyLoggedIn:
+            sess = token.open(rw=rw, attribute_mapper=self.mapper)
+        except Exception as exc:  # noqa: BLE001
+            # python-pkcs11 leaks the session it opened for the failed C_Login; free it, or a
+            # later SO login fails with CKR_SESSION_READ_ONLY_EXISTS.
+            self.raw.close_all_sessions(slot_id)
+            self._objects.pop(slot_id, None)
+            err = from_exception(exc, "Login")
+            # Drop the exception chain: nothing of the C_Login call frame should travel on.
+            raise err from None
+        self._sessions[slot_id] = (sess, True)
+        self._objects.pop(slot_id, None)
+        return self.token_info(slot_id)
+
+    def logout(self, slot_id: int) -> None:
+        old = self._sessions.pop(slot_id, None)
+        self._objects.pop(slot_id, None)
+        if old is not None:
+            try:
+                old[0].close()
+            except p11x.PKCS11Error:
+                self.raw.close_all_sessions(slot_id)
+
+    def close(self) -> None:
+        for slot_id in list(self._sessions):
+            self.logout(slot_id)
+
+    # ----- objects ----------------------------------------------------------------------------
+    def list_objects(self, slot_id: int) -> Listing:
+        sess = self.session(slot_id)
+        token = self._token(slot_id)
+        tinfo = self._token_info(slot_id, token)
+        # Materialise the search at once: an open search holds the session (OperationActive).
+        found = list(sess.get_objects())
+        objects: list[ObjectInfo] = []
+        handles: dict[int, Any] = {}
+        for obj in found:
+            handles[obj.handle] = obj
+            objects.append(self._describe(obj, tinfo))
+        self._objects[slot_id] = handles
+        return Listing(
+            token=tinfo,
+            slot_id=slot_id,
+            objects=tuple(objects),
+            pairing=pair_objects(objects),
+            logged_in=self.is_logged_in(slot_id),
+        )
+
+    def _describe(self, obj: Any, tinfo: TokenInfo) -> ObjectInfo:
+        klass = obj.object_class if hasattr(obj, "object_class") else obj[Attribute.CLASS]
+        wanted = _ATTRS_BY_CLASS.get(klass, _COMMON)
+        try:
+            attrs = obj.get_attributes(wanted)
+        except p11x.PKCS11Error:
+            attrs = {}
+            for a in wanted:
+                try:
+                    attrs[a] = obj[a]
+                except Exception:  # noqa: BLE001 - the attribute is unavailable on this object
+                    pass
+        cls = _CLASS_MAP.get(klass, ObjClass.OTHER)
+        label = attrs.get(Attribute.LABEL) or ""
+        obj_id = attrs.get(Attribute.ID) or b""
+        fields: dict[str, Any] = {
+            "cls": cls,
+            "label": label,
+            "id": bytes(obj_id),
+            "handle": int(obj.handle),
+            "uri": uris.object_uri(tinfo.label, tinfo.serial, cls.value, label, bytes(obj_id)),
+            "private": bool(attrs.get(Attribute.PRIVATE, False)),
+        }
+        if cls in (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY, ObjClass.SECRET_KEY):
+            kt = attrs.get(Attribute.KEY_TYPE)
+            key_type = _KEY_TYPE_NAMES.get(kt, getattr(kt, "name", str(kt)).lower()) if kt is not None else None
+            fields["flags"] = tuple(name for a, name in _KEY_FLAG_ATTRS if attrs.get(a))
+            modulus = attrs.get(Attribute.MODULUS)
+            if modulus:
+                fields["bits"] = int(attrs.get(Attribute.MODULUS_BITS) or len(modulus) * 8)
+                fields["public_key_id"] = modulus.lstrip(b"\x00").hex()
+            curve = curve_name(attrs.get(Attribute.EC_PARAMS))
+            if curve:
+                fields["curve"] = curve
+                fields["bits"] = _CURVE_BITS.get(curve)
+                if curve in ("ed25519", "ed448"):
+                    key_type = curve
+            point = attrs.get(Attribute.EC_POINT)
+            if point:
+                fields["public_key_id"] = unwrap_ec_point(bytes(point)).hex()
+            if cls is ObjClass.SECRET_KEY and attrs.get(Attribute.VALUE_LEN):
+                fields["bits"] = int(attrs[Attribute.VALUE_LEN]) * 8
+            fields["key_type"] = key_type
+        elif cls is ObjClass.CERTIFICATE:
+            value = attrs.get(Attribute.VALUE)
+            fields["value"] = bytes(value) if value else b""
+            fields["cert"] = parse_certificate(fields["value"])
+            fields["public_key_id"] = fields["cert"].public_key_id
+            fields["key_type"] = fields["cert"].key_type or None
+            fields["bits"] = fields["cert"].bits
+            fields["curve"] = fields["cert"].curve
+            fields["cert_category"] = attrs.get(Attribute.CERTIFICATE_CATEGORY)
+            fields["trusted"] = attrs.get(Attribute.TRUSTED)
+        elif cls is ObjClass.DATA:
+            value = attrs.get(Attribute.VALUE)
+            fields["value"] = bytes(value) if value else b""
+            fields["application"] = attrs.get(Attribute.APPLICATION)
+        return ObjectInfo(**fields)
+
+    def pkcs11_object(self, slot_id: int, handle: int) -> Any:
+        """The live object for a handle from the last listing (owner thread only)."""
+        try:
+            return self._objects[slot_id][handle]
+        except KeyError:
+            raise IkmError(
+                "That object is no longer on the token (or the list is stale).",
+                "Refresh (key `r`) and select it again.",
+                "CKR_OBJECT_HANDLE_INVALID", 0x82,
+            ) from None
+
+
+def _module_load_error(path: str, exc: BaseException) -> IkmError:
+    msg = " ".join(str(a) for a in getattr(exc, "args", ())) or str(exc)
+    low = msg.lower()
+    if "wrong elf class" in low or "elfclass" in low or "cannot open shared object file: no such file" not in low and "architecture" in low:
+        return IkmError(
+            f"{path} is built for another architecture ({msg}).",
+            "Install the module for this machine's architecture (e.g. the amd64 package on x86_64).",
+            operation="Loading the module",
+        )
+    if "invalid elf header" in low or "file too short" in low or "not a dynamic executable" in low:
+        return IkmError(
+            f"{path} is not a shared library ({msg}).",
+            "Point --module at the PKCS#11 .so file, not a config file or script.",
+            operation="Loading the module",
+        )
+    if "c_getfunctionlist" in low or "undefined symbol" in low:
+        return IkmError(
+            f"{path} is a shared library but not a PKCS#11 module ({msg}).",
+            "Use the module's PKCS#11 library (e.g. libsofthsm2.so, opensc-pkcs11.so, libykcs11.so).",
+            operation="Loading the module",
+        )
+    if "cannot open shared object" in low or "no such file" in low:
+        return IkmError(
+            f"{path} could not be opened ({msg}).",
+            "Check the path and that the libraries it depends on are installed (`ldd PATH`).",
+            operation="Loading the module",
+        )
+    return IkmError(f"{path} failed to load: {msg}", "Check the module path and its logs.",
+                    operation="Loading the module")

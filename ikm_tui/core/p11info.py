@@ -1,0 +1,96 @@
+"""The few C_GetTokenInfo fields python-pkcs11 does not expose (PIN lengths, memory), via ctypes.
+
+Called only on the thread that owns the module, like every other PKCS#11 call: the module is
+already loaded and initialised by python-pkcs11, and dlopen of the same path returns the same
+handle, so this reads the same module state.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+CK_ULONG = ctypes.c_ulong
+CK_EFFECTIVELY_INFINITE = 0
+CK_UNAVAILABLE_INFORMATION = CK_ULONG(-1).value
+
+
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte)]
+
+
+class _TokenInfo(ctypes.Structure):
+    # PKCS#11 v2.40 §3.2 CK_TOKEN_INFO; Unix builds use natural alignment (no pack pragma).
+    _fields_ = [
+        ("label", ctypes.c_char * 32),
+        ("manufacturerID", ctypes.c_char * 32),
+        ("model", ctypes.c_char * 16),
+        ("serialNumber", ctypes.c_char * 16),
+        ("flags", CK_ULONG),
+        ("ulMaxSessionCount", CK_ULONG),
+        ("ulSessionCount", CK_ULONG),
+        ("ulMaxRwSessionCount", CK_ULONG),
+        ("ulRwSessionCount", CK_ULONG),
+        ("ulMaxPinLen", CK_ULONG),
+        ("ulMinPinLen", CK_ULONG),
+        ("ulTotalPublicMemory", CK_ULONG),
+        ("ulFreePublicMemory", CK_ULONG),
+        ("ulTotalPrivateMemory", CK_ULONG),
+        ("ulFreePrivateMemory", CK_ULONG),
+        ("hardwareVersion", _Version),
+        ("firmwareVersion", _Version),
+        ("utcTime", ctypes.c_char * 16),
+    ]
+
+
+@dataclass(frozen=True)
+class RawTokenInfo:
+    flags: int
+    min_pin_len: int | None
+    max_pin_len: int | None
+    total_public_memory: int | None
+    free_public_memory: int | None
+    total_private_memory: int | None
+    free_private_memory: int | None
+
+
+def _num(v: int) -> int | None:
+    return None if v == CK_UNAVAILABLE_INFORMATION else int(v)
+
+
+class RawModule:
+    """Direct calls into an already-initialised module for what python-pkcs11 lacks."""
+
+    def __init__(self, path: str) -> None:
+        self._dll = ctypes.CDLL(path)
+        self._get_token_info = getattr(self._dll, "C_GetTokenInfo", None)
+        if self._get_token_info is not None:
+            self._get_token_info.restype = CK_ULONG
+            self._get_token_info.argtypes = [CK_ULONG, ctypes.POINTER(_TokenInfo)]
+        self._close_all = getattr(self._dll, "C_CloseAllSessions", None)
+        if self._close_all is not None:
+            self._close_all.restype = CK_ULONG
+            self._close_all.argtypes = [CK_ULONG]
+
+    def token_info(self, slot_id: int) -> RawTokenInfo | None:
+        if self._get_token_info is None:
+            return None
+        info = _TokenInfo()
+        rv = self._get_token_info(slot_id, ctypes.byref(info))
+        if rv != 0:
+            return None
+        return RawTokenInfo(
+            flags=int(info.flags),
+            min_pin_len=_num(info.ulMinPinLen),
+            max_pin_len=_num(info.ulMaxPinLen),
+            total_public_memory=_num(info.ulTotalPublicMemory),
+            free_public_memory=_num(info.ulFreePublicMemory),
+            total_private_memory=_num(info.ulTotalPrivateMemory),
+            free_private_memory=_num(info.ulFreePrivateMemory),
+        )
+
+    def close_all_sessions(self, slot_id: int) -> int | None:
+        """C_CloseAllSessions: python-pkcs11 leaks the session of a failed login; this frees it."""
+        if self._close_all is None:
+            return None
+        return int(self._close_all(slot_id))

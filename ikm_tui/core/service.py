@@ -1,0 +1,169 @@
+"""TokenService: one thread owns each loaded PKCS#11 module; sync and async facades over it.
+
+python-pkcs11 initialises modules without locking (C_Initialize(NULL)) and SoftHSM then crashes
+under concurrent calls, so every call to a Backend, including its construction, happens on the
+service's own thread. Callers get plain dataclasses back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ikm_tui.core.errors import IkmError, from_exception
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One call through the owner thread. `args` is a summary with PINs replaced by ***."""
+
+    seq: int
+    function: str
+    args: str
+    result: str
+    duration_ms: float
+    started: float
+
+
+def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    from ikm_tui.core.pin import Pin
+
+    def one(v: Any) -> str:
+        if isinstance(v, Pin):
+            return "***"
+        if isinstance(v, (bytes, bytearray)):
+            return f"<{len(v)} bytes>"
+        text = repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    parts = [one(a) for a in args]
+    for k, v in kwargs.items():
+        parts.append(f"{k}={'***' if 'pin' in k.lower() else one(v)}")
+    return ", ".join(parts)
+
+
+class TokenService:
+    """Runs `backend_factory(module_path)` and every later call on one daemon thread.
+
+    Calls queue in order; a hung call holds up the queue but never the caller's event loop,
+    and the thread is a daemon so quitting never waits for a hung module.
+    """
+
+    def __init__(self, module_path: str, backend_factory: Callable[[str], Any] | None = None,
+                 tracer: Callable[[TraceEntry], None] | None = None) -> None:
+        if backend_factory is None:
+            from ikm_tui.core.backend import Backend
+
+            backend_factory = Backend
+        self.module_path = module_path
+        self._factory = backend_factory
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._seq = itertools.count(1)
+        self.tracers: list[Callable[[TraceEntry], None]] = [tracer] if tracer else []
+        self._backend: Any = None
+        self._load_error: IkmError | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"pkcs11:{module_path}", daemon=True)
+        self._thread.start()
+        self._ready = self._submit("load", None, (), {})
+
+    @property
+    def owner_thread(self) -> threading.Thread:
+        return self._thread
+
+    # ----- the owner thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                if self._backend is not None:
+                    try:
+                        self._backend.close()
+                    except Exception:  # noqa: BLE001 - closing must not raise at exit
+                        pass
+                return
+            fut, name, fn, args, kwargs = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            started = time.monotonic()
+            result_name = "OK"
+            try:
+                if name == "load":
+                    try:
+                        self._backend = self._factory(self.module_path)
+                    except Exception as exc:  # noqa: BLE001
+                        self._load_error = from_exception(exc, "Loading the module")
+                        raise self._load_error from None
+                    value: Any = None
+                else:
+                    if self._backend is None:
+                        raise self._load_error or IkmError("The module is not loaded.")
+                    value = fn(self._backend, *args, **kwargs) if fn else getattr(self._backend, name)(*args, **kwargs)
+                fut.set_result(value)
+            except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
+                err = exc if isinstance(exc, IkmError) else from_exception(exc, name)
+                result_name = err.ckr_name or type(exc).__name__
+                # Hand back our IkmError without the original traceback: its frames hold the
+                # arguments (a PIN included) and would reach a crash screen's locals.
+                fut.set_exception(err.with_traceback(None))
+            finally:
+                entry = TraceEntry(next(self._seq), name, summarize_args(args, kwargs), result_name,
+                                   (time.monotonic() - started) * 1000.0, started)
+                for tracer in list(self.tracers):
+                    try:
+                        tracer(entry)
+                    except Exception:  # noqa: BLE001 - a broken tracer must not break calls
+                        pass
+            # Drop references so a PIN does not linger in this frame's locals.
+            del item, fut, args, kwargs
+
+    def _submit(self, name: str, fn: Callable[..., Any] | None, args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        if self._closed:
+            raise IkmError("The token service is closed.")
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put((fut, name, fn, args, kwargs))
+        return fut
+
+    # ----- facades ----------------------------------------------------------------------------
+    def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Blocking facade for the CLI: run backend.<name>(*args) on the owner thread."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("call() from the owner thread would deadlock")
+        return self._submit(name, None, args, kwargs).result(timeout)
+
+    def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+        """Blocking: run fn(backend, *args) on the owner thread (for multi-step operations)."""
+        return self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs).result()
+
+    async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Async facade for the UI: awaits without blocking the event loop."""
+        return await asyncio.wrap_future(self._submit(name, None, args, kwargs))
+
+    async def arun(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+        return await asyncio.wrap_future(
+            self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs))
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Raise the load error, if the module failed to load."""
+        self._ready.result(timeout)
+
+    @property
+    def load_error(self) -> IkmError | None:
+        return self._load_error
+
+    def close(self, wait: float = 2.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(wait)

@@ -1,0 +1,167 @@
+"""Parse a certificate's DER into CertFields, tolerating anything a token may hold."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timezone
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from ikm_tui.core.model import CertFields
+
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+}
+
+_KU_FIELDS = [
+    ("digital_signature", "digitalSignature"),
+    ("content_commitment", "nonRepudiation"),
+    ("key_encipherment", "keyEncipherment"),
+    ("data_encipherment", "dataEncipherment"),
+    ("key_agreement", "keyAgreement"),
+    ("key_cert_sign", "keyCertSign"),
+    ("crl_sign", "cRLSign"),
+]
+
+_CURVES = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
+
+
+def _hex_serial(n: int) -> str:
+    return ("-" if n < 0 else "") + format(abs(n), "x")
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except Exception as exc:  # noqa: BLE001 - malformed names must not stop the listing
+        return f"<unparsed name: {exc}>"
+
+
+def _san_strings(ext: x509.SubjectAlternativeName) -> tuple[str, ...]:
+    out: list[str] = []
+    for gn in ext:
+        if isinstance(gn, x509.DNSName):
+            out.append(f"DNS:{gn.value}")
+        elif isinstance(gn, x509.IPAddress):
+            out.append(f"IP:{gn.value}")
+        elif isinstance(gn, x509.RFC822Name):
+            out.append(f"email:{gn.value}")
+        elif isinstance(gn, x509.UniformResourceIdentifier):
+            out.append(f"URI:{gn.value}")
+        elif isinstance(gn, x509.DirectoryName):
+            out.append(f"DirName:{_name(gn.value)}")
+        else:
+            out.append(f"{type(gn).__name__}")
+    return tuple(out)
+
+
+def public_key_identity(pub: object) -> tuple[str, int | None, str | None, str]:
+    """(key_type, bits, curve, identity hex) of a cryptography public key.
+
+    Identity is what the token exposes: the RSA modulus or the raw EC/EdDSA point.
+    """
+    if isinstance(pub, rsa.RSAPublicKey):
+        n = pub.public_numbers().n
+        return "rsa", pub.key_size, None, format(n, "x")
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        point = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        return "ec", pub.curve.key_size, _CURVES.get(pub.curve.name, pub.curve.name), point.hex()
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return "ed25519", 256, "ed25519", raw.hex()
+    if isinstance(pub, ed448.Ed448PublicKey):
+        raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return "ed448", 456, "ed448", raw.hex()
+    if isinstance(pub, dsa.DSAPublicKey):
+        return "dsa", pub.key_size, None, format(pub.public_numbers().y, "x")
+    return "unknown", None, None, ""
+
+
+@lru_cache(maxsize=8192)
+def parse_certificate(der: bytes) -> CertFields:
+    """Parse DER; on failure return CertFields with `error` and the fingerprints only.
+
+    Cached by DER: the same cert is listed on every refresh.
+    """
+    sha256 = hashlib.sha256(der).hexdigest()
+    sha1 = hashlib.sha1(der).hexdigest()  # noqa: S324 - a fingerprint operators compare, not security
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except Exception as exc:  # noqa: BLE001
+        return CertFields(sha256=sha256, sha1=sha1, error=f"unparsed ({exc})")
+    fields: dict[str, object] = {"sha256": sha256, "sha1": sha1}
+    errors: list[str] = []
+    try:
+        fields["subject"] = _name(cert.subject)
+        fields["issuer"] = _name(cert.issuer)
+        fields["self_signed"] = cert.subject == cert.issuer
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"name: {exc}")
+    try:
+        fields["serial"] = _hex_serial(cert.serial_number)
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"serial: {exc}")
+    try:
+        fields["not_before"] = cert.not_valid_before_utc.astimezone(timezone.utc)
+        fields["not_after"] = cert.not_valid_after_utc.astimezone(timezone.utc)
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"validity: {exc}")
+    try:
+        fields["version"] = cert.version.value + 1
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"version: {exc}")
+    try:
+        fields["signature_algorithm"] = (
+            cert.signature_algorithm_oid._name  # noqa: SLF001 - cryptography's readable OID name
+            if cert.signature_algorithm_oid._name != "Unknown OID"
+            else cert.signature_algorithm_oid.dotted_string
+        )
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"signature algorithm: {exc}")
+    try:
+        kt, bits, curve, ident = public_key_identity(cert.public_key())
+        fields.update(key_type=kt, bits=bits, curve=curve, public_key_id=ident or None)
+    except Exception as exc:  # noqa: BLE001
+        fields["key_type"] = "unknown"
+        errors.append(f"public key: {exc}")
+    try:
+        exts = cert.extensions
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"extensions: {exc}")
+        exts = x509.Extensions([])
+    for ext in exts:
+        try:
+            val = ext.value
+            if isinstance(val, x509.SubjectAlternativeName):
+                fields["sans"] = _san_strings(val)
+            elif isinstance(val, x509.KeyUsage):
+                ku = []
+                for attr, name in _KU_FIELDS:
+                    if getattr(val, attr):
+                        ku.append(name)
+                if val.key_agreement:
+                    if val.encipher_only:
+                        ku.append("encipherOnly")
+                    if val.decipher_only:
+                        ku.append("decipherOnly")
+                fields["key_usage"] = tuple(ku)
+            elif isinstance(val, x509.ExtendedKeyUsage):
+                fields["eku"] = tuple(_EKU_NAMES.get(o, o.dotted_string) for o in val)
+            elif isinstance(val, x509.BasicConstraints):
+                fields["is_ca"] = val.ca
+                fields["path_len"] = val.path_length
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"extension {ext.oid.dotted_string}: {exc}")
+    if errors:
+        fields["error"] = "partly unparsed (" + "; ".join(errors) + ")"
+    return CertFields(**fields)  # type: ignore[arg-type]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what ikm-tui needs on a fresh Debian/Ubuntu machine: system packages, then .venv.
+# Idempotent: each step checks before it installs, so `make demo` and `make test` stay fast
+# on a machine that already has everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+# Which commands/files prove a package is present (package -> probe).
+need=()
+probe() { # $1 package, $2 test expression
+    if ! eval "$2" >/dev/null 2>&1; then need+=("$1"); fi
+}
+probe softhsm2                "command -v softhsm2-util && ls /usr/lib/softhsm/libsofthsm2.so"
+probe opensc                  "command -v pkcs11-tool"
+probe gnutls-bin              "command -v p11tool"
+probe libengine-pkcs11-openssl "ls /usr/lib/*/engines-3/pkcs11.so || ls /usr/lib/*/engines-1.1/pkcs11.so"
+probe libnss3-tools           "command -v certutil && command -v modutil"
+probe openssl                 "command -v openssl"
+probe default-jre-headless    "command -v keytool"
+probe make                    "command -v make"
+PY="${PYTHON:-python3}"
+probe python3-venv            "$PY -c 'import venv, ensurepip'"
+
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "bootstrap: installing system packages: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The virtualenv: rebuilt when pyproject.toml changes (stamp inside .venv).
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv"
+    "$PY" -m venv .venv
+fi
+stamp=.venv/.ikm-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "bootstrap: installing ikm-tui and its test extras into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[test]'
+    touch "$stamp"
+fi
