@@ -41,6 +41,9 @@ _CLASS_MAP = {
     ObjectClass.DATA: ObjClass.DATA,
 }
 
+_CLASS_ORDER = {ObjClass.CERTIFICATE: 0, ObjClass.PRIVATE_KEY: 1, ObjClass.PUBLIC_KEY: 2,
+                ObjClass.SECRET_KEY: 3, ObjClass.DATA: 4, ObjClass.OTHER: 5}
+
 _KEY_TYPE_NAMES = {
     KeyType.RSA: "rsa",
     KeyType.EC: "ec",
@@ -241,7 +244,8 @@ class Backend:
             model=token.model.strip(),
             serial=token.serial.decode("ascii", "backslashreplace").strip(),
             flags=_flags_names(flags, TokenFlag),
-            pin=_pin_state(flags),
+            # Uninitialised tokens report meaningless PIN flags.
+            pin=_pin_state(flags) if flags & TokenFlag.TOKEN_INITIALIZED else PinState(),
             min_pin_len=raw.min_pin_len if raw else None,
             max_pin_len=raw.max_pin_len if raw else None,
             free_public_memory=raw.free_public_memory if raw else None,
@@ -401,6 +405,8 @@ class Backend:
             handles[obj.handle] = obj
             objects.append(self._describe(obj, tinfo))
         self._objects[slot_id] = handles
+        # A stable order for screens and scripts: by class, then label, then CKA_ID.
+        objects.sort(key=lambda o: (_CLASS_ORDER.get(o.cls, 9), o.label, o.id, o.handle))
         return Listing(
             token=tinfo,
             slot_id=slot_id,

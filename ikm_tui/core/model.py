@@ -40,7 +40,7 @@ class PinState:
     so_to_be_changed: bool = False
 
     def badges(self) -> list[str]:
-        out = []
+        out: list[str] = []
         if self.user_locked:
             out.append("LOCKED")
         elif self.user_final_try:

@@ -18,7 +18,7 @@ def _escape_char(ch: str) -> str:
     return f"\\u{code:04x}"
 
 
-def safe_text(value: object) -> str:
+def safe_text(value: object, *, multiline: bool = False) -> str:
     """Return `value` as text with every control, DEL, C1 and bidi character shown escaped.
 
     The result holds no byte that a terminal would act on. It is still plain text, not markup:
@@ -32,6 +32,9 @@ def safe_text(value: object) -> str:
     out: list[str] = []
     for ch in text:
         code = ord(ch)
+        if multiline and ch == "\n":
+            out.append(ch)
+            continue
         if code < 0x20 or code == 0x7F or 0x80 <= code <= 0x9F or ch in _BIDI:
             out.append(_escape_char(ch))
         elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in ("\u200d",):

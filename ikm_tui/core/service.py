@@ -167,3 +167,28 @@ class TokenService:
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join(wait)
+
+
+# One TokenService per module file for the whole process: two would mean two threads calling
+# into the same (unlocked) module.
+_registry: dict[str, TokenService] = {}
+_registry_lock = threading.Lock()
+
+
+def get_service(module_path: str, backend_factory: Callable[[str], Any] | None = None) -> TokenService:
+    from ikm_tui.core.modules import canonical
+
+    key = canonical(module_path)
+    with _registry_lock:
+        svc = _registry.get(key)
+        if svc is None or svc._closed:  # noqa: SLF001
+            svc = TokenService(key, backend_factory)
+            _registry[key] = svc
+        return svc
+
+
+def close_all() -> None:
+    with _registry_lock:
+        for svc in _registry.values():
+            svc.close()
+        _registry.clear()

@@ -1,0 +1,121 @@
+"""Shared CLI plumbing: common options, PIN sources, opening the token service, output."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import stat
+import sys
+from typing import Any
+
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.pin import Pin
+from ikm_tui.core.sanitize import safe_text
+
+
+def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--module/--token/--pin-file on the top parser and on every subcommand.
+
+    On subcommands the defaults are SUPPRESS so `ikm-tui --token T list` is not reset by the
+    subparser: both orders mean the same.
+    """
+    d = None if top else argparse.SUPPRESS
+    g = parser.add_argument_group("token selection")
+    g.add_argument("--module", metavar="PATH", default=d,
+                   help="PKCS#11 module (.so). Default: $IKM_MODULE, then p11-kit registered modules, "
+                        "then well-known paths (SoftHSM, OpenSC, ykcs11)")
+    g.add_argument("--token", metavar="LABEL|URI", default=d,
+                   help='token label (e.g. "UserPIN (SmartCard-HSM)") or pkcs11: URI; default: first token')
+    g.add_argument("--pin-file", metavar="FILE", default=d,
+                   help="read the user PIN from FILE (must be mode 0600). Or set IKM_PIN (visible to "
+                        "other processes of the same user via /proc; prefer the prompt or a file). "
+                        "There is deliberately no --pin VALUE: argv is world-readable")
+    g.add_argument("--login", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="log in with the user PIN (prompted on a terminal) to see private objects")
+    g.add_argument("--trace", metavar="FILE", default=d,
+                   help="write every PKCS#11 call (PIN shown as ***) to FILE, created 0600")
+
+
+def read_pin_file(path: str) -> Pin:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise IkmError(f"Cannot read the PIN file {safe_text(path)}: {exc.strerror}.",
+                       "Give an existing file readable by you.") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise IkmError(
+            f"The PIN file {safe_text(path)} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}).",
+            f"Run `chmod 600 {safe_text(path)}` and try again.",
+        )
+    with open(path, encoding="utf-8") as fh:
+        value = fh.read().rstrip("\r\n")
+    return Pin(value)
+
+
+def get_pin(args: argparse.Namespace, prompt: str = "User PIN: ", *, required: bool = False) -> Pin | None:
+    """PIN from --pin-file, IKM_PIN, or a prompt on a TTY (only with --login or when required)."""
+    if getattr(args, "pin_file", None):
+        return read_pin_file(args.pin_file)
+    env = os.environ.get("IKM_PIN")
+    if env is not None:
+        return Pin(env)
+    if getattr(args, "login", False) or required:
+        if not sys.stdin.isatty():
+            raise IkmError("A PIN is needed but there is no terminal to ask on.",
+                           "Use --pin-file FILE (mode 0600) or set IKM_PIN.")
+        return Pin(getpass.getpass(prompt))
+    return None
+
+
+def resolve_module(args: argparse.Namespace) -> str:
+    """--module, else $IKM_MODULE, else the first discovered module that has a token."""
+    from ikm_tui.core.modules import discover
+    from ikm_tui.core.service import get_service
+
+    explicit = getattr(args, "module", None)
+    cands = discover(explicit)
+    if not cands:
+        raise IkmError("No PKCS#11 module found.",
+                       "Install one (softhsm2, opensc, ykcs11) or give --module PATH.")
+    if explicit or os.environ.get("IKM_MODULE"):
+        return cands[0].path
+    for cand in cands:
+        # The p11-kit trust module holds the system CA list, never a keystore.
+        if "p11-kit-trust" in cand.path:
+            continue
+        svc = get_service(cand.path)
+        try:
+            svc.wait_ready()
+            if any(s.token is not None and s.token.initialized for s in svc.call("slots")):
+                return cand.path
+        except IkmError:
+            continue
+    return cands[0].path
+
+
+def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[Any, int]:
+    """(service, slot_id) for the selected module and token; logs in when a PIN is available."""
+    from ikm_tui.core.service import get_service
+
+    svc = get_service(resolve_module(args))
+    svc.wait_ready()
+    if getattr(args, "trace", None):
+        from ikm_tui.core.trace import file_tracer
+
+        svc.tracers.append(file_tracer(args.trace))
+    slot = svc.call("find_slot", getattr(args, "token", None))
+    pin = get_pin(args, required=bool(login))
+    if pin is not None:
+        svc.call("login", slot, pin)
+    return svc, slot
+
+
+def print_json(data: Any) -> None:
+    # ensure_ascii: control and bidi characters come out as \u escapes, never raw.
+    print(json.dumps(data, indent=2, ensure_ascii=True, default=str))
+
+
+def out(text: str) -> None:
+    print(safe_text(text))

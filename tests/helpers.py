@@ -1,0 +1,55 @@
+"""Shared test helpers: external clients on the test token, a software CA."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def pkcs11_tool(tok: Any, *args: str, login: bool = True) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("pkcs11-tool")
+    assert exe, "pkcs11-tool (opensc) missing: make test installs it"
+    cmd = [exe, "--module", tok.module, "--token-label", tok.label]
+    if login:
+        # A throw-away test PIN; real PINs never go through argv.
+        cmd += ["--login", "--pin", tok.pin]
+    cmd += list(args)
+    return subprocess.run(cmd, env=tok.env(), capture_output=True, text=True, check=True)
+
+
+class SoftCA:
+    """A software CA that signs certificates for public keys read from the token."""
+
+    def __init__(self, cn: str = "Test CA") -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        now = datetime.now(timezone.utc)
+        self.cert = (
+            x509.CertificateBuilder().subject_name(self.name).issuer_name(self.name)
+            .public_key(self.key.public_key()).serial_number(1)
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    def issue(self, public_key: Any, cn: str, serial: int = 100, days: int = 365) -> x509.Certificate:
+        now = datetime.now(timezone.utc)
+        return (
+            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(self.name).public_key(public_key).serial_number(serial)
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+            .sign(self.key, hashes.SHA256())
+        )
