@@ -346,9 +346,9 @@ def ckr_for_code(code: int) -> Ckr | None:
 def unknown_code_text(code: int) -> str:
     """What can honestly be said about a number that is not in the catalogue."""
     if code >= CKR_VENDOR_DEFINED:
-        return (f"The module returned vendor-defined code 0x{code:08X} "
-                f"(CKR_VENDOR_DEFINED + 0x{code - CKR_VENDOR_DEFINED:X}); only its vendor documents it.")
-    return f"The module returned 0x{code:08X}, which is not a PKCS#11 3.0 return code."
+        return (f"0x{code:08X} is vendor-defined (CKR_VENDOR_DEFINED + 0x{code - CKR_VENDOR_DEFINED:X}); "
+                "only the module's vendor documents it.")
+    return f"0x{code:08X} is not a PKCS#11 3.0 return code."
 
 
 def unknown_code_name(code: int) -> str:
@@ -407,7 +407,7 @@ def from_exception(exc: BaseException, operation: str | None = None) -> IkmError
             entry = ckr_for_code(code)
             if entry is not None:
                 return IkmError(entry.cause, entry.next_step, entry.name, code, operation)
-            return IkmError(unknown_code_text(code),
+            return IkmError(f"The module returned an error ikm-tui cannot name: {unknown_code_text(code)}",
                             "See the trace (`--trace FILE`) for the failing call and the module's documentation.",
                             unknown_code_name(code), code, operation)
         for text, name in _MESSAGE_CKR:
