@@ -172,9 +172,9 @@ def _resolve(code: str) -> tuple[Explanation | None, int | None]:
         return _from_ckr("CKR_" + up), None
     if text.lower() in _CKR_BY_CLASS_NAME:
         return _from_ckr(_CKR_BY_CLASS_NAME[text.lower()]), None
-    number = _parse_number(text)
-    if number is not None:
-        return _from_ckr("", number), number
+    parsed = _parse_number(text)
+    if parsed is not None:
+        return _from_ckr("", parsed), parsed
     return None, None
 
 
