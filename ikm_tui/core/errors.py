@@ -2,67 +2,359 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pkcs11.exceptions as p11x
 
-# CKR name and number for each python-pkcs11 exception class (its exceptions carry neither).
-# The sentence and next step say what an operator needs to hear; extended by the catalogue.
-CKR_BY_EXCEPTION: dict[type[BaseException], tuple[str, int, str, str]] = {
-    p11x.PinIncorrect: ("CKR_PIN_INCORRECT", 0xA0, "The PIN was wrong.",
-                        "Check the PIN and try again; each wrong try counts towards locking the token."),
-    p11x.PinLocked: ("CKR_PIN_LOCKED", 0xA4, "The user PIN is locked after too many wrong tries.",
-                     "Unlock it with the SO PIN / PUK (for SmartCard-HSM: `sc-hsm-tool --unlock-pin`)."),
-    p11x.PinLenRange: ("CKR_PIN_LEN_RANGE", 0xA2, "The PIN is too short or too long for this token.",
-                       "Use a PIN within the token's min/max PIN length."),
-    p11x.PinInvalid: ("CKR_PIN_INVALID", 0xA1, "The PIN contains characters the token does not accept.",
-                      "Use only the characters the token allows (often digits)."),
-    p11x.PinExpired: ("CKR_PIN_EXPIRED", 0xA3, "The PIN has expired.", "Change the user PIN."),
-    p11x.TokenNotPresent: ("CKR_TOKEN_NOT_PRESENT", 0xE0, "No token is in the slot.",
-                           "Insert the token (is the Nitrokey plugged in and pcscd running?), then rescan."),
-    p11x.DeviceRemoved: ("CKR_DEVICE_REMOVED", 0x32, "The token was removed during the operation.",
-                         "Reinsert the token and rescan; the operation did not complete."),
-    p11x.UserNotLoggedIn: ("CKR_USER_NOT_LOGGED_IN", 0x101, "This needs a login with the user PIN.",
-                           "Log in (key `l`) and retry."),
-    p11x.UserAlreadyLoggedIn: ("CKR_USER_ALREADY_LOGGED_IN", 0x100, "The user is already logged in.",
-                               "Nothing to do; log out first to change user."),
-    p11x.SessionReadOnlyExists: ("CKR_SESSION_READ_ONLY_EXISTS", 0xB7,
-                                 "A read-only session is open, so the SO cannot log in.",
-                                 "Close other programs using the token, then retry."),
-    p11x.MechanismInvalid: ("CKR_MECHANISM_INVALID", 0x70, "The token does not support this mechanism.",
-                            "Pick a key type or hash from the token's Mechanisms tab."),
-    p11x.KeySizeRange: ("CKR_KEY_SIZE_RANGE", 0x62, "The token does not support this key size.",
-                        "Pick a size within the range shown on the Mechanisms tab."),
-    p11x.DomainParamsInvalid: ("CKR_DOMAIN_PARAMS_INVALID", 0x130, "The token does not support this curve.",
-                               "Pick a curve the token lists (P-256 is the safest choice)."),
-    p11x.AttributeReadOnly: ("CKR_ATTRIBUTE_READ_ONLY", 0x10, "The token refused to change that attribute.",
-                             "Some attributes are fixed or need the SO; nothing was changed."),
-    p11x.AttributeValueInvalid: ("CKR_ATTRIBUTE_VALUE_INVALID", 0x13, "The token rejected an attribute value.",
-                                 "Check the label/ID/value given."),
-    p11x.AttributeTypeInvalid: ("CKR_ATTRIBUTE_TYPE_INVALID", 0x12, "The token does not know that attribute.",
-                                "This token cannot store that kind of object or attribute."),
-    p11x.TemplateIncomplete: ("CKR_TEMPLATE_INCOMPLETE", 0xD0, "The token needs more attributes for this object.",
-                              "Report this as a bug in ikm-tui with the trace (`--trace`)."),
-    p11x.TemplateInconsistent: ("CKR_TEMPLATE_INCONSISTENT", 0xD1, "The token rejected a combination of attributes.",
-                                "Report this as a bug in ikm-tui with the trace (`--trace`)."),
-    p11x.DeviceMemory: ("CKR_DEVICE_MEMORY", 0x31, "The token is out of memory.",
-                        "Delete unused objects (old certs, pending requests) and retry."),
-    p11x.DeviceError: ("CKR_DEVICE_ERROR", 0x30, "The token reported a device error.",
-                       "Replug the token and retry; if it persists the device may be faulty."),
-    p11x.GeneralError: ("CKR_GENERAL_ERROR", 0x05, "The module reported a general error.",
-                        "Rescan; for SoftHSM check the token directory still exists."),
-    p11x.FunctionFailed: ("CKR_FUNCTION_FAILED", 0x06, "The token could not complete the request.",
-                          "Retry; check the trace (`--trace`) for the failing call."),
-    p11x.SessionHandleInvalid: ("CKR_SESSION_HANDLE_INVALID", 0xB3, "The session was closed under us (token reinserted?).",
-                                "Rescan the token; you may need to log in again."),
-    p11x.SessionClosed: ("CKR_SESSION_CLOSED", 0xB0, "The session was closed.", "Rescan the token."),
-    p11x.ObjectHandleInvalid: ("CKR_OBJECT_HANDLE_INVALID", 0x82, "The object is gone (deleted by another program?).",
-                               "Refresh the object list."),
-    p11x.TokenWriteProtected: ("CKR_TOKEN_WRITE_PROTECTED", 0xE2, "The token is write-protected.",
-                               "Nothing can be written to this token."),
-    p11x.NoSuchToken: ("CKR_TOKEN_NOT_PRESENT", 0xE0, "No token with that label or serial.",
-                       "Run `ikm-tui tokens` to see the tokens present."),
+
+@dataclass(frozen=True)
+class Ckr:
+    """One PKCS#11 return code: its name, number, a sentence a person understands and the next step."""
+
+    name: str
+    code: int
+    cause: str
+    next_step: str
+
+
+_BUG = "Report this as a bug in ikm-tui with the trace (`--trace FILE`)."
+_REFRESH = "Refresh the object list (key `r`) and select it again."
+
+# Every CKR_* of PKCS#11 v2.40 and v3.0, numbered as in the OASIS pkcs11t.h. Not taken from
+# p11-kit 0.24's pkcs11.h: it numbers EXCEEDED_MAX_ITERATIONS..PUBLIC_KEY_INVALID 0x1C0-0x1C4 and lacks
+# UNWRAPPING_KEY_HANDLE_INVALID (see _P11KIT_NUMBERS).
+CATALOGUE: tuple[Ckr, ...] = (
+    Ckr("CKR_OK", 0x00, "The call succeeded.", "Nothing to do."),
+    Ckr("CKR_CANCEL", 0x01, "An application callback asked the module to cancel the function.",
+        "Retry; ikm-tui registers no such callback, so report it with the trace if it repeats."),
+    Ckr("CKR_HOST_MEMORY", 0x02, "This computer ran out of memory for the PKCS#11 module.",
+        "Free memory (close other programs) and retry."),
+    Ckr("CKR_SLOT_ID_INVALID", 0x03, "That slot does not exist (any more).",
+        "Rescan (key `r`): slot IDs change when a token is re-initialised or a reader is replugged."),
+    Ckr("CKR_GENERAL_ERROR", 0x05, "The module reported a general error.",
+        "Rescan; for SoftHSM check the token directory still exists."),
+    Ckr("CKR_FUNCTION_FAILED", 0x06, "The token could not complete the request.",
+        "Retry; check the trace (`--trace`) for the failing call."),
+    Ckr("CKR_ARGUMENTS_BAD", 0x07, "The module rejected the arguments of a call.", _BUG),
+    Ckr("CKR_NO_EVENT", 0x08, "No slot event (token inserted or removed) was pending.",
+        "Nothing to do: this is not a failure."),
+    Ckr("CKR_NEED_TO_CREATE_THREADS", 0x09, "The module needs to start its own threads and was told not to.",
+        "Report it with the module's name; this module cannot run the way it was initialised."),
+    Ckr("CKR_CANT_LOCK", 0x0A, "The module cannot provide the locking it was asked for.",
+        "Report it with the module's name; this module cannot run the way it was initialised."),
+    Ckr("CKR_ATTRIBUTE_READ_ONLY", 0x10, "The token refused to change that attribute.",
+        "Some attributes are fixed or need the SO; nothing was changed."),
+    Ckr("CKR_ATTRIBUTE_SENSITIVE", 0x11,
+        "The token will not reveal that attribute: the key is sensitive or not extractable.",
+        "That is expected for private keys; read the public key or the certificate instead."),
+    Ckr("CKR_ATTRIBUTE_TYPE_INVALID", 0x12, "The token does not know that attribute.",
+        "This token cannot store that kind of object or attribute."),
+    Ckr("CKR_ATTRIBUTE_VALUE_INVALID", 0x13, "The token rejected an attribute value.",
+        "Check the label/ID/value given."),
+    Ckr("CKR_ACTION_PROHIBITED", 0x1B, "The token's policy forbids this action (a weak key or algorithm, for example).",
+        "Choose a stronger key size or algorithm, or ask the token's administrator about its policy."),
+    Ckr("CKR_DATA_INVALID", 0x20, "The input data is not valid for this mechanism.",
+        "Check the input and the mechanism (raw RSA input must be smaller than the modulus)."),
+    Ckr("CKR_DATA_LEN_RANGE", 0x21, "The input data has the wrong length for this mechanism.",
+        "Hash first for raw ECDSA/RSA and check the digest size matches the mechanism."),
+    Ckr("CKR_DEVICE_ERROR", 0x30, "The token reported a device error.",
+        "Replug the token and retry; if it persists the device may be faulty."),
+    Ckr("CKR_DEVICE_MEMORY", 0x31, "The token is out of memory.",
+        "Delete unused objects (old certs, pending requests) and retry."),
+    Ckr("CKR_DEVICE_REMOVED", 0x32, "The token was removed during the operation.",
+        "Reinsert the token and rescan; the operation did not complete."),
+    Ckr("CKR_ENCRYPTED_DATA_INVALID", 0x40, "The ciphertext is not valid for this key and mechanism.",
+        "Check the data was encrypted for this key, with this mechanism."),
+    Ckr("CKR_ENCRYPTED_DATA_LEN_RANGE", 0x41, "The ciphertext has the wrong length for this key.",
+        "Check the input is complete and was encrypted for a key of this size."),
+    Ckr("CKR_FUNCTION_CANCELED", 0x50, "The operation was cancelled before it finished.", "Retry the operation."),
+    Ckr("CKR_FUNCTION_NOT_PARALLEL", 0x51, "No function is running in parallel in this session (a legacy code).",
+        _BUG),
+    Ckr("CKR_FUNCTION_NOT_SUPPORTED", 0x54, "The module does not implement this function.",
+        "This token cannot do that; use another token or module for this operation."),
+    Ckr("CKR_KEY_HANDLE_INVALID", 0x60, "The key is gone or its handle is stale.", _REFRESH),
+    Ckr("CKR_KEY_SIZE_RANGE", 0x62, "The token does not support this key size.",
+        "Pick a size within the range shown on the Mechanisms tab."),
+    Ckr("CKR_KEY_TYPE_INCONSISTENT", 0x63, "The key's type does not fit this mechanism (an EC key with an RSA mechanism, say).",
+        "Pick a mechanism made for this key's type."),
+    Ckr("CKR_KEY_NOT_NEEDED", 0x64, "A key was given to an operation that takes none.", _BUG),
+    Ckr("CKR_KEY_CHANGED", 0x65, "A key used by a saved operation state has changed.", "Start the operation again."),
+    Ckr("CKR_KEY_NEEDED", 0x66, "Restoring an operation state needs a key that was not given.", _BUG),
+    Ckr("CKR_KEY_INDIGESTIBLE", 0x67, "The token cannot feed this key into a digest.",
+        "Digest the data without the key; certificate work never needs this."),
+    Ckr("CKR_KEY_FUNCTION_NOT_PERMITTED", 0x68,
+        "The key's usage flags forbid this operation (CKA_SIGN or CKA_DECRYPT is false, for example).",
+        "Use a key created for this purpose; its flags are in the details pane and usually cannot change."),
+    Ckr("CKR_KEY_NOT_WRAPPABLE", 0x69, "The token will not wrap (export) this key.",
+        "Keys made on the token are meant to stay there; back up at the token level if the device allows it."),
+    Ckr("CKR_KEY_UNEXTRACTABLE", 0x6A, "The key is marked not extractable, so it cannot leave the token.",
+        "Export the certificate or the public key instead (`ikm-tui cert extract`)."),
+    Ckr("CKR_MECHANISM_INVALID", 0x70, "The token does not support this mechanism.",
+        "Pick a key type or hash from the token's Mechanisms tab."),
+    Ckr("CKR_MECHANISM_PARAM_INVALID", 0x71,
+        "The token rejected the mechanism's parameters (a PSS salt length or OAEP hash, for example).",
+        "Pick other parameters or another mechanism the token lists."),
+    Ckr("CKR_OBJECT_HANDLE_INVALID", 0x82, "The object is gone (deleted by another program?).",
+        "Refresh the object list."),
+    Ckr("CKR_OPERATION_ACTIVE", 0x90,
+        "Another operation (often an unfinished object search) is still active in this session.",
+        "Retry; if it repeats, " + _BUG[0].lower() + _BUG[1:]),
+    Ckr("CKR_OPERATION_NOT_INITIALIZED", 0x91, "An operation step was called before the operation was started.",
+        _BUG),
+    Ckr("CKR_PIN_INCORRECT", 0xA0, "The PIN was wrong.",
+        "Check the PIN and try again; each wrong try counts towards locking the token."),
+    Ckr("CKR_PIN_INVALID", 0xA1, "The PIN contains characters the token does not accept.",
+        "Use only the characters the token allows (often digits)."),
+    Ckr("CKR_PIN_LEN_RANGE", 0xA2, "The PIN is too short or too long for this token.",
+        "Use a PIN within the token's min/max PIN length."),
+    Ckr("CKR_PIN_EXPIRED", 0xA3, "The PIN has expired.", "Change the user PIN."),
+    Ckr("CKR_PIN_LOCKED", 0xA4, "The user PIN is locked after too many wrong tries.",
+        "Unlock it with the SO PIN / PUK (for SmartCard-HSM: `sc-hsm-tool --unlock-pin`)."),
+    Ckr("CKR_SESSION_CLOSED", 0xB0, "The session was closed.", "Rescan the token."),
+    Ckr("CKR_SESSION_COUNT", 0xB1, "The token has too many open sessions.",
+        "Close other programs using the token, then retry."),
+    Ckr("CKR_SESSION_HANDLE_INVALID", 0xB3, "The session was closed under us (token reinserted?).",
+        "Rescan the token; you may need to log in again."),
+    Ckr("CKR_SESSION_PARALLEL_NOT_SUPPORTED", 0xB4, "The module refused a parallel session (a legacy code).", _BUG),
+    Ckr("CKR_SESSION_READ_ONLY", 0xB5, "The session is read-only, so nothing can be written.",
+        "Retry the change from ikm-tui (it writes in a read-write session); " + _BUG[0].lower() + _BUG[1:]),
+    Ckr("CKR_SESSION_EXISTS", 0xB6, "Sessions are still open on the token, so it cannot be initialised.",
+        "Close other programs using the token, then retry."),
+    Ckr("CKR_SESSION_READ_ONLY_EXISTS", 0xB7, "A read-only session is open, so the SO cannot log in.",
+        "Close other programs using the token, then retry."),
+    Ckr("CKR_SESSION_READ_WRITE_SO_EXISTS", 0xB8, "An SO session is open, so a read-only session cannot be opened.",
+        "Log the SO out (or close the program holding the SO session), then retry."),
+    Ckr("CKR_SIGNATURE_INVALID", 0xC0, "The signature does not verify.",
+        "The data, signature or public key do not match: check you verify with the signer's certificate."),
+    Ckr("CKR_SIGNATURE_LEN_RANGE", 0xC1, "The signature has the wrong length for this key, so it cannot verify.",
+        "Check the signature belongs to this key (and is not DER where raw r||s is expected)."),
+    Ckr("CKR_TEMPLATE_INCOMPLETE", 0xD0, "The token needs more attributes for this object.",
+        "Report this as a bug in ikm-tui with the trace (`--trace`)."),
+    Ckr("CKR_TEMPLATE_INCONSISTENT", 0xD1, "The token rejected a combination of attributes.",
+        "Report this as a bug in ikm-tui with the trace (`--trace`)."),
+    Ckr("CKR_TOKEN_NOT_PRESENT", 0xE0, "No token is in the slot.",
+        "Insert the token (is the Nitrokey plugged in and pcscd running?), then rescan."),
+    Ckr("CKR_TOKEN_NOT_RECOGNIZED", 0xE1, "The module does not recognise the token in the slot.",
+        "Check this is the module for that device (OpenSC for SmartCard-HSM/Nitrokey, libykcs11 for YubiKey PIV)."),
+    Ckr("CKR_TOKEN_WRITE_PROTECTED", 0xE2, "The token is write-protected.", "Nothing can be written to this token."),
+    Ckr("CKR_UNWRAPPING_KEY_HANDLE_INVALID", 0xF0, "The unwrapping key is gone or its handle is stale.", _REFRESH),
+    Ckr("CKR_UNWRAPPING_KEY_SIZE_RANGE", 0xF1, "The unwrapping key's size is out of range for this mechanism.",
+        "Pick another unwrapping key or mechanism."),
+    Ckr("CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT", 0xF2, "The unwrapping key's type does not fit this mechanism.",
+        "Pick another unwrapping key or mechanism."),
+    Ckr("CKR_USER_ALREADY_LOGGED_IN", 0x100, "The user is already logged in.",
+        "Nothing to do; log out first to change user."),
+    Ckr("CKR_USER_NOT_LOGGED_IN", 0x101, "This needs a login with the user PIN.", "Log in (key `l`) and retry."),
+    Ckr("CKR_USER_PIN_NOT_INITIALIZED", 0x102, "The token has no user PIN yet.",
+        "Set the user PIN with the SO PIN (`pkcs11-tool --init-pin --login --login-type so`), then log in."),
+    Ckr("CKR_USER_TYPE_INVALID", 0x103, "The login type is not user, SO or context-specific.", _BUG),
+    Ckr("CKR_USER_ANOTHER_ALREADY_LOGGED_IN", 0x104, "Another user type (the SO, say) is already logged in.",
+        "Log that user out, or close the program holding the login, then retry."),
+    Ckr("CKR_USER_TOO_MANY_TYPES", 0x105, "The token cannot have this many different users logged in at once.",
+        "Close other programs logged in to the token (an SO session elsewhere), then retry."),
+    Ckr("CKR_WRAPPED_KEY_INVALID", 0x110, "The wrapped key is not valid.",
+        "Check it was wrapped with the matching key and mechanism."),
+    Ckr("CKR_WRAPPED_KEY_LEN_RANGE", 0x112, "The wrapped key has the wrong length.",
+        "Check the wrapped key is complete and matches the mechanism."),
+    Ckr("CKR_WRAPPING_KEY_HANDLE_INVALID", 0x113, "The wrapping key is gone or its handle is stale.", _REFRESH),
+    Ckr("CKR_WRAPPING_KEY_SIZE_RANGE", 0x114, "The wrapping key's size is out of range for this mechanism.",
+        "Pick another wrapping key or mechanism."),
+    Ckr("CKR_WRAPPING_KEY_TYPE_INCONSISTENT", 0x115, "The wrapping key's type does not fit this mechanism.",
+        "Pick another wrapping key or mechanism."),
+    Ckr("CKR_RANDOM_SEED_NOT_SUPPORTED", 0x120, "The token's random generator does not accept a seed.",
+        "Nothing to do: the token seeds itself."),
+    Ckr("CKR_RANDOM_NO_RNG", 0x121, "The token has no random number generator.",
+        "Generate keys on a token that has one."),
+    Ckr("CKR_DOMAIN_PARAMS_INVALID", 0x130, "The token does not support this curve.",
+        "Pick a curve the token lists (P-256 is the safest choice)."),
+    Ckr("CKR_CURVE_NOT_SUPPORTED", 0x140, "The token does not support this elliptic curve.",
+        "Pick a curve the token lists (P-256 is the safest choice)."),
+    Ckr("CKR_BUFFER_TOO_SMALL", 0x150, "An output buffer was too small (python-pkcs11 normally sizes it first).",
+        _BUG),
+    Ckr("CKR_SAVED_STATE_INVALID", 0x160, "A saved operation state could not be restored.",
+        "Start the operation again."),
+    Ckr("CKR_INFORMATION_SENSITIVE", 0x170, "The information asked for is sensitive and will not be revealed.",
+        "That is expected; nothing was changed."),
+    Ckr("CKR_STATE_UNSAVEABLE", 0x180, "The operation state cannot be saved.", "Start the operation again later."),
+    Ckr("CKR_CRYPTOKI_NOT_INITIALIZED", 0x190, "The module was called before C_Initialize or after C_Finalize.",
+        "Rescan (key `r`) to reload the module; " + _BUG[0].lower() + _BUG[1:]),
+    # python-pkcs11 caches modules by path string: the same .so loaded by a second path lands here.
+    Ckr("CKR_CRYPTOKI_ALREADY_INITIALIZED", 0x191,
+        "The module is already initialised in this process (the same library loaded by two paths?).",
+        "Load each module by one path (no symlink plus real path); restart ikm-tui."),
+    Ckr("CKR_MUTEX_BAD", 0x1A0, "The module was given a bad mutex.", _BUG),
+    Ckr("CKR_MUTEX_NOT_LOCKED", 0x1A1, "The module tried to unlock a mutex that was not locked.",
+        "Report it with the module's name; the module's locking is broken."),
+    Ckr("CKR_NEW_PIN_MODE", 0x1B0, "The one-time-password token wants a new PIN or OTP mode.",
+        "Follow the token vendor's procedure; ikm-tui does not handle OTP tokens."),
+    Ckr("CKR_NEXT_OTP", 0x1B1, "The one-time-password token wants the next OTP.",
+        "Follow the token vendor's procedure; ikm-tui does not handle OTP tokens."),
+    Ckr("CKR_EXCEEDED_MAX_ITERATIONS", 0x1B5, "Key or parameter generation gave up after too many iterations.",
+        "Retry the generation."),
+    Ckr("CKR_FIPS_SELF_TEST_FAILED", 0x1B6, "The token failed its FIPS self-test and refuses to work.",
+        "Replug (power-cycle) the token; if it persists the device needs service."),
+    Ckr("CKR_LIBRARY_LOAD_FAILED", 0x1B7, "The module could not load a library it needs.",
+        "Check the module's dependencies (`ldd MODULE`) and its configuration file."),
+    Ckr("CKR_PIN_TOO_WEAK", 0x1B8, "The token refused the new PIN as too weak.", "Choose a longer, less guessable PIN."),
+    Ckr("CKR_PUBLIC_KEY_INVALID", 0x1B9, "The public key is not valid (a point not on the curve, for example).",
+        "Check the key or certificate given."),
+    Ckr("CKR_FUNCTION_REJECTED", 0x200, "The request was rejected, for example declined on the device itself.",
+        "Retry and confirm on the device."),
+    Ckr("CKR_TOKEN_RESOURCE_EXCEEDED", 0x201, "The token ran out of a resource it needs for this operation.",
+        "Close other sessions or delete unused objects, then retry."),
+    Ckr("CKR_OPERATION_CANCEL_FAILED", 0x202, "The token could not cancel the running operation.",
+        "Wait for it to finish, or replug the token."),
+)
+
+CKR_BY_NAME: dict[str, Ckr] = {c.name: c for c in CATALOGUE}
+CKR_BY_CODE: dict[int, Ckr] = {c.code: c for c in CATALOGUE}
+
+CKR_VENDOR_DEFINED = 0x80000000
+
+# Modules built against p11-kit <= 0.24's pkcs11.h return these numbers for the v2.40 codes
+# the OASIS header puts at 0x1B5-0x1B9; nothing else uses 0x1C0-0x1C4.
+_P11KIT_NUMBERS: dict[int, str] = {
+    0x1C0: "CKR_EXCEEDED_MAX_ITERATIONS",
+    0x1C1: "CKR_FIPS_SELF_TEST_FAILED",
+    0x1C2: "CKR_LIBRARY_LOAD_FAILED",
+    0x1C3: "CKR_PIN_TOO_WEAK",
+    0x1C4: "CKR_PUBLIC_KEY_INVALID",
 }
+
+# The return code behind each python-pkcs11 exception class, as `map_rv_to_error` in its
+# `_pkcs11.pxd` maps them (its exceptions carry neither name nor number).
+CKR_NAME_BY_EXCEPTION: dict[type[p11x.PKCS11Error], str] = {
+    p11x.AnotherUserAlreadyLoggedIn: "CKR_USER_ANOTHER_ALREADY_LOGGED_IN",
+    p11x.ArgumentsBad: "CKR_ARGUMENTS_BAD",
+    p11x.AttributeReadOnly: "CKR_ATTRIBUTE_READ_ONLY",
+    p11x.AttributeSensitive: "CKR_ATTRIBUTE_SENSITIVE",
+    p11x.AttributeTypeInvalid: "CKR_ATTRIBUTE_TYPE_INVALID",
+    p11x.AttributeValueInvalid: "CKR_ATTRIBUTE_VALUE_INVALID",
+    p11x.DataInvalid: "CKR_DATA_INVALID",
+    p11x.DataLenRange: "CKR_DATA_LEN_RANGE",
+    p11x.DeviceError: "CKR_DEVICE_ERROR",
+    p11x.DeviceMemory: "CKR_DEVICE_MEMORY",
+    p11x.DeviceRemoved: "CKR_DEVICE_REMOVED",
+    p11x.DomainParamsInvalid: "CKR_DOMAIN_PARAMS_INVALID",
+    p11x.EncryptedDataInvalid: "CKR_ENCRYPTED_DATA_INVALID",
+    p11x.EncryptedDataLenRange: "CKR_ENCRYPTED_DATA_LEN_RANGE",
+    p11x.ExceededMaxIterations: "CKR_EXCEEDED_MAX_ITERATIONS",
+    p11x.FunctionCancelled: "CKR_FUNCTION_CANCELED",
+    p11x.FunctionFailed: "CKR_FUNCTION_FAILED",
+    p11x.FunctionNotSupported: "CKR_FUNCTION_NOT_SUPPORTED",
+    p11x.FunctionRejected: "CKR_FUNCTION_REJECTED",
+    p11x.GeneralError: "CKR_GENERAL_ERROR",
+    p11x.HostMemory: "CKR_HOST_MEMORY",
+    p11x.KeyHandleInvalid: "CKR_KEY_HANDLE_INVALID",
+    p11x.KeyIndigestible: "CKR_KEY_INDIGESTIBLE",
+    p11x.KeyNeeded: "CKR_KEY_NEEDED",
+    p11x.KeyNotNeeded: "CKR_KEY_NOT_NEEDED",
+    p11x.KeyNotWrappable: "CKR_KEY_NOT_WRAPPABLE",
+    p11x.KeySizeRange: "CKR_KEY_SIZE_RANGE",
+    p11x.KeyTypeInconsistent: "CKR_KEY_TYPE_INCONSISTENT",
+    p11x.KeyUnextractable: "CKR_KEY_UNEXTRACTABLE",
+    p11x.MechanismInvalid: "CKR_MECHANISM_INVALID",
+    p11x.MechanismParamInvalid: "CKR_MECHANISM_PARAM_INVALID",
+    p11x.NoEvent: "CKR_NO_EVENT",
+    p11x.ObjectHandleInvalid: "CKR_OBJECT_HANDLE_INVALID",
+    p11x.OperationActive: "CKR_OPERATION_ACTIVE",
+    p11x.OperationNotInitialized: "CKR_OPERATION_NOT_INITIALIZED",
+    p11x.PinExpired: "CKR_PIN_EXPIRED",
+    p11x.PinIncorrect: "CKR_PIN_INCORRECT",
+    p11x.PinInvalid: "CKR_PIN_INVALID",
+    p11x.PinLenRange: "CKR_PIN_LEN_RANGE",
+    p11x.PinLocked: "CKR_PIN_LOCKED",
+    p11x.PinTooWeak: "CKR_PIN_TOO_WEAK",
+    p11x.PublicKeyInvalid: "CKR_PUBLIC_KEY_INVALID",
+    p11x.RandomNoRNG: "CKR_RANDOM_NO_RNG",
+    p11x.RandomSeedNotSupported: "CKR_RANDOM_SEED_NOT_SUPPORTED",
+    p11x.SessionClosed: "CKR_SESSION_CLOSED",
+    p11x.SessionCount: "CKR_SESSION_COUNT",
+    p11x.SessionExists: "CKR_SESSION_EXISTS",
+    p11x.SessionHandleInvalid: "CKR_SESSION_HANDLE_INVALID",
+    p11x.SessionReadOnly: "CKR_SESSION_READ_ONLY",
+    p11x.SessionReadOnlyExists: "CKR_SESSION_READ_ONLY_EXISTS",
+    p11x.SessionReadWriteSOExists: "CKR_SESSION_READ_WRITE_SO_EXISTS",
+    p11x.SignatureInvalid: "CKR_SIGNATURE_INVALID",
+    p11x.SignatureLenRange: "CKR_SIGNATURE_LEN_RANGE",
+    p11x.SlotIDInvalid: "CKR_SLOT_ID_INVALID",
+    p11x.TemplateIncomplete: "CKR_TEMPLATE_INCOMPLETE",
+    p11x.TemplateInconsistent: "CKR_TEMPLATE_INCONSISTENT",
+    p11x.TokenNotPresent: "CKR_TOKEN_NOT_PRESENT",
+    p11x.TokenNotRecognised: "CKR_TOKEN_NOT_RECOGNIZED",
+    p11x.TokenWriteProtected: "CKR_TOKEN_WRITE_PROTECTED",
+    p11x.UnwrappingKeyHandleInvalid: "CKR_UNWRAPPING_KEY_HANDLE_INVALID",
+    p11x.UnwrappingKeySizeRange: "CKR_UNWRAPPING_KEY_SIZE_RANGE",
+    p11x.UnwrappingKeyTypeInconsistent: "CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT",
+    p11x.UserAlreadyLoggedIn: "CKR_USER_ALREADY_LOGGED_IN",
+    p11x.UserNotLoggedIn: "CKR_USER_NOT_LOGGED_IN",
+    p11x.UserPinNotInitialized: "CKR_USER_PIN_NOT_INITIALIZED",
+    p11x.UserTooManyTypes: "CKR_USER_TOO_MANY_TYPES",
+    p11x.WrappedKeyInvalid: "CKR_WRAPPED_KEY_INVALID",
+    p11x.WrappedKeyLenRange: "CKR_WRAPPED_KEY_LEN_RANGE",
+    p11x.WrappingKeyHandleInvalid: "CKR_WRAPPING_KEY_HANDLE_INVALID",
+    p11x.WrappingKeySizeRange: "CKR_WRAPPING_KEY_SIZE_RANGE",
+    p11x.WrappingKeyTypeInconsistent: "CKR_WRAPPING_KEY_TYPE_INCONSISTENT",
+}
+
+# CKR name and number for each python-pkcs11 exception class, with the operator's sentence and
+# next step. Built from the catalogue so one code reads the same wherever it surfaces.
+CKR_BY_EXCEPTION: dict[type[BaseException], tuple[str, int, str, str]] = {
+    klass: (name, CKR_BY_NAME[name].code, CKR_BY_NAME[name].cause, CKR_BY_NAME[name].next_step)
+    for klass, name in CKR_NAME_BY_EXCEPTION.items()
+}
+# python-pkcs11 raises NoSuchToken itself (no C call failed); the backend reports an unknown token
+# label the same way, so both read alike.
+CKR_BY_EXCEPTION[p11x.NoSuchToken] = ("CKR_TOKEN_NOT_PRESENT", 0xE0, "No token with that label or serial.",
+                                      "Run `ikm-tui tokens` to see the tokens present.")
+
+# Raised by python-pkcs11's own searches, not by the module: there is no CKR code to show, and
+# inventing one would send the operator looking for a token fault that never happened.
+LIBRARY_ERRORS: dict[type[BaseException], tuple[str, str]] = {
+    p11x.NoSuchKey: ("No key on the token matches that label or ID.",
+                     "Run `ikm-tui list` to see the keys and their labels and IDs."),
+    p11x.MultipleObjectsReturned: ("More than one object matches that label or ID.",
+                                   "Select the object by its pkcs11: URI or its ID (`ikm-tui list` shows both)."),
+    p11x.MultipleTokensReturned: ("More than one token matches that label.",
+                                  "Select the token by serial with a pkcs11: URI (`ikm-tui tokens` shows them)."),
+}
+
+# map_rv_to_error raises the base PKCS11Error with these texts instead of a subclass.
+_MESSAGE_CKR: tuple[tuple[str, str], ...] = (
+    ("Buffer was too small", "CKR_BUFFER_TOO_SMALL"),
+    ("(already initialized)", "CKR_CRYPTOKI_ALREADY_INITIALIZED"),
+    ("(not initialized)", "CKR_CRYPTOKI_NOT_INITIALIZED"),
+    ("Parallel not supported", "CKR_SESSION_PARALLEL_NOT_SUPPORTED"),
+    ("User type invalid", "CKR_USER_TYPE_INVALID"),
+)
+
+_UNMAPPED = re.compile(r"Unmapped error code (0x[0-9a-fA-F]+)")
+
+
+def ckr_for_code(code: int) -> Ckr | None:
+    """The catalogue entry for a CK_RV number, including p11-kit's old numbering; None if unknown."""
+    if code in CKR_BY_CODE:
+        return CKR_BY_CODE[code]
+    if code in _P11KIT_NUMBERS:
+        real = CKR_BY_NAME[_P11KIT_NUMBERS[code]]
+        return Ckr(real.name, code, real.cause + f" (0x{code:X} is p11-kit's old number for it; "
+                   f"the PKCS#11 standard says 0x{real.code:X}.)", real.next_step)
+    return None
+
+
+def unknown_code_text(code: int) -> str:
+    """What can honestly be said about a number that is not in the catalogue."""
+    if code >= CKR_VENDOR_DEFINED:
+        return (f"0x{code:08X} is vendor-defined (CKR_VENDOR_DEFINED + 0x{code - CKR_VENDOR_DEFINED:X}); "
+                "only the module's vendor documents it.")
+    return f"0x{code:08X} is not a PKCS#11 3.0 return code."
+
+
+def unknown_code_name(code: int) -> str:
+    if code >= CKR_VENDOR_DEFINED:
+        return f"CKR_VENDOR_DEFINED+0x{code - CKR_VENDOR_DEFINED:X}"
+    return f"CKR_0x{code:X}"
 
 
 # Not frozen: Python sets __traceback__/__notes__ on raised exceptions.
@@ -104,15 +396,25 @@ def from_exception(exc: BaseException, operation: str | None = None) -> IkmError
         if klass in CKR_BY_EXCEPTION:
             name, code, cause, step = CKR_BY_EXCEPTION[klass]
             return IkmError(cause, step, name, code, operation)
+        if klass in LIBRARY_ERRORS:
+            cause, step = LIBRARY_ERRORS[klass]
+            return IkmError(cause, step, None, None, operation)
     if isinstance(exc, p11x.PKCS11Error):
         msg = " ".join(str(a) for a in exc.args) or type(exc).__name__
-        code = None
-        if msg.startswith("Unmapped error code 0x"):
-            try:
-                code = int(msg.rsplit("0x", 1)[1], 16)
-            except ValueError:
-                code = None
+        match = _UNMAPPED.search(msg)
+        if match:
+            code = int(match.group(1), 16)
+            entry = ckr_for_code(code)
+            if entry is not None:
+                return IkmError(entry.cause, entry.next_step, entry.name, code, operation)
+            return IkmError(f"The module returned an error ikm-tui cannot name: {unknown_code_text(code)}",
+                            "See the trace (`--trace FILE`) for the failing call and the module's documentation.",
+                            unknown_code_name(code), code, operation)
+        for text, name in _MESSAGE_CKR:
+            if text in msg:
+                entry = CKR_BY_NAME[name]
+                return IkmError(entry.cause, entry.next_step, entry.name, entry.code, operation)
         return IkmError(f"The PKCS#11 module reported {type(exc).__name__}: {msg}",
                         "See the trace (`--trace FILE`) for the failing call.",
-                        f"CKR_0x{code:X}" if code is not None else None, code, operation)
+                        None, None, operation)
     return IkmError(f"{type(exc).__name__}: {exc}", "", None, None, operation)
