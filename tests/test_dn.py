@@ -43,6 +43,10 @@ def test_rfc4514_text_reads_back_the_same_and_is_most_significant_last() -> None
     assert format_dn(name) == "CN=colin,O=SSS,C=GB"
 
 
+def test_semicolon_separates_rdns_as_rfc2253_allows() -> None:
+    assert parse_dn("CN=colin;O=SSS").dump() == parse_dn("CN=colin,O=SSS").dump()
+
+
 def test_runmqakm_lower_case_is_the_same_name() -> None:
     assert parse_dn("cn=colin,o=SSS").dump() == parse_dn("CN=colin,O=SSS").dump()
     assert format_dn(parse_dn("cn=colin, o=SSS, c=GB")) == "CN=colin,O=SSS,C=GB"
@@ -131,7 +135,7 @@ def test_unknown_oid_round_trips_as_hex() -> None:
     assert parse_dn(text).dump() == name.dump()
 
 
-@pytest.mark.parametrize("text", ["CN=x", "E=#160161", "CN=#130178", "OID.2.5.4.3=x"])
+@pytest.mark.parametrize("text", ["CN=x", "E=#160161", "CN=#130178", "OID.2.5.4.3=x", "/CN=x/"])
 def test_hex_and_oid_forms_accepted(text: str) -> None:
     parse_dn(text)
 
@@ -146,6 +150,8 @@ def test_hex_and_oid_forms_accepted(text: str) -> None:
         ("CN=colin,O", "'O' is not TYPE=value"),
         ("CN=colin,", "nothing after the last ','"),
         ("CN=a,,O=b", "two separators in a row"),
+        ("CN=a;;O=b", "two separators in a row"),
+        ("/CN=a//O=b", "two separators in a row"),
         ("=x", "missing attribute type"),
         ("XX=1", "unknown attribute type 'XX'"),
         ("C=GBR", "two-letter"),

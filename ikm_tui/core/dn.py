@@ -149,7 +149,7 @@ class _Scanner:
                 self.skip_spaces()
                 if self.peek() == "":
                     if self.slash:
-                        return out  # openssl tolerates a trailing '/'
+                        return out  # `openssl req -subj "/CN=x/"` accepts a trailing '/' too
                     raise self.fail(f"nothing after the last {ch!r}")
                 continue
             raise self.fail(f"unexpected {ch!r}")  # pragma: no cover - value() stops only at separators
@@ -158,7 +158,8 @@ class _Scanner:
         self.skip_spaces()
         start = self.pos
         eq = self.text.find("=", self.pos)
-        stops = [i for i in (self.text.find(c, self.pos) for c in (self.rdn_sep, "+")) if i >= 0]
+        seps = ("/", "+") if self.slash else (",", "+", ";")
+        stops = [i for i in (self.text.find(c, self.pos) for c in seps) if i >= 0]
         if eq < 0 or (stops and min(stops) < eq):
             end = min(stops) if stops else len(self.text)
             piece = self.text[start:end].strip()
