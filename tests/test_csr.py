@@ -6,7 +6,6 @@ import hashlib
 import ipaddress
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -517,10 +516,3 @@ def test_self_signed_passes_openssl_strict_verify(soft_keys: dict[str, SoftKey],
     subject = _openssl("x509", "-in", str(pem), "-noout", "-subject", "-nameopt", "RFC2253")
     assert subject.stdout.strip() == "subject=CN=colin,OU=a,OU=b,O=SSS,C=GB"
 
-
-def test_dn_and_csr_import_no_ui() -> None:
-    # The core must stay usable from the CLI without Textual or Rich.
-    code = ("import sys, ikm_tui.core.dn, ikm_tui.core.csr; "
-            "print([m for m in ('textual', 'rich') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
