@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field, fields
+from urllib.parse import quote
 
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.uri import object_uri, token_uri
@@ -121,14 +122,25 @@ def _id_bytes(ctx: CommandContext) -> bytes:
         return b""
 
 
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z-]*>")
+
+
+def _keep_placeholders(uri: str, *values: str) -> str:
+    # `<TOKEN>` percent-encoded reads as `%3CTOKEN%3E`: keep placeholders readable in `howto`.
+    for v in values:
+        if _PLACEHOLDER.fullmatch(v):
+            uri = uri.replace(quote(v, safe=""), v)
+    return uri
+
+
 def _tok_uri(ctx: CommandContext) -> str:
-    return token_uri(ctx.token_label, serial=ctx.token_serial)
+    return _keep_placeholders(token_uri(ctx.token_label, serial=ctx.token_serial), ctx.token_label)
 
 
-def _obj_uri(ctx: CommandContext, kind: str, label: str | None = None) -> str:
+def _obj_uri(ctx: CommandContext, kind: str) -> str:
     """RFC 7512 URI of one object; kind is cert/private/public/request."""
-    return object_uri(ctx.token_label, ctx.token_serial, _TYPE_URI[kind],
-                      ctx.label if label is None else label, _id_bytes(ctx))
+    uri = object_uri(ctx.token_label, ctx.token_serial, _TYPE_URI[kind], ctx.label, _id_bytes(ctx))
+    return _keep_placeholders(uri, ctx.token_label, ctx.label)
 
 
 def _p11t(ctx: CommandContext, *args: str, login: bool = False) -> list[str]:
@@ -163,10 +175,17 @@ def _akm(ctx: CommandContext, *verb: str) -> list[str]:
     return ["runmqakm", *verb, "-crypto", ctx.module, "-tokenlabel", ctx.token_label, "-pw", PIN_PLACEHOLDER]
 
 
+_SHORT_NAMES = {"CN", "O", "OU", "C", "L", "ST", "STREET", "DC", "UID"}
+
+
 def openssl_subject(dn: str) -> str:
     """openssl -subj form (/C=GB/O=x/CN=y): most significant RDN first, the reverse of RFC 4514."""
     if dn.startswith("/"):
         return dn
+    # runmqakm users write cn=...,o=...; openssl and cryptography know only the upper-case names.
+    dn = re.sub(r"(^|(?<!\\)[,+])\s*([A-Za-z]+)\s*=",
+                lambda m: m.group(1) + (m.group(2).upper() if m.group(2).upper() in _SHORT_NAMES else m.group(2)) + "=",
+                dn)
     try:
         from cryptography import x509
 
