@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ikm_tui import __version__
-from ikm_tui.cliutil import add_common, open_token, print_json, resolve_module
+from ikm_tui.cliutil import add_common, open_token, print_json, resolve_module, show_commands
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 
 # Command groups that live in their own modules; each exposes register(subparsers).
 COMMAND_MODULES = [
     "ikm_tui.cli_explain",
+    "ikm_tui.cli_howto",
     "ikm_tui.cli_certreq",
     "ikm_tui.cli_cert",
     "ikm_tui.cli_keys",
@@ -122,6 +123,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
             if not args.json:
                 print(safe_text(f"module {cand.path} ({cand.source}): {err}", multiline=True))
             continue
+        show_commands(args, "tokens", module=info.path)
         modules_json.append({"path": info.path, "source": cand.source, "description": info.description,
                              "manufacturer": info.manufacturer, "version": info.library_version,
                              "slots": [token_json(s) for s in slots]})
@@ -189,6 +191,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     listing = svc.call("list_objects", slot)
     t = listing.token
+    show_commands(args, "list", module=svc.module_path, token_label=t.label, token_serial=t.serial,
+                  login=listing.logged_in)
     if args.json:
         print_json({
             "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,

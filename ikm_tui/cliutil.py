@@ -36,6 +36,9 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
                    help="log in with the user PIN (prompted on a terminal) to see private objects")
     g.add_argument("--trace", metavar="FILE", default=d,
                    help="write every PKCS#11 call (PIN shown as ***) to FILE, created 0600")
+    g.add_argument("--show-command", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="also print the equivalent pkcs11-tool / openssl / p11tool / runmqakm command lines "
+                        "(to stderr, PIN as a placeholder)")
 
 
 def read_pin_file(path: str) -> Pin:
@@ -115,6 +118,25 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
 def print_json(data: Any) -> None:
     # ensure_ascii: control and bidi characters come out as \u escapes, never raw.
     print(json.dumps(data, indent=2, ensure_ascii=True, default=str))
+
+
+def show_commands(args: argparse.Namespace, action: str, **ctx: Any) -> None:
+    """With --show-command, print the other tools' equivalents of `action` to stderr.
+
+    stderr, so `--json` output on stdout stays parseable. Unknown keys (a `pin` above all) are
+    dropped by CommandContext.from_values: no PIN can reach the printed commands.
+    """
+    if not getattr(args, "show_command", False):
+        return
+    from ikm_tui.core.equivalents import CommandContext, equivalent_commands
+
+    for eq in equivalent_commands(action, CommandContext.from_values(**ctx)):
+        if eq.available:
+            print(f"# equivalent: {eq.render()}", file=sys.stderr)
+            if eq.note:
+                print(f"#   {safe_text(eq.note)}", file=sys.stderr)
+        else:
+            print(f"# equivalent: {eq.tool}: {safe_text(eq.note)}", file=sys.stderr)
 
 
 def out(text: str) -> None:
