@@ -282,6 +282,9 @@ def _after(name: str, value: Any, plan: FaultPlan) -> Any:
     """Rewrite what a backend call returns: PIN flags, token presence, proxies."""
     if name == "_token":
         return value if isinstance(value, _TokenProxy) else _TokenProxy(value, plan)
+    if name == "session":
+        # Sessions opened before the plan was installed meet the faults too.
+        return value if isinstance(value, _SessionProxy) else _SessionProxy(value, plan)
     if name == "_token_info" and isinstance(value, TokenInfo):
         pin = plan.pin_state()
         return _with_pin(value, pin) if pin is not None else value
