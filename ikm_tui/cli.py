@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ikm_tui import __version__
-from ikm_tui.cliutil import add_common, open_token, print_json, resolve_module, show_commands
+from ikm_tui.cliutil import add_common, open_token, print_json, refuse_pin_argv, resolve_module, show_commands
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 
@@ -39,8 +39,17 @@ The PIN is never a command-line value: it is prompted for on a terminal, read fr
 """
 
 
+class IkmArgumentParser(argparse.ArgumentParser):
+    """No abbreviated options: `--pin 1234` must never be taken as `--pin-file 1234` (and then
+    echoed in "cannot read the PIN file 1234"). Subparsers inherit the class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = IkmArgumentParser(
         prog="ikm-tui",
         description="Keystore manager for PKCS#11 tokens (SoftHSM2, SmartCard-HSM/Nitrokey via OpenSC, "
                     "YubiKey via ykcs11): keys, certificates and requests on the token.",
@@ -49,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ikm-tui {__version__}")
     add_common(parser, top=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IkmArgumentParser)
 
     p = sub.add_parser("tokens", help="list modules, slots and tokens (with PIN flags)",
                        description="List every slot and token of the module, with PIN state flags.")
@@ -243,12 +252,29 @@ def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ikm_tui.core import hangup
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    refusal = refuse_pin_argv(argv)
+    if refusal:
+        print(f"ikm-tui: error: {refusal}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if getattr(args, "command", None) is None:
             return run_tui(args.module, args.token)
+        # The TUI handles SIGHUP on its event loop (hangup.install_loop_handler).
+        hangup.install_cli_handler()
         return int(args.func(args) or 0)
+    except hangup.Hangup:
+        # The terminal is gone: close (log out) every session, then leave without a traceback.
+        hangup.close_sessions()
+        try:
+            print("ikm-tui: hangup: sessions closed", file=sys.stderr)
+        except OSError:
+            pass
+        return hangup.HANGUP_EXIT
     except IkmError as err:
         print(safe_text(f"ikm-tui: {err}", multiline=True), file=sys.stderr)
         return 1

@@ -39,6 +39,29 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     g.add_argument("--show-command", action="store_true", default=False if top else argparse.SUPPRESS,
                    help="also print the equivalent pkcs11-tool / openssl / p11tool / runmqakm command lines "
                         "(to stderr, PIN as a placeholder)")
+    g.add_argument("--confirm-final-try", action="store_true",
+                   default=False if top else argparse.SUPPRESS,
+                   help="log in even though the token reports FINAL TRY (one more wrong PIN locks it)")
+
+
+# Never echo what follows: it would be the PIN itself.
+PIN_ARG_REFUSAL = (
+    "there is no {opt} option: a PIN on the command line is visible to every user of this machine "
+    "(ps, /proc/PID/cmdline, shell history). Use the prompt (--login), --pin-file FILE (mode 0600) "
+    "or the IKM_PIN environment variable."
+)
+_PIN_ARGS = ("--pin", "--so-pin", "--user-pin")
+
+
+def refuse_pin_argv(argv: list[str]) -> str | None:
+    """The refusal message when argv carries a PIN option (`--pin X`, `--pin=X`), else None."""
+    for arg in argv:
+        if arg == "--":
+            break
+        opt = arg.split("=", 1)[0]
+        if opt in _PIN_ARGS:
+            return PIN_ARG_REFUSAL.format(opt=opt)
+    return None
 
 
 def read_pin_file(path: str) -> Pin:
@@ -102,7 +125,10 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
     """(service, slot_id) for the selected module and token; logs in when a PIN is available."""
     from ikm_tui.core.service import get_service
 
-    svc = get_service(resolve_module(args))
+    from ikm_tui.core.trace import trace_warnings
+
+    module = resolve_module(args)
+    svc = get_service(module)
     svc.wait_ready()
     if getattr(args, "trace", None):
         from ikm_tui.core.trace import file_tracer
@@ -111,7 +137,13 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
     slot = svc.call("find_slot", getattr(args, "token", None))
     pin = get_pin(args, required=bool(login))
     if pin is not None:
-        svc.call("login", slot, pin)
+        for warning in trace_warnings(module):
+            print(safe_text(f"ikm-tui: WARNING: {warning}"), file=sys.stderr)
+        result = svc.call("login", slot, pin,
+                          allow_final_try=bool(getattr(args, "confirm_final_try", False)))
+        del pin
+        if result.warning is not None:
+            print(safe_text(f"ikm-tui: warning: {result.warning}", multiline=True), file=sys.stderr)
     return svc, slot
 
 

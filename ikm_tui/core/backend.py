@@ -17,6 +17,7 @@ from pkcs11.attributes import AttributeMapper
 
 from ikm_tui.core import uri as uris
 from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.lockout import LoginResult, after_failure, check_before_login
 from ikm_tui.core.model import (
     Listing,
     MechanismInfo,
@@ -109,10 +110,18 @@ def _ulong_unpack(data: bytes) -> int:
     return int(struct.unpack("L", data)[0]) if len(data) == struct.calcsize("L") else 0
 
 
+def _tolerant_str(data: bytes) -> str:
+    # A token is untrusted input: a label that is not UTF-8 must not abort the whole listing
+    # (python-pkcs11's strict decode raises UnicodeDecodeError). The sanitizer escapes the rest.
+    return bytes(data).decode("utf-8", "backslashreplace")
+
+
 def make_mapper() -> AttributeMapper:
     """python-pkcs11 has no handler for CKA_CERTIFICATE_CATEGORY; register one."""
     mapper = AttributeMapper()
     mapper.register_handler(Attribute.CERTIFICATE_CATEGORY, _ulong_pack, _ulong_unpack)
+    for attr in (Attribute.LABEL, Attribute.APPLICATION):
+        mapper.register_handler(attr, lambda s: s.encode("utf-8"), _tolerant_str)
     return mapper
 
 
@@ -164,6 +173,11 @@ def _pin_state(flags: int) -> PinState:
         so_locked=bool(flags & f.SO_PIN_LOCKED),
         so_to_be_changed=bool(flags & f.SO_PIN_TO_BE_CHANGED),
     )
+
+
+# Errors meaning the token or our session is gone, as opposed to one unreadable attribute.
+_GONE = (p11x.DeviceRemoved, p11x.TokenNotPresent, p11x.SessionHandleInvalid, p11x.SessionClosed,
+         p11x.DeviceError)
 
 
 class Backend:
@@ -334,26 +348,15 @@ class Backend:
     def is_logged_in(self, slot_id: int) -> bool:
         return self._sessions.get(slot_id, (None, False))[1]
 
-    def login(self, slot_id: int, pin: Pin, allow_final_try: bool = False) -> TokenInfo:
-        """Exactly one C_Login. Refuses a locked token and, unless allowed, a FINAL_TRY one."""
+    def login(self, slot_id: int, pin: Pin, allow_final_try: bool = False) -> LoginResult:
+        """Exactly one C_Login, never retried. Refuses a locked token and, unless allowed, a
+        FINAL_TRY one; returns a COUNT_LOW warning; after a failure re-reads the PIN flags."""
         if not isinstance(pin, Pin):
             raise TypeError("login() takes a Pin")
         info = self.token_info(slot_id)
-        if info.pin.user_locked:
-            raise IkmError(
-                "The user PIN is locked; ikm-tui did not try to log in.",
-                "Unlock it with the SO PIN / PUK (SmartCard-HSM/Nitrokey: `sc-hsm-tool --unlock-pin`; "
-                "YubiKey: `ykman piv access unblock-pin`), then log in again.",
-                "CKR_PIN_LOCKED", 0xA4, "Login",
-            )
-        if info.pin.user_final_try and not allow_final_try:
-            raise IkmError(
-                "The token says this is the FINAL TRY: one more wrong PIN locks it.",
-                "Make sure of the PIN, then confirm the final try explicitly.",
-                "CKR_PIN_INCORRECT", 0xA0, "Login",
-            )
+        warning = check_before_login(info.pin, allow_final_try)
         if self.is_logged_in(slot_id):
-            return info
+            return LoginResult(info, info.pin, warning)
         # A public session must go first: python-pkcs11 opens a new session for the login.
         old = self._sessions.pop(slot_id, None)
         if old is not None:
@@ -373,11 +376,30 @@ class Backend:
             self.raw.close_all_sessions(slot_id)
             self._objects.pop(slot_id, None)
             err = from_exception(exc, "Login")
+            try:
+                pin_after: PinState | None = self.token_info(slot_id).pin
+            except Exception:  # noqa: BLE001 - the token may be gone; the login error matters more
+                pin_after = None
             # Drop the exception chain: nothing of the C_Login call frame should travel on.
-            raise err from None
+            raise after_failure(err, pin_after) from None
         self._sessions[slot_id] = (sess, True)
         self._objects.pop(slot_id, None)
-        return self.token_info(slot_id)
+        return LoginResult(self.token_info(slot_id), info.pin, warning)
+
+    def forget_sessions(self) -> None:
+        """The module invalidated our sessions (token reinserted): drop them without a login.
+
+        The next call opens a public session; logging in again is the operator's decision.
+        """
+        for slot_id in list(self._sessions):
+            # Frees the handles if the module still has them (no leaked R/O session).
+            try:
+                self.raw.close_all_sessions(slot_id)
+            except Exception:  # noqa: BLE001 - the token may be gone
+                pass
+        self._sessions.clear()
+        self._objects.clear()
+        self._tokens.clear()
 
     def logout(self, slot_id: int) -> None:
         old = self._sessions.pop(slot_id, None)
@@ -416,15 +438,22 @@ class Backend:
         )
 
     def _describe(self, obj: Any, tinfo: TokenInfo) -> ObjectInfo:
-        klass = obj.object_class if hasattr(obj, "object_class") else obj[Attribute.CLASS]
+        # python-pkcs11 sets object_class = None on objects it has no class for (CKO_DATA).
+        klass = getattr(obj, "object_class", None)
+        if klass is None:
+            klass = obj[Attribute.CLASS]
         wanted = _ATTRS_BY_CLASS.get(klass, _COMMON)
         try:
             attrs = obj.get_attributes(wanted)
+        except _GONE:
+            raise  # the token went away mid-listing: never list a half-read object as complete
         except p11x.PKCS11Error:
             attrs = {}
             for a in wanted:
                 try:
                     attrs[a] = obj[a]
+                except _GONE:
+                    raise
                 except Exception:  # noqa: BLE001 - the attribute is unavailable on this object
                     pass
         cls = _CLASS_MAP.get(klass, ObjClass.OTHER)

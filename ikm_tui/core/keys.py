@@ -6,12 +6,13 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import pkcs11.exceptions as p11x
 from asn1crypto import keys as akeys
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from ikm_tui.core.backend import Backend, unwrap_ec_point
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import IkmError, from_exception
 
 CURVE_OIDS = {"p256": "1.2.840.10045.3.1.7", "p384": "1.3.132.0.34", "p521": "1.3.132.0.35"}
 ED25519_OID = "1.3.101.112"
@@ -106,10 +107,20 @@ def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
         else:
             params = encode_named_curve_parameters(ED25519_OID)
             kt, mech = KeyType.EC_EDWARDS, Mechanism.EC_EDWARDS_KEY_PAIR_GEN
-        pub, priv = sess.generate_keypair(
-            kt, id=temp_id, label=label, store=True, capabilities=caps, mechanism=mech,
-            public_template={**pub_template, Attribute.EC_PARAMS: params},
-            private_template=priv_template)
+        try:
+            pub, priv = sess.generate_keypair(
+                kt, id=temp_id, label=label, store=True, capabilities=caps, mechanism=mech,
+                public_template={**pub_template, Attribute.EC_PARAMS: params},
+                private_template=priv_template)
+        except (p11x.GeneralError, p11x.DomainParamsInvalid, p11x.FunctionFailed,
+                p11x.MechanismParamInvalid, p11x.AttributeValueInvalid) as exc:
+            # SoftHSM answers an unknown curve with CKR_GENERAL_ERROR: say what was asked for.
+            err = from_exception(exc)
+            raise IkmError(
+                f"The token could not generate a key on curve {spec.curve} ({err.cause.rstrip('.')}).",
+                "The token does not support this curve: pick one from its Mechanisms tab "
+                "(ec:p256 is the most widely supported).",
+                err.ckr_name, err.ckr_code, "Generating the key pair") from None
         public_value = unwrap_ec_point(bytes(pub[Attribute.EC_POINT]))
     else:  # pragma: no cover - KeySpec.parse refuses others
         raise ValueError(spec.kind)

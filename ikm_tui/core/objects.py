@@ -46,6 +46,12 @@ def write_certificate(backend: Backend, slot_id: int, der: bytes, label: str, ke
 def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: str,
                           key_id: bytes) -> int:
     """A certificate object whose VALUE need not parse (malformed-corpus tests, odd tokens)."""
+    # CKA_SUBJECT is required for X.509 certificates (SoftHSM: CKR_TEMPLATE_INCOMPLETE without
+    # it): take it from the DER when that much parses, else an empty Name.
+    try:
+        subject = ax.Certificate.load(value)["tbs_certificate"]["subject"].dump()
+    except Exception:  # noqa: BLE001 - the value is malformed on purpose
+        subject = b"\x30\x00"
     sess = backend.session(slot_id)
     obj = sess.create_object({
         Attribute.CLASS: ObjectClass.CERTIFICATE,
@@ -54,6 +60,7 @@ def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: s
         Attribute.PRIVATE: False,
         Attribute.LABEL: label,
         Attribute.ID: key_id,
+        Attribute.SUBJECT: subject,
         Attribute.VALUE: value,
     })
     return int(obj.handle)

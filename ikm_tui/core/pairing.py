@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from ikm_tui.core.model import ObjClass, ObjectInfo, Pairing
 
@@ -93,3 +94,29 @@ def pair_objects(objects: Sequence[ObjectInfo]) -> Pairing:
         id_mismatch=id_mismatch,
         markers=markers,
     )
+
+
+def private_key_for(listing: Any, cert_handle: int) -> ObjectInfo:
+    """The private key paired with a certificate, or an IkmError saying why there is none.
+
+    No PKCS#11 call fails here (the search simply finds nothing), so the error carries no CKR.
+    """
+    from ikm_tui.core.errors import IkmError
+
+    cert = listing.by_handle(cert_handle)
+    if cert is None or cert.cls is not ObjClass.CERTIFICATE:
+        raise IkmError("That object is not a certificate of this listing.", "Refresh and select it again.")
+    key = listing.pairing.cert_to_key.get(cert_handle)
+    if key is not None:
+        found: ObjectInfo | None = listing.by_handle(key)
+        if found is not None:
+            return found
+    if not listing.logged_in:
+        raise IkmError(
+            f"No private key for certificate {cert.label!r} is visible: private keys are hidden "
+            "until you log in.", "Log in (key `l`, or --login) and look again.")
+    raise IkmError(
+        f"Certificate {cert.label!r} (CKA_ID {cert.id.hex() or 'empty'}) has no private key on this "
+        "token: no private key holds its public key.",
+        "It is a CA or peer certificate (marker '!'), or its key is on another token; Java and NSS "
+        "will not offer it for signing. Receive it onto the token that made the request.")

@@ -34,11 +34,25 @@ class TraceEntry:
     started: float
 
 
-def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+# Calls whose positional str/bytes arguments may be a PIN (a caller passing a plain str by
+# mistake): those arguments are never shown, not even their length.
+_PIN_CALLS = ("login", "pin")
+
+# After these the module has dropped our sessions: forget them so the next call reopens a public
+# one. Logging in again is the operator's decision, and this is never counted as a wrong PIN.
+_SESSION_LOST = ("CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_DEVICE_REMOVED",
+                 "CKR_TOKEN_NOT_PRESENT")  # only as raised by the module, not our own IkmErrors
+
+
+def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], function: str = "") -> str:
     from ikm_tui.core.pin import Pin
+
+    pin_call = any(word in function.lower() for word in _PIN_CALLS)
 
     def one(v: Any) -> str:
         if isinstance(v, Pin):
+            return "***"
+        if pin_call and isinstance(v, (str, bytes, bytearray, memoryview)):
             return "***"
         if isinstance(v, (bytes, bytearray)):
             return f"<{len(v)} bytes>"
@@ -85,11 +99,16 @@ class TokenService:
         while True:
             item = self._queue.get()
             if item is _STOP:
+                started = time.monotonic()
+                result_name = "OK"
                 if self._backend is not None:
                     try:
                         self._backend.close()
-                    except Exception:  # noqa: BLE001 - closing must not raise at exit
-                        pass
+                    except Exception as exc:  # noqa: BLE001 - closing must not raise at exit
+                        result_name = type(exc).__name__
+                # Traced so an operator (and the SIGHUP test) can see the sessions were closed.
+                self._trace(TraceEntry(next(self._seq), "close", "", result_name,
+                                       (time.monotonic() - started) * 1000.0, started))
                 return
             fut, name, fn, args, kwargs = item
             if not fut.set_running_or_notify_cancel():
@@ -112,19 +131,51 @@ class TokenService:
             except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
                 err = exc if isinstance(exc, IkmError) else from_exception(exc, name)
                 result_name = err.ckr_name or type(exc).__name__
+                if (err.ckr_name in _SESSION_LOST and not isinstance(exc, IkmError)
+                        and self._backend is not None):
+                    err = self._session_lost(err)
                 # Hand back our IkmError without the original traceback: its frames hold the
                 # arguments (a PIN included) and would reach a crash screen's locals.
                 fut.set_exception(err.with_traceback(None))
             finally:
-                entry = TraceEntry(next(self._seq), name, summarize_args(args, kwargs), result_name,
-                                   (time.monotonic() - started) * 1000.0, started)
-                for tracer in list(self.tracers):
-                    try:
-                        tracer(entry)
-                    except Exception:  # noqa: BLE001 - a broken tracer must not break calls
-                        pass
+                self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
+                                       result_name, (time.monotonic() - started) * 1000.0, started))
             # Drop references so a PIN does not linger in this frame's locals.
             del item, fut, args, kwargs
+
+    def _trace(self, entry: TraceEntry) -> None:
+        for tracer in list(self.tracers):
+            try:
+                tracer(entry)
+            except Exception:  # noqa: BLE001 - a broken tracer must not break calls
+                pass
+
+    def _session_lost(self, err: IkmError) -> IkmError:
+        forget = getattr(self._backend, "forget_sessions", None)
+        if forget is not None:
+            try:
+                forget()
+            except Exception:  # noqa: BLE001 - forgetting is best effort; the error matters
+                pass
+        if err.ckr_name in ("CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED"):
+            return IkmError(
+                err.cause + " ikm-tui dropped it; the next action opens a new public session.",
+                "Log in again if you need private objects (you will be asked; this was not a "
+                "wrong PIN and used no PIN try).", err.ckr_name, err.ckr_code, err.operation)
+        return err
+
+    def wrap_backend(self, fn: Callable[[Any], Any]) -> Any:
+        """Replace the backend by fn(backend), on the owner thread; return the new backend.
+
+        For fault injection in tests (`faults.install`): the process-wide service keeps its
+        thread and its loaded module, only the object calls go through changes.
+        """
+
+        def swap(backend: Any) -> Any:
+            self._backend = fn(backend)
+            return self._backend
+
+        return self._submit("wrap_backend", swap, (), {}).result()
 
     def _submit(self, name: str, fn: Callable[..., Any] | None, args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
@@ -187,8 +238,8 @@ def get_service(module_path: str, backend_factory: Callable[[str], Any] | None =
         return svc
 
 
-def close_all() -> None:
+def close_all(wait: float = 2.0) -> None:
     with _registry_lock:
         for svc in _registry.values():
-            svc.close()
+            svc.close(wait)
         _registry.clear()

@@ -39,3 +39,80 @@ class TraceBuffer:
         self.entries.append(entry)
         for listener in list(self.listeners):
             listener(entry)
+
+
+# Config files p11-kit reads for module options (`log-calls: yes` logs every call, PINs included).
+_P11KIT_CONFIGS = ("/etc/pkcs11/pkcs11.conf", "~/.config/pkcs11/pkcs11.conf")
+
+
+def _p11kit_log_calls(config_dirs: list[str], config_files: tuple[str, ...]) -> list[str]:
+    import glob
+    import re
+
+    hits: list[str] = []
+    files = [os.path.expanduser(f) for f in config_files]
+    for d in config_dirs:
+        files += sorted(glob.glob(os.path.join(os.path.expanduser(d), "*.module")))
+    for f in files:
+        try:
+            with open(f, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        if re.search(r"^\s*log-calls\s*:\s*(yes|true)\s*$", text, re.M | re.I):
+            hits.append(f)
+    return hits
+
+
+def _opensc_conf_debug(conf: str) -> int:
+    import re
+
+    try:
+        with open(conf, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError:
+        return 0
+    levels = [int(m) for m in re.findall(r"^\s*debug\s*=\s*(\d+)\s*;", text, re.M)]
+    return max(levels, default=0)
+
+
+def trace_warnings(module_path: str, env: dict[str, str] | None = None,
+                   p11kit_dirs: list[str] | None = None,
+                   p11kit_files: tuple[str, ...] = _P11KIT_CONFIGS) -> list[str]:
+    """Warnings when the module (or its debug settings) logs PINs in clear.
+
+    pkcs11-spy, p11-kit's call log and OpenSC at debug level 3+ write C_Login's PIN (ASCII and
+    hex) to their log files, failed attempts included. Our own trace redacts; theirs cannot.
+    """
+    from ikm_tui.core.modules import _P11KIT_DIRS
+
+    env = dict(os.environ) if env is None else env
+    base = os.path.basename(os.path.realpath(module_path) if os.path.exists(module_path)
+                            else module_path).lower()
+    given = os.path.basename(module_path).lower()
+    out: list[str] = []
+    if "pkcs11-spy" in base or "pkcs11-spy" in given:
+        target = env.get("PKCS11SPY", "(PKCS11SPY not set)")
+        log = env.get("PKCS11SPY_OUTPUT", "stderr")
+        out.append(f"{module_path} is pkcs11-spy (wrapping {target}): it logs every C_Login PIN in "
+                   f"clear, in ASCII and hex, to {log}. Use the real module for logins, or delete "
+                   "that log afterwards.")
+    if base.startswith("p11-kit") or given.startswith("p11-kit"):
+        if env.get("P11_KIT_DEBUG"):
+            out.append(f"P11_KIT_DEBUG={env['P11_KIT_DEBUG']} is set: p11-kit's debug output can "
+                       "include PINs. Unset it before logging in.")
+        logged = _p11kit_log_calls(_P11KIT_DIRS if p11kit_dirs is None else p11kit_dirs, p11kit_files)
+        if logged:
+            out.append("p11-kit call logging (log-calls: yes) is on in " + ", ".join(logged)
+                       + ": it logs C_Login with the PIN in clear. Turn it off before logging in.")
+    if "opensc" in base or "opensc" in given:
+        try:
+            level = int(env.get("OPENSC_DEBUG", "0") or 0)
+        except ValueError:
+            level = 0
+        conf_level = _opensc_conf_debug(env.get("OPENSC_CONF", "/etc/opensc/opensc.conf"))
+        if max(level, conf_level) >= 3:
+            where = "OPENSC_DEBUG" if level >= 3 else "opensc.conf `debug`"
+            out.append(f"OpenSC debug level {max(level, conf_level)} ({where}) logs APDUs and the "
+                       "PIN in clear. Set it below 3 before logging in.")
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from datetime import timezone
 from functools import lru_cache
 
@@ -44,6 +45,31 @@ def _name(name: x509.Name) -> str:
     try:
         return name.rfc4514_string()
     except Exception as exc:  # noqa: BLE001 - malformed names must not stop the listing
+        return f"<unparsed name: {exc}>"
+
+
+_SHORT_NAMES = {"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O",
+                "2.5.4.11": "OU", "0.9.2342.19200300.100.1.25": "DC",
+                "1.2.840.113549.1.9.1": "emailAddress"}
+
+
+def _lenient_name(der: bytes, which: str) -> str:
+    """A DN that cryptography refused (e.g. a UTF8String that is not UTF-8), read attribute by
+    attribute from the raw bytes with undecodable bytes escaped, so the operator still sees it."""
+    from asn1crypto import x509 as ax
+
+    try:
+        name = ax.Certificate.load(der)["tbs_certificate"][which]
+        parts: list[str] = []
+        for rdn in name.chosen:
+            for atv in rdn:
+                oid = atv["type"].dotted
+                value = atv["value"]
+                raw = value.chosen.contents if hasattr(value, "chosen") else value.contents
+                text = bytes(raw or b"").decode("utf-8", "backslashreplace")
+                parts.append(f"{_SHORT_NAMES.get(oid, oid)}={text}")
+        return ",".join(reversed(parts))
+    except Exception as exc:  # noqa: BLE001 - a hostile name must not stop the listing
         return f"<unparsed name: {exc}>"
 
 
@@ -95,18 +121,33 @@ def parse_certificate(der: bytes) -> CertFields:
     """
     sha256 = hashlib.sha256(der).hexdigest()
     sha1 = hashlib.sha1(der).hexdigest()  # noqa: S324 - a fingerprint operators compare, not security
+    # cryptography warns (and will later refuse) on RFC 5280 violations such as a negative
+    # serial: record the warning as a finding instead of printing it on the operator's stderr.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fields = _parse(der, sha256, sha1)
+    notes = sorted({str(w.message).split(". ")[0] for w in caught})
+    if notes:
+        extra = "; ".join(notes)
+        error = fields.get("error")
+        fields["error"] = f"{str(error)[:-1]}; {extra})" if error else f"malformed ({extra})"
+    return CertFields(**fields)  # type: ignore[arg-type]
+
+
+def _parse(der: bytes, sha256: str, sha1: str) -> dict[str, object]:
     try:
         cert = x509.load_der_x509_certificate(der)
     except Exception as exc:  # noqa: BLE001
-        return CertFields(sha256=sha256, sha1=sha1, error=f"unparsed ({exc})")
+        return {"sha256": sha256, "sha1": sha1, "error": f"unparsed ({exc})"}
     fields: dict[str, object] = {"sha256": sha256, "sha1": sha1}
     errors: list[str] = []
-    try:
-        fields["subject"] = _name(cert.subject)
-        fields["issuer"] = _name(cert.issuer)
-        fields["self_signed"] = cert.subject == cert.issuer
-    except Exception as exc:  # noqa: BLE001
-        errors.append(f"name: {exc}")
+    for attr, which in (("subject", "subject"), ("issuer", "issuer")):
+        try:
+            fields[attr] = _name(getattr(cert, attr))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{attr}: {exc}")
+            fields[attr] = _lenient_name(der, which)
+    fields["self_signed"] = fields.get("subject") == fields.get("issuer")
     try:
         fields["serial"] = _hex_serial(cert.serial_number)
     except Exception as exc:  # noqa: BLE001
@@ -160,8 +201,12 @@ def parse_certificate(der: bytes) -> CertFields:
             elif isinstance(val, x509.BasicConstraints):
                 fields["is_ca"] = val.ca
                 fields["path_len"] = val.path_length
+            elif isinstance(val, x509.UnrecognizedExtension) and ext.critical:
+                # RFC 5280 §4.2: a relying party must reject a cert with a critical extension it
+                # does not understand; the operator should know ikm-tui did not understand it.
+                errors.append(f"unknown critical extension {ext.oid.dotted_string}")
         except Exception as exc:  # noqa: BLE001
             errors.append(f"extension {ext.oid.dotted_string}: {exc}")
     if errors:
         fields["error"] = "partly unparsed (" + "; ".join(errors) + ")"
-    return CertFields(**fields)  # type: ignore[arg-type]
+    return fields
