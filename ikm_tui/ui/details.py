@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import Row
 from ikm_tui.ui.text import literal
 
@@ -40,11 +41,11 @@ class DetailsPane(VerticalScroll):
         if uri:
             parts += [Content("\n"), literal("URI (c copies)", "dim"), Content("\n"), literal(uri), Content("\n")]
             plain.append(f"URI {uri}")
-        self.plain_text = "\n".join(plain)
+        self.plain_text = safe_text("\n".join(plain), multiline=True)
         self.query_one("#details-body", Static).update(Content.assemble(*parts))
         self.scroll_home(animate=False)
 
     def show_message(self, text: str) -> None:
         self.uri = None
-        self.plain_text = text
+        self.plain_text = safe_text(text, multiline=True)
         self.query_one("#details-body", Static).update(literal(text, multiline=True))

@@ -145,7 +145,7 @@ class MainScreen(Screen[None]):
                            multiline=True))
         t = listing.token
         state = ("logged in" if listing.logged_in else
-                 "public objects only: l to log in" if t.login_required else "no login needed")
+                 "public only (l: log in)" if t.login_required else "no login needed")
         status = Content.assemble(literal(t.label, "bold"), literal(f"  serial {t.serial}  · {state}"))
         if not listing.complete and listing.warning:
             status = Content.assemble(status, literal(f"  · {listing.warning}", "bold yellow"))
