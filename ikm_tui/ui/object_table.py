@@ -27,9 +27,10 @@ class ObjectTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         if self.kind == "certs":
-            self.add_columns(" ", "Label", "ID", "Subject CN", "Not after", "Key")
+            # Pairing first: on a narrow terminal the Key column must not scroll out of view.
+            self.add_columns(" ", "Label", "Key", "Not after", "Subject CN", "ID")
         else:
-            self.add_columns(" ", "Class", "Label", "ID", "Type", "Certificate")
+            self.add_columns(" ", "Class", "Label", "Type", "Certificate", "ID")
 
     @property
     def handles(self) -> list[int]:
@@ -76,7 +77,7 @@ class ObjectTable(DataTable[Text]):
                 key_cell = literal(f"{key.label} ID MISMATCH", "bold yellow")
             else:
                 key_cell = literal(key.label)
-            return [marker, literal(obj.label), literal(short_id(obj.id)), literal(cn), when, key_cell]
+            return [marker, literal(obj.label), key_cell, when, literal(cn), literal(short_id(obj.id))]
         cert_cell: Text
         if obj.cls is ObjClass.PRIVATE_KEY:
             certs = [c.label for h in p.key_to_cert.get(obj.handle, []) if (c := listing.by_handle(h))]
@@ -85,5 +86,5 @@ class ObjectTable(DataTable[Text]):
             cert_cell = literal("(public half)" if obj.handle in p.public_to_private else "", "dim")
         else:
             cert_cell = literal("")
-        return [marker, literal(class_name(obj)), literal(obj.label), literal(short_id(obj.id)),
-                literal(key_kind(obj)), cert_cell]
+        return [marker, literal(class_name(obj)), literal(obj.label), literal(key_kind(obj)), cert_cell,
+                literal(short_id(obj.id))]
