@@ -60,3 +60,26 @@ async def test_markup_in_labels_and_dns_stays_literal(token: Any) -> None:
         assert EVIL_LABEL in text
         assert "\x1b" not in text and "\\x1b]0" in text and "\\u202e" in text
         assert str(certs.get_row_at(0)[1]) == EVIL_LABEL
+
+
+async def test_token_label_in_tree_is_literal(service: Any, module_path: str) -> None:
+    from tests.conftest import delete_token, new_token
+
+    tok = new_token(service, module_path, label="[@click=app.quit]tok[/")
+    try:
+        app = app_for(tok)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            from ikm_tui.ui.token_tree import TokenTree
+
+            tree = app.main_screen.query_one("#tokens", TokenTree)
+            labels = []
+            stack = [tree.root]
+            while stack:
+                node = stack.pop()
+                labels.append(node.label.plain)
+                stack.extend(node.children)
+            assert "[@click=app.quit]tok[/" in labels
+            assert app.is_running
+    finally:
+        delete_token(tok)
