@@ -23,6 +23,7 @@ async def settle(pilot: Pilot[Any]) -> None:
     """Wait until token workers are done and the screen has caught up."""
     for _ in range(3):
         await pilot.pause()
+        # The "login" worker waits on the PIN dialog until a test answers it: don't wait for it.
         workers = [w for w in pilot.app.workers if w.name != "login" or not w.is_running]
         await pilot.app.workers.wait_for_complete(workers)
     await pilot.pause()
