@@ -102,3 +102,70 @@ def token(service: Any, module_path: str) -> Any:
     except Exception:  # noqa: BLE001 - a test may have removed the token on purpose
         pass
     delete_token(tok)
+
+
+# ----- TUI: the snapshot token and top-level snapshots/ --------------------------------------
+# Appended for the TUI tests (tests/test_ui_*.py).
+
+SNAPSHOT_TOKEN_SRC = Path(__file__).resolve().parent / "fixtures" / "snapshot-token"
+SNAPSHOT_LABEL = "UserPIN (snapshot)"  # tests/fixtures/make_snapshot_token.py
+SNAPSHOTS_DIR = Path(__file__).resolve().parent.parent / "snapshots"
+
+
+@pytest.fixture
+def snapshot_token(service: Any, module_path: str) -> Any:
+    """The committed snapshot token, copied into this run's token dir (same serial, slot id,
+    CKA_IDs and fingerprints every time), seen by the module after a rescan."""
+    copied = []
+    for src in SNAPSHOT_TOKEN_SRC.iterdir():
+        dst = HOME.tokendir / src.name
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+        copied.append(dst)
+    service.call("rescan")
+    slot = service.call("find_slot", SNAPSHOT_LABEL)
+    yield TestToken(SNAPSHOT_LABEL, slot, service, module_path)
+    try:
+        service.call("logout", slot)
+    except Exception:  # noqa: BLE001
+        pass
+    for dst in copied:
+        shutil.rmtree(dst, ignore_errors=True)
+    service.call("rescan")
+
+
+def _top_level_svg_extension() -> Any:
+    from pytest_textual_snapshot import SVGImageExtension
+
+    class TopLevelSVGExtension(SVGImageExtension):
+        """pytest-textual-snapshot 1.1.0 (pinned) writes SVGs to tests/__snapshots__/<module>/;
+        the project keeps them in snapshots/<module>/ at the top level."""
+
+        @classmethod
+        def dirname(cls, *, test_location: Any) -> str:
+            return str(SNAPSHOTS_DIR / test_location.basename)
+
+    return TopLevelSVGExtension
+
+
+@pytest.fixture
+def snapshot(snapshot: Any) -> Any:
+    """syrupy's `snapshot`, but swapping in TopLevelSVGExtension when `snap_compare` asks for
+    the plugin's SVGImageExtension (it calls `snapshot.use_extension(SVGImageExtension)`)."""
+    from pytest_textual_snapshot import SVGImageExtension
+    from syrupy.assertion import SnapshotAssertion
+
+    top_level = _top_level_svg_extension()
+
+    class TopLevelSnapshotAssertion(SnapshotAssertion):
+        def use_extension(self, extension_class: Any = None) -> Any:
+            if extension_class is SVGImageExtension:
+                extension_class = top_level
+            return super().use_extension(extension_class)
+
+    return TopLevelSnapshotAssertion(
+        session=snapshot.session,
+        extension_class=snapshot.extension_class,
+        test_location=snapshot.test_location,
+        update_snapshots=snapshot.update_snapshots,
+    )

@@ -1,0 +1,136 @@
+"""IkmApp and make_app(): the one factory the CLI, the tests and the demo use to build the TUI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from textual import on
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.worker import Worker, WorkerState
+
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.modules import ModuleCandidate, discover
+from ikm_tui.ui.commands import IkmCommands
+from ikm_tui.ui.error_screen import ErrorScreen
+from ikm_tui.ui.help_screen import HelpScreen
+from ikm_tui.ui.main_screen import MainScreen
+from ikm_tui.ui.text import plain
+
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class IkmApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "ikm-tui"
+    # Below 110 columns the details pane moves under the tables (see app.tcss): 80×24 must work.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    COMMANDS = App.COMMANDS | {IkmCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Keys, markers and pairing explained"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Leave ikm-tui (logs out of every token)"),
+        Binding("tab", "app.focus_next", "Next pane", id="app.focus_next", show=False,
+                tooltip="Move focus to the next pane"),
+        Binding("shift+tab", "app.focus_previous", "Previous pane", id="app.focus_previous", show=False,
+                tooltip="Move focus to the previous pane"),
+    ]
+
+    def __init__(self, module: str | None, token: str | None, demo_pin: str | None,
+                 service_factory: Callable[[str], Any], clock: Clock,
+                 modules: Sequence[str] | None = None) -> None:
+        super().__init__()
+        self.module = module
+        self.token = token
+        self.demo_pin = demo_pin
+        self.service_factory = service_factory
+        self.clock = clock
+        self._modules = list(modules) if modules is not None else None
+        self.main_screen = MainScreen()
+
+    def on_mount(self) -> None:
+        self.push_screen(self.main_screen)
+
+    # ----- token services ---------------------------------------------------------------------
+    def module_candidates(self) -> list[ModuleCandidate]:
+        if self._modules is not None:
+            return [ModuleCandidate(p, "given") for p in self._modules]
+        return discover(self.module)
+
+    def service_for(self, module_path: str) -> Any:
+        """The module's TokenService (one owner thread per module for the whole process)."""
+        return self.service_factory(module_path)
+
+    # ----- errors -----------------------------------------------------------------------------
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        """Every token worker belongs to the App (ui.workers.start): its failures end up here."""
+        if event.state is not WorkerState.ERROR:
+            return
+        err = event.worker.error
+        if isinstance(err, IkmError):
+            title = f"{err.operation} failed" if err.operation else "Token error"
+            message = str(err)
+        else:
+            title = "Unexpected error"
+            message = f"{type(err).__name__}: {err}\n(please report it with the steps that led here)"
+        self.push_screen(ErrorScreen(title, plain(message)))
+
+    def _fatal_error(self) -> None:
+        """Textual's crash screen, without local variables.
+
+        Textual 8.2.8 hard-codes `Traceback(show_locals=True)` here and offers no switch; a
+        PIN (or anything else secret) in any frame's locals would be printed to the terminal
+        and its scrollback. This is the same rendering with locals off. Textual is pinned
+        exactly and tests/test_ui_app.py fails if the upstream method changes.
+        """
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
+        self._close_messages_no_wait()
+
+    # ----- actions ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Under a dialog, q/? must not quit or stack help; the dialog's own keys apply.
+        if action in ("quit", "help") and isinstance(self.screen, ModalScreen):
+            return False
+        return True
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # Palette entries reach the main screen's actions through these.
+    def action_toggle_login(self) -> None:
+        self.main_screen.action_toggle_login()
+
+    def action_refresh(self) -> None:
+        self.main_screen.action_refresh()
+
+    def action_copy_uri(self) -> None:
+        self.main_screen.action_copy_uri()
+
+
+def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
+             service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
+             modules: Sequence[str] | None = None, theme: str = "textual-dark") -> IkmApp:
+    """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
+    (validity and expiry shown on screen) and `modules` (only these, not every module the
+    machine has registered), so snapshots do not depend on the machine or the date.
+    """
+    if service_factory is None:
+        from ikm_tui.core.service import get_service
+
+        service_factory = get_service
+    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules)
+    app.theme = theme
+    return app

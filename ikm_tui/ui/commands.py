@@ -1,0 +1,38 @@
+"""Command palette provider: the same actions as the key bindings, findable by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from ikm_tui.ui.app import IkmApp
+
+# (name, action on the App, help). The App forwards token actions to the main screen.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("Log in / log out", "toggle_login", "Log in with the user PIN, or log out (key l)"),
+    ("Rescan tokens", "refresh", "Rescan modules and tokens and list objects again (key r)"),
+    ("Copy PKCS#11 URI", "copy_uri", "Copy the selected token's or object's URI (key c)"),
+    ("Help", "help", "Keys, markers and pairing explained (key ?)"),
+    ("Quit", "quit", "Leave ikm-tui (key q)"),
+]
+
+
+class IkmCommands(Provider):
+    def _runner(self, action: str) -> Callable[[], object]:
+        app: IkmApp = self.app  # type: ignore[assignment]
+        return partial(app.run_action, action)
+
+    async def discover(self) -> Hits:
+        for name, action, help_text in COMMANDS:
+            yield DiscoveryHit(name, self._runner(action), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, action, help_text in COMMANDS:
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), self._runner(action), help=help_text)

@@ -1,0 +1,53 @@
+"""HelpScreen: keys, markers and what the panes mean."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP = """\
+ikm-tui: keys, certificates and requests on a PKCS#11 token
+
+Keys
+  l        log in with the user PIN / log out
+  r        rescan modules and tokens, then list again
+  c        copy the PKCS#11 URI of the selected token or object
+  tab      move between the token tree, the tables and the details
+  ctrl+p   command palette (every action by name)
+  ?        this help          q  quit
+
+Markers (as runmqakm -cert -list shows them)
+  -  personal: a certificate with its private key on the token
+  !  signer: a certificate without a private key here (CA, partner)
+  #  secret key
+
+Pairing
+  A certificate belongs to the private key holding the same public key
+  (RSA modulus, or the EC point of the key's public-key object).
+  Selecting a certificate moves the Keys cursor to its key; the details
+  say "paired with key <label> (id ...)". ID MISMATCH means the public key
+  matches but CKA_ID differs: Java and NSS, which pair by CKA_ID, will not
+  see the pair. Private keys appear only after login.
+
+PIN
+  The PIN dialog shows the token's PIN flags first. It logs in exactly
+  once per submit and never retries; on FINAL TRY it asks you to confirm,
+  and it does not try a LOCKED PIN at all.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,question_mark,q", "close", "Close", id="help.close", tooltip="Close the help"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog", classes="dialog"):
+            yield Static(Content(HELP))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

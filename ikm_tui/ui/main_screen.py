@@ -1,0 +1,281 @@
+"""MainScreen: tokens tree | Keys, Certificates, Requests, Mechanisms tabs | details pane."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tree
+
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
+from ikm_tui.core.modules import canonical
+from ikm_tui.ui import describe
+from ikm_tui.ui.details import DetailsPane
+from ikm_tui.ui.mechanism_table import MechanismTable
+from ikm_tui.ui.object_table import ObjectTable
+from ikm_tui.ui.pin_screen import PinScreen
+from ikm_tui.ui.text import literal, plain
+from ikm_tui.ui.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
+from ikm_tui.ui.workers import start
+
+if TYPE_CHECKING:
+    from ikm_tui.ui.app import IkmApp
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("l", "toggle_login", "Login", id="main.login",
+                tooltip="Log in with the user PIN (private keys appear), or log out"),
+        Binding("r", "refresh", "Rescan", id="main.refresh",
+                tooltip="Rescan modules and tokens (finds tokens created elsewhere) and list again"),
+        Binding("c", "copy_uri", "Copy URI", id="main.copy_uri",
+                tooltip="Copy the PKCS#11 URI of the selected token or object to the clipboard"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.entries: list[ModuleEntry] = []
+        self.current: TokenRef | None = None
+        self.listing: Listing | None = None
+
+    @property
+    def ikm(self) -> IkmApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="topbar"):
+            yield Static(Content("ikm-tui"), id="status")
+            if self.ikm.demo_pin is not None:
+                yield Static(literal(f"Demo token – PIN {self.ikm.demo_pin}", "bold"), id="demo-banner")
+        with Horizontal(id="body"):
+            yield TokenTree(id="tokens")
+            with Container(id="work"):
+                with TabbedContent(id="tabs", initial="tab-keys"):
+                    with TabPane("Keys", id="tab-keys"):
+                        yield ObjectTable("keys", id="keys")
+                    with TabPane("Certificates", id="tab-certs"):
+                        yield ObjectTable("certs", id="certs")
+                    with TabPane("Requests", id="tab-requests"):
+                        yield Static(Content("No pending requests"), id="requests")
+                    with TabPane("Mechanisms", id="tab-mechs"):
+                        yield MechanismTable(id="mechanisms")
+                yield DetailsPane(id="details")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tokens", TokenTree).border_title = "Tokens"
+        self.query_one("#details", DetailsPane).border_title = "Details"
+        start(self, self.load_modules(initial=True), name="discover", group="tokens")
+
+    # ----- tokens -----------------------------------------------------------------------------
+    async def load_modules(self, *, initial: bool = False, rescan: bool = False) -> None:
+        """Ask every module for its slots; a module that fails to load becomes an error node."""
+        app = self.ikm
+        entries: list[ModuleEntry] = []
+        for cand in app.module_candidates():
+            try:
+                svc = app.service_for(cand.path)
+                if rescan:
+                    await svc.acall("rescan")
+                info = await svc.acall("module_info")
+                slots = await svc.acall("slots")
+            except IkmError as err:
+                entries.append(ModuleEntry(cand.path, cand.source, error=str(err)))
+                continue
+            entries.append(ModuleEntry(info.path, cand.source, info, tuple(slots)))
+        self.entries = entries
+        tree = self.query_one("#tokens", TokenTree)
+        tree.show_modules(entries)
+        target = self.current if self.current and tree.slot_info(self.current) else None
+        if initial and app.token is not None:
+            target = await self._find_token(app.token)
+        if target is None:
+            target = tree.first_token()
+        if target is None:
+            self.listing = None
+            self._set_status(literal("No initialised token found: plug one in (pcscd running?) and "
+                                     "press r", "bold yellow"))
+            self.query_one("#details", DetailsPane).show_message(
+                "No token. Modules found: " + (", ".join(e.path for e in entries) or "none"))
+            return
+        tree.select_token(target)
+        await self.open_token(target)
+
+    async def _find_token(self, selector: str) -> TokenRef:
+        """--token LABEL|URI: ask each loaded module; the first module's error names the labels."""
+        first_error: IkmError | None = None
+        for entry in self.entries:
+            if entry.error is not None:
+                continue
+            try:
+                slot = await self.ikm.service_for(entry.path).acall("find_slot", selector)
+            except IkmError as err:
+                first_error = first_error or err
+                continue
+            return TokenRef(entry.path, slot)
+        raise first_error or IkmError(f"No token matches {selector!r}.", "Run `ikm-tui tokens`.")
+
+    async def open_token(self, ref: TokenRef) -> None:
+        svc = self.ikm.service_for(ref.module_path)
+        listing: Listing = await svc.acall("list_objects", ref.slot_id)
+        mechanisms = await svc.acall("mechanisms", ref.slot_id)
+        self.current = ref
+        self.listing = listing
+        self._show_listing(listing)
+        self.query_one("#mechanisms", MechanismTable).show(mechanisms)
+        self._show_current_details()
+
+    def _show_listing(self, listing: Listing) -> None:
+        now = self.ikm.clock()
+        keys = [o for o in listing.objects
+                if o.cls in describe.KEY_CLASSES or (o.cls is ObjClass.DATA and not describe.is_request(o))]
+        certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
+        requests = [o for o in listing.objects if describe.is_request(o)]
+        self.query_one("#keys", ObjectTable).show(listing, keys, now)
+        self.query_one("#certs", ObjectTable).show(listing, certs, now)
+        req = self.query_one("#requests", Static)
+        req.update(literal("No pending requests") if not requests else
+                   literal("\n".join(f"{o.label} (id {describe.id_text(o.id)})" for o in requests),
+                           multiline=True))
+        t = listing.token
+        state = ("logged in" if listing.logged_in else
+                 "public only (l: log in)" if t.login_required else "no login needed")
+        status = Content.assemble(literal(t.label, "bold"), literal(f"  serial {t.serial}  · {state}"))
+        if not listing.complete and listing.warning:
+            status = Content.assemble(status, literal(f"  · {listing.warning}", "bold yellow"))
+        self._set_status(status)
+
+    def _set_status(self, content: Content) -> None:
+        self.query_one("#status", Static).update(content)
+
+    # ----- selection and details --------------------------------------------------------------
+    def _active_table(self) -> ObjectTable | None:
+        active = self.query_one("#tabs", TabbedContent).active
+        return {"tab-keys": self.query_one("#keys", ObjectTable),
+                "tab-certs": self.query_one("#certs", ObjectTable)}.get(active)
+
+    def _show_current_details(self) -> None:
+        table = self._active_table()
+        handle = table.current_handle() if table is not None else None
+        if handle is not None and self.listing is not None:
+            obj = self.listing.by_handle(handle)
+            if obj is not None:
+                self.show_object(obj)
+                return
+        self.show_token_details(self.current)
+
+    @on(DataTable.RowHighlighted, "#keys, #certs")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Moving the other table's cursor (to show the pair) also posts RowHighlighted; only
+        # the table on the visible tab drives the details pane.
+        if event.data_table is not self._active_table() or self.listing is None:
+            return
+        obj = self.listing.by_handle(int(event.row_key.value or -1))
+        if obj is not None:
+            self.show_object(obj)
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_current_details()
+
+    def show_object(self, obj: ObjectInfo) -> None:
+        listing = self.listing
+        assert listing is not None
+        self._highlight_pair(obj)
+        notes = describe.pairing_lines(listing, obj)
+        rows = describe.object_rows(listing, obj, self.ikm.clock())
+        title = f"{describe.class_name(obj)} {obj.label or '(no label)'}"
+        self.query_one("#details", DetailsPane).show(title, rows, notes, obj.uri)
+
+    def _highlight_pair(self, obj: ObjectInfo) -> None:
+        """Put the other table's cursor on the partner: cert → its key, key → its (first) cert."""
+        assert self.listing is not None
+        p = self.listing.pairing
+        if obj.cls is ObjClass.CERTIFICATE and obj.handle in p.cert_to_key:
+            self.query_one("#keys", ObjectTable).select_handle(p.cert_to_key[obj.handle])
+        elif obj.cls is ObjClass.PRIVATE_KEY and p.key_to_cert.get(obj.handle):
+            self.query_one("#certs", ObjectTable).select_handle(p.key_to_cert[obj.handle][0])
+        elif obj.cls is ObjClass.PUBLIC_KEY and obj.handle in p.public_to_private:
+            priv = p.public_to_private[obj.handle]
+            if p.key_to_cert.get(priv):
+                self.query_one("#certs", ObjectTable).select_handle(p.key_to_cert[priv][0])
+
+    def show_token_details(self, ref: TokenRef | None) -> None:
+        pane = self.query_one("#details", DetailsPane)
+        slot = self.query_one("#tokens", TokenTree).slot_info(ref) if ref else None
+        if slot is None:
+            pane.show_message("Select a token, key or certificate.")
+            return
+        self._show_slot(slot)
+
+    def _show_slot(self, slot: SlotInfo) -> None:
+        entry = next((e for e in self.entries if canonical(e.path) == canonical(slot.module_path)), None)
+        desc = ""
+        if entry is not None and entry.info is not None:
+            i = entry.info
+            desc = f"{i.description} {i.library_version} ({i.manufacturer}), Cryptoki {i.cryptoki_version}"
+        uri = describe.token_uri_of(slot.token) if slot.token is not None and slot.token.initialized else None
+        title = f"token {slot.token.label}" if slot.token is not None else f"slot {slot.slot_id}"
+        self.query_one("#details", DetailsPane).show(title, describe.token_rows(slot, desc), (), uri)
+
+    @on(Tree.NodeHighlighted, "#tokens")
+    def _tree_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
+        data = event.node.data
+        tree = self.query_one("#tokens", TokenTree)
+        pane = self.query_one("#details", DetailsPane)
+        if isinstance(data, TokenRef):
+            slot = tree.slot_info(data)
+            if slot is not None:
+                self._show_slot(slot)
+        elif isinstance(data, SlotInfo):
+            self._show_slot(data)
+        elif isinstance(data, ModuleEntry):
+            rows = [("module", data.path), ("found by", data.source)]
+            if data.info is not None:
+                rows += [("description", data.info.description), ("manufacturer", data.info.manufacturer),
+                         ("version", data.info.library_version), ("Cryptoki", data.info.cryptoki_version),
+                         ("slots", str(len(data.slots)))]
+            notes = [data.error] if data.error else []
+            pane.show(f"module {data.path}", rows, notes, None, warn=notes)
+
+    @on(TokenTree.TokenChosen)
+    def _token_chosen(self, event: TokenTree.TokenChosen) -> None:
+        start(self, self.open_token(event.ref), name="open_token", group="tokens")
+
+    # ----- actions ----------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        start(self, self.load_modules(rescan=True), name="rescan", group="tokens")
+
+    def action_copy_uri(self) -> None:
+        uri = self.query_one("#details", DetailsPane).uri
+        if not uri:
+            self.notify("Nothing selected that has a PKCS#11 URI.", severity="warning")
+            return
+        self.app.copy_to_clipboard(uri)
+        self.notify(plain(f"Copied {uri}"), title="URI copied", markup=False)
+
+    def action_toggle_login(self) -> None:
+        start(self, self.toggle_login(), name="login", group="login")
+
+    async def toggle_login(self) -> None:
+        ref, listing = self.current, self.listing
+        if ref is None or listing is None:
+            self.notify("Open a token first.", severity="warning")
+            return
+        svc: Any = self.ikm.service_for(ref.module_path)
+        if listing.logged_in:
+            await svc.acall("logout", ref.slot_id)
+            await self.open_token(ref)
+            self.notify("Logged out: private objects are hidden again.")
+            return
+        # Fresh flags: COUNT_LOW / FINAL_TRY / LOCKED may have changed since the listing.
+        info = await svc.acall("token_info", ref.slot_id)
+        if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info)):
+            await self.open_token(ref)
+            self.notify("Logged in: private keys are listed.")

@@ -1,0 +1,116 @@
+"""TokenTree: every discovered module, its slots and tokens, with PIN-state badges."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from ikm_tui.core.model import ModuleInfo, SlotInfo
+from ikm_tui.ui.text import literal_text
+
+
+@dataclass(frozen=True)
+class TokenRef:
+    """What a token node stands for: enough to ask the module's service about it."""
+
+    module_path: str
+    slot_id: int
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    """One discovered module: loaded (info + slots) or failed (error text)."""
+
+    path: str
+    source: str
+    info: ModuleInfo | None = None
+    slots: tuple[SlotInfo, ...] = ()
+    error: str | None = None
+
+
+NodeData = ModuleEntry | SlotInfo | TokenRef | None
+
+
+class TokenTree(Tree[NodeData]):
+    """module → slot → token. Labels come from the token, so they are rendered literally."""
+
+    class TokenChosen(Message):
+        """The operator picked a token node (Enter or click)."""
+
+        def __init__(self, ref: TokenRef) -> None:
+            self.ref = ref
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(Text("PKCS#11 modules"), id=id)
+        self.show_root = False
+        self.guide_depth = 2
+        self._token_nodes: dict[TokenRef, TreeNode[NodeData]] = {}
+        self._slots: dict[TokenRef, SlotInfo] = {}
+
+    def show_modules(self, entries: list[ModuleEntry]) -> None:
+        self.clear()
+        self._token_nodes.clear()
+        self._slots.clear()
+        for entry in entries:
+            self._add_module(entry)
+
+    def slot_info(self, ref: TokenRef) -> SlotInfo | None:
+        return self._slots.get(ref)
+
+    def _add_module(self, entry: ModuleEntry) -> None:
+        # The file name identifies the module; the full path is in the details pane.
+        name = os.path.basename(entry.path)
+        if entry.error is not None:
+            label = literal_text(name, "bold")
+            label.append_text(literal_text("  failed to load", "red"))
+            node = self.root.add(label, data=entry, expand=True)
+            node.add_leaf(literal_text(entry.error.splitlines()[0], "red"), data=entry)
+            return
+        label = literal_text(name, "bold")
+        if entry.info is not None and entry.info.description:
+            label.append_text(literal_text(f"  {entry.info.description}", "dim"))
+        node = self.root.add(label, data=entry, expand=True)
+        if not entry.slots:
+            node.add_leaf(Text("no slots (reader connected? pcscd running?)", style="dim"), data=entry)
+        for slot in entry.slots:
+            self._add_slot(node, slot)
+
+    def _add_slot(self, parent: TreeNode[NodeData], slot: SlotInfo) -> None:
+        slot_label = literal_text(f"slot {slot.slot_id}", "dim")
+        if slot.token is None:
+            slot_label.append_text(Text("  (empty)", style="dim"))
+            parent.add_leaf(slot_label, data=slot)
+            return
+        snode = parent.add(slot_label, data=slot, expand=True)
+        t = slot.token
+        ref = TokenRef(slot.module_path, slot.slot_id)
+        self._slots[ref] = slot
+        if not t.initialized:
+            snode.add_leaf(Text("(not initialised)", style="dim"), data=slot)
+            return
+        label = literal_text(t.label or "(no label)")
+        for badge in t.pin.badges():
+            style = "bold white on red" if "LOCKED" in badge or "FINAL" in badge else "black on yellow"
+            label.append(" ")
+            label.append_text(literal_text(f" {badge} ", style))
+        self._token_nodes[ref] = snode.add_leaf(label, data=ref)
+
+    def select_token(self, ref: TokenRef) -> None:
+        """Move the cursor to a token's node (without posting TokenChosen)."""
+        node = self._token_nodes.get(ref)
+        if node is not None:
+            self.move_cursor(node)
+
+    def first_token(self) -> TokenRef | None:
+        return next(iter(self._token_nodes), None)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
+        if isinstance(event.node.data, TokenRef):
+            event.stop()
+            self.post_message(self.TokenChosen(event.node.data))
