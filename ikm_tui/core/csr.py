@@ -526,3 +526,20 @@ def build_self_signed(
     der = bytes(cert.dump())
     verify_self_signed(der)
     return der
+
+
+def check_extensions(
+    *,
+    subject: asn1_x509.Name,
+    key_alg: str,
+    sans: Sequence[str] | asn1_x509.GeneralNames = (),
+    key_usage: Iterable[str] = (),
+    eku: Iterable[str] = (),
+) -> None:
+    """Raise TypeError/ValueError for SANs, key usage or EKU an `key_alg` key cannot carry.
+
+    Lets a caller refuse bad input before it spends a key generation on the token.
+    """
+    if key_alg not in _KU_FOR_KEY:
+        raise ValueError(f"unsupported key type {key_alg!r}; expected rsa, ec or ed25519")
+    _common_extensions(subject, sans, key_usage, eku, key_alg)
