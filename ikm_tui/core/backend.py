@@ -416,7 +416,10 @@ class Backend:
         )
 
     def _describe(self, obj: Any, tinfo: TokenInfo) -> ObjectInfo:
-        klass = obj.object_class if hasattr(obj, "object_class") else obj[Attribute.CLASS]
+        # python-pkcs11's plain Object (CKO_DATA) has object_class = None: ask the token then.
+        klass = getattr(obj, "object_class", None)
+        if klass is None:
+            klass = obj[Attribute.CLASS]
         wanted = _ATTRS_BY_CLASS.get(klass, _COMMON)
         try:
             attrs = obj.get_attributes(wanted)
