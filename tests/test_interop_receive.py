@@ -128,7 +128,7 @@ def engine_still_signs(tok: Any, tmp: Path, label: str) -> None:
 
 
 # ----- Java and NSS ----------------------------------------------------------------------------
-def keytool_list(tok: Any, tmp: Path) -> str:
+def keytool_list(tok: Any, tmp: Path, verbose: bool = False) -> str:
     exe = need("keytool")
     cfg = tmp / "sunpkcs11.cfg"
     # `slot` is SoftHSM's slot id, derived from the token serial: the same in every process.
@@ -137,7 +137,8 @@ def keytool_list(tok: Any, tmp: Path) -> str:
     pw.write_text(tok.pin)
     # -storepass:file keeps the PIN out of argv.
     res = subprocess.run([exe, "-list", "-storetype", "PKCS11", "-providerClass", "sun.security.pkcs11.SunPKCS11",
-                          "-providerArg", str(cfg), "-keystore", "NONE", "-storepass:file", str(pw)],
+                          "-providerArg", str(cfg), "-keystore", "NONE", "-storepass:file", str(pw)]
+                         + (["-v"] if verbose else []),
                          env=tok.env(), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     return res.stdout
@@ -244,9 +245,30 @@ def test_pkcs7_from_openssl_with_chain_java_sees_ca(token: Any, tmp_path: Path) 
     assert res.returncode == 0, res.stderr
     assert "stored CA certificate 'Interop Test CA'" in res.stdout
     entries = keytool_entries(keytool_list(token, tmp_path))
-    assert entries.get("p7") == "PrivateKeyEntry"
-    # SunPKCS11 lists a cert without a key only when CKA_TRUSTED is set (SO only); it must at least
-    # not disturb the pair. NSS lists the CA under its label.
+    # SunPKCS11 lists a cert without a key only when CKA_TRUSTED is set (SO only), so the CA is no
+    # entry of its own; but Java finds it on the token by subject and builds the key's chain.
+    assert entries == {"p7": "PrivateKeyEntry"}
+    verbose = keytool_list(token, tmp_path, verbose=True)
+    assert "Alias name: p7" in verbose and "Certificate chain length: 2" in verbose
+    # NSS lists the CA under its label, without trust flags.
     nss = certutil_list(token, tmp_path)
     assert nss_flags(nss, f"{token.label}:p7") == "u,u,u"
     assert f"{token.label}:Interop Test CA" in nss
+
+
+@pytest.mark.interop
+def test_openssl_trusted_certificate_pem_is_read(tmp_path: Path) -> None:
+    """`openssl x509 -trustout` writes TRUSTED CERTIFICATE (cert + trust settings): the cert is used."""
+    from ikm_tui.core.certfile import parse_cert_data
+
+    need("openssl")
+    key, pem = tmp_path / "k", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(pem), "-subj", "/CN=trusted", "-days", "2"],
+                   check=True, capture_output=True)
+    trusted = subprocess.run(["openssl", "x509", "-in", str(pem), "-addtrust", "serverAuth", "-trustout"],
+                             check=True, capture_output=True).stdout
+    assert b"BEGIN TRUSTED CERTIFICATE" in trusted
+    der = subprocess.run(["openssl", "x509", "-in", str(pem), "-outform", "DER"], check=True,
+                         capture_output=True).stdout
+    assert parse_cert_data(trusted).certs == (der,)

@@ -64,7 +64,7 @@ def _trusted_cert_der(body: bytes) -> bytes:
     from asn1crypto.core import Sequence
 
     seq = Sequence.load(body, strict=False)
-    return seq.dump()
+    return bytes(seq.dump())
 
 
 def parse_cert_data(data: bytes, source: str = "<input>") -> CertBundle:

@@ -350,7 +350,8 @@ def diagnose(backend: Backend, slot_id: int) -> DoctorReport:
                 blocked = (f"certificate {holders[0].label!r} already has the key's CKA_ID "
                            f"{key.id.hex()}; delete one of the two first")
         repairs.append(Repair(c, key, set_id, set_label, blocked))
-    dups = tuple(tuple(listing.by_handle(h) for h in hs if listing.by_handle(h) is not None)  # type: ignore[misc]
+    by_handle = {o.handle: o for o in listing.objects}
+    dups = tuple(tuple(by_handle[h] for h in hs if h in by_handle)
                  for hs in p.key_to_cert.values() if len(hs) > 1)
     return DoctorReport(keys_without, certs_without, tuple(repairs), dups)
 
