@@ -149,7 +149,9 @@ def cmd_receive(args: argparse.Namespace) -> int:
     for w in pv.warnings:
         _say(f"warning: {w}")
     if pv.existing and not args.replace:
-        raise IkmError(f"The key {pv.key.label!r} already has a certificate on the token; nothing was written.",
+        same = any(e.der == pv.leaf.der for e in pv.existing)
+        raise IkmError(f"The key {pv.key.label!r} already has "
+                       + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
     res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)

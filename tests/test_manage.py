@@ -83,6 +83,9 @@ def test_cert_add_and_extract(token: Any, tmp_path: Path) -> None:
     assert obj.label == "Example Root" and obj.cert_category == 2 and obj.value == ca.der
     res = run_cli(token, "cert", "add", path, "--label", "again")
     assert res.returncode == 1 and "already on the token as 'Example Root'" in res.stderr
+    other = write(tmp_path, "other.pem", SoftCA("Other").cert.public_bytes(PEM))
+    res = run_cli(token, "cert", "add", other, "--label", "Example Root")
+    assert res.returncode == 1 and "already used" in res.stderr
 
     out = tmp_path / "x.pem"
     assert run_cli(token, "cert", "extract", "Example Root", "--out", str(out)).returncode == 0

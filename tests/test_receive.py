@@ -54,6 +54,8 @@ def test_receive_twice_needs_replace_and_ends_with_one_cert(token: Any, tmp_path
     key_id, cert, ca = key_and_cert(token, "twice")
     first = write(tmp_path, "1.pem", cert.public_bytes(PEM))
     assert run_cli(token, "cert", "receive", first).returncode == 0
+    res = run_cli(token, "cert", "receive", first)
+    assert res.returncode == 1 and "this very certificate" in res.stderr
     renewed = ca.issue(cert.public_key(), "twice.example.com", serial=101)
     second = write(tmp_path, "2.pem", renewed.public_bytes(PEM))
 

@@ -17,7 +17,7 @@ from pkcs11 import Attribute
 from ikm_tui.core.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
-from ikm_tui.core.objects import CATEGORY_AUTHORITY
+from ikm_tui.core.objects import CATEGORY_AUTHORITY, CATEGORY_OTHER_ENTITY
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.receive import REQUEST_APPLICATION, describe_key, require_login
 from ikm_tui.core.sanitize import safe_text
@@ -321,7 +321,9 @@ class DoctorReport:
 
 
 def _is_authority(o: ObjectInfo) -> bool:
-    return bool(o.cert_category == CATEGORY_AUTHORITY or (o.cert is not None and o.cert.is_ca))
+    """CA certs and other parties' certs (category 3) are expected to have no key here."""
+    return bool(o.cert_category in (CATEGORY_AUTHORITY, CATEGORY_OTHER_ENTITY)
+                or (o.cert is not None and o.cert.is_ca))
 
 
 def diagnose(backend: Backend, slot_id: int) -> DoctorReport:

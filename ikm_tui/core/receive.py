@@ -403,6 +403,13 @@ def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -
         if o.cls is ObjClass.CERTIFICATE and o.value == der:
             raise IkmError(f"This certificate is already on the token as {o.label!r} (id {o.id.hex()}); "
                            "nothing was written.", "Nothing to do.", operation="Adding the certificate")
+    clash = [o for o in listing.objects if o.label == label
+             and o.cls in (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)]
+    if clash:
+        names = "; ".join(f"{o.cls.value} id={o.id.hex() or '-'}" for o in clash)
+        raise IkmError(f"The label {label!r} is already used on this token ({names}); nothing was written.",
+                       "Choose another label: Java aliases, NSS nicknames and OpenSSL URIs need it unique.",
+                       operation="Adding the certificate")
     ref = CertRef(der, fields)
     ca_id = _ca_id(ref)
     h = write_certificate(backend, slot_id, der, label, ca_id, CATEGORY_AUTHORITY)
