@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 from typing import Any
 
@@ -115,6 +116,17 @@ def register(sub: Any) -> None:
     q.add_argument("--fix", action="store_true", help="apply the repair plan (with --yes)")
     q.add_argument("--yes", action="store_true")
     q.set_defaults(func=cmd_doctor)
+
+    # The requests module (branch certreq) contributes `cert create` (self-signed) to this group.
+    try:
+        cli_certreq = importlib.import_module("ikm_tui.cli_certreq")
+    except ModuleNotFoundError as exc:
+        if exc.name != "ikm_tui.cli_certreq":
+            raise
+    else:
+        add_create = getattr(cli_certreq, "add_cert_create", None)
+        if add_create is not None:
+            add_create(cs)
 
 
 def _cert_lines(f: CertFields, indent: str = "  ") -> list[str]:
