@@ -416,7 +416,7 @@ class Backend:
         )
 
     def _describe(self, obj: Any, tinfo: TokenInfo) -> ObjectInfo:
-        # python-pkcs11's plain Object (CKO_DATA) has object_class = None: ask the token then.
+        # python-pkcs11 sets object_class = None on objects it has no class for (CKO_DATA).
         klass = getattr(obj, "object_class", None)
         if klass is None:
             klass = obj[Attribute.CLASS]
