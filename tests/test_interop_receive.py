@@ -272,3 +272,22 @@ def test_openssl_trusted_certificate_pem_is_read(tmp_path: Path) -> None:
     der = subprocess.run(["openssl", "x509", "-in", str(pem), "-outform", "DER"], check=True,
                          capture_output=True).stdout
     assert parse_cert_data(trusted).certs == (der,)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("spec", ["rsa:2048", "ec:p256"])
+def test_request_made_by_ikm_tui_then_receive(token: Any, tmp_path: Path, spec: str) -> None:
+    """Must-show 1 with ikm-tui's own `certreq create` (branch certreq); skipped until it is merged."""
+    pytest.importorskip("ikm_tui.cli_certreq")
+    csr = tmp_path / "mq1.csr"
+    res = run_cli(token, "certreq", "create", "--label", "mq1", "--key-type", spec,
+                  "--subject", "CN=mq1.example.com", "--out", str(csr))
+    assert res.returncode == 0, res.stderr
+    signed = OpensslCA(tmp_path).sign(csr, tmp_path / "mq1.pem")
+    res = run_cli(token, "cert", "receive", str(signed))
+    assert res.returncode == 0, res.stderr
+    assert "removed pending request 'mq1'" in res.stdout
+    assert "no pending requests" in run_cli(token, "certreq", "list").stdout
+    assert keytool_entries(keytool_list(token, tmp_path)).get("mq1") == "PrivateKeyEntry"
+    assert nss_flags(certutil_list(token, tmp_path), f"{token.label}:mq1") == "u,u,u"
+    engine_still_signs(token, tmp_path, "mq1")
