@@ -8,6 +8,7 @@ from typing import Any
 
 import pkcs11.exceptions as p11x
 from asn1crypto import keys as akeys
+from asn1crypto.core import Null
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
@@ -61,7 +62,8 @@ def spki_of_public(pub: Any) -> bytes:
         n = int.from_bytes(pub[Attribute.MODULUS], "big")
         e = int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big")
         info = akeys.PublicKeyInfo({
-            "algorithm": {"algorithm": "rsa", "parameters": None},
+            # RFC 3279 §2.3.1: rsaEncryption parameters MUST be NULL; asn1crypto omits them for None.
+            "algorithm": {"algorithm": "rsa", "parameters": Null()},
             "public_key": akeys.RSAPublicKey({"modulus": n, "public_exponent": e}),
         })
         return info.dump()
