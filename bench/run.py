@@ -77,7 +77,7 @@ def build_token(size: int, root: Path, label: str) -> None:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
+    from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
     from ikm_tui.core.backend import make_mapper
@@ -175,11 +175,8 @@ def build_token(size: int, root: Path, label: str) -> None:
         for j in range(standalone):
             other = ec.generate_private_key(ec.SECP256R1()).public_key()
             der = cert_for(other, f"Bench Partner CA {j}", 900000 + j, ca=True)
-            sess.create_object({
-                Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-                Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.LABEL: f"partner-ca-{j}",
-                Attribute.ID: bytes([0xcb, j]), Attribute.VALUE: der,
-            })
+            sess.create_object(certificate_template(der, f"partner-ca-{j}", bytes([0xcb, j % 256]),
+                                                    CATEGORY_AUTHORITY))
     print(f"  {size} objects written to the token in {time.monotonic() - t0:.1f} s", flush=True)
 
 
