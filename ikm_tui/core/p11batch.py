@@ -16,7 +16,7 @@ valid here.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 CK_ULONG = ctypes.c_ulong
@@ -31,6 +31,9 @@ CKR_BUFFER_TOO_SMALL = 0x150
 _PARTIAL = (CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL)
 
 _FIND_BATCH = 512
+
+# attribute type -> function turning the bytes read into a value (python-pkcs11's mapper's).
+Unpackers = Mapping[int, Callable[[bytes], Any]]
 
 
 class BatchError(Exception):
@@ -147,7 +150,7 @@ class RawObjects:
             raise BatchError("C_FindObjectsFinal", int(rv))
         return out
 
-    def read(self, session: int, handle: int, tpl: Template, unpack: Callable[[int, bytes], Any],
+    def read(self, session: int, handle: int, tpl: Template, unpack: Unpackers,
              not_applicable: Callable[[dict[int, Any]], Collection[int]] | None = None) -> dict[int, Any]:
         """The available attributes of one object, unpacked; unavailable ones are left out.
 
@@ -163,6 +166,8 @@ class RawObjects:
         rv = self._get(session, handle, arr, tpl.count)
         if rv != CKR_OK and rv not in _PARTIAL:
             raise BatchError("C_GetAttributeValue", int(rv))
+        string_at = ctypes.string_at
+        addresses = tpl.addresses
         out: dict[int, Any] = {}
         missing: list[int] = []
         for i, t in enumerate(tpl.types):
@@ -171,7 +176,7 @@ class RawObjects:
                 if not tpl.fixed[i]:
                     missing.append(t)
             else:
-                out[t] = unpack(t, ctypes.string_at(tpl.addresses[i], n))
+                out[t] = unpack[t](string_at(addresses[i], n))
         if rv == CKR_OK and len(out) < tpl.count:
             # Unavailable with CKR_OK is against the spec, but some tokens do it: be thorough.
             return self._read_sized(session, handle, tpl.types, unpack)
@@ -183,7 +188,7 @@ class RawObjects:
         return out
 
     def _read_sized(self, session: int, handle: int, types: Sequence[int],
-                    unpack: Callable[[int, bytes], Any]) -> dict[int, Any]:
+                    unpack: Unpackers) -> dict[int, Any]:
         n = len(types)
         arr = (_Attribute * n)()
         for i, t in enumerate(types):
@@ -207,5 +212,5 @@ class RawObjects:
             size = tpl.array[i].ulValueLen
             if size == CK_UNAVAILABLE_INFORMATION:
                 raise BatchError("C_GetAttributeValue", CKR_OK)
-            out[t] = unpack(t, ctypes.string_at(tpl.addresses[i], size))
+            out[t] = unpack[t](ctypes.string_at(tpl.addresses[i], size))
         return out
