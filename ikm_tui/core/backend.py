@@ -10,6 +10,7 @@ import os
 import struct
 from struct import error as struct_error
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import pkcs11
@@ -205,6 +206,12 @@ def unwrap_ec_point(raw: bytes) -> bytes:
 def curve_name(params: bytes | None) -> str | None:
     if not params:
         return None
+    return _curve_name(bytes(params))
+
+
+@lru_cache(maxsize=256)
+def _curve_name(params: bytes) -> str | None:
+    # Cached: a token holds thousands of keys on a handful of curves.
     try:
         oid = ObjectIdentifier.load(params).dotted
         return _CURVE_OIDS.get(oid, oid)
