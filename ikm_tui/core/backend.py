@@ -543,7 +543,9 @@ class Backend:
         lists through python-pkcs11, which maps the error (or succeeds where we could not).
         """
         raw = self._batch()
-        if raw is None:
+        if raw is None or not isinstance(sess, pkcs11.Session):
+            # A wrapped session (faults.py injects failures into python-pkcs11 calls) must see
+            # every call, so it takes the python-pkcs11 path.
             return None
         h = int(sess.handle)
         unpack = self._unpackers()
