@@ -7,6 +7,10 @@ generators never leave this module.
 from __future__ import annotations
 
 import os
+import struct
+from struct import error as struct_error
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import pkcs11
@@ -29,6 +33,7 @@ from ikm_tui.core.model import (
     TokenInfo,
 )
 from ikm_tui.core.modules import canonical
+from ikm_tui.core.p11batch import BatchError, RawObjects, Template
 from ikm_tui.core.p11info import RawModule
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin
@@ -97,17 +102,77 @@ _ATTRS_BY_CLASS: dict[Any, list[Attribute]] = {
     ObjectClass.DATA: _COMMON + [Attribute.APPLICATION, Attribute.VALUE],
 }
 
+# The first read of every object asks for all of these; CKA_VALUE is read apart (see
+# Backend._list_batched).
+_UNION = list(dict.fromkeys(a for attrs in _ATTRS_BY_CLASS.values() for a in attrs
+                            if a != Attribute.VALUE))
+_UNION_SET = frozenset(int(a) for a in _UNION)
+_WANTED_BY_CLASS = {k: frozenset(int(a) for a in v) for k, v in _ATTRS_BY_CLASS.items()}
+_COMMON_SET = frozenset(int(a) for a in _COMMON)
+
+
+_ULONG_SIZE = struct.calcsize("L")
+
 
 def _ulong_pack(value: int) -> bytes:
-    import struct
-
     return struct.pack("L", int(value))
 
 
 def _ulong_unpack(data: bytes) -> int:
-    import struct
+    return int(struct.unpack("L", data)[0]) if len(data) == _ULONG_SIZE else 0
 
-    return int(struct.unpack("L", data)[0]) if len(data) == struct.calcsize("L") else 0
+
+_CLASS_UNMAP = {v: k for k, v in _CLASS_MAP.items()}
+# Buffers big enough for nearly every object, so one C_GetAttributeValue reads it; a bigger value
+# (a certificate over 8 KiB, say) costs one size query and one more read, nothing else.
+_BUFFER_SIZES = {
+    Attribute.LABEL: 256, Attribute.ID: 256, Attribute.APPLICATION: 256,
+    Attribute.MODULUS: 1024, Attribute.EC_PARAMS: 256, Attribute.EC_POINT: 512,
+    Attribute.VALUE: 8192,
+}
+_ULONG_ATTRS = {Attribute.CLASS, Attribute.KEY_TYPE, Attribute.MODULUS_BITS, Attribute.VALUE_LEN,
+                Attribute.CERTIFICATE_CATEGORY}
+
+
+# Values that become enum members: a vendor class or key type has none.
+_ENUM_ATTRS = {Attribute.CLASS, Attribute.KEY_TYPE}
+
+
+def _tolerant(unpack: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def tolerant(value: bytes) -> Any:
+        try:
+            return unpack(value)
+        except (ValueError, struct_error):
+            return _ulong_unpack(value)
+
+    return tolerant
+
+
+_RSA_ONLY = frozenset({int(Attribute.MODULUS), int(Attribute.MODULUS_BITS)})
+_EC_ONLY = frozenset({int(Attribute.EC_PARAMS), int(Attribute.EC_POINT)})
+
+
+def _template(attrs: list[Attribute]) -> Template:
+    """A read template reused for every object of a class (made per listing: it owns buffers)."""
+    sizes = [_BUFFER_SIZES.get(a, _ULONG_SIZE if a in _ULONG_ATTRS else 1) for a in attrs]
+    fixed = [a not in _BUFFER_SIZES for a in attrs]
+    return Template([int(a) for a in attrs], sizes, fixed)
+
+
+def _not_applicable(values: dict[int, Any]) -> frozenset[int]:
+    """Attributes of the union template this object does not have: absent, not too big.
+
+    The class decides (a certificate has no CKA_MODULUS), then the key type (PKCS#11 §2.3/§2.4:
+    an EC key has no modulus, an RSA key no EC point).
+    """
+    klass = values.get(int(Attribute.CLASS))
+    skip = _UNION_SET - _WANTED_BY_CLASS.get(klass, _COMMON_SET)
+    kt = values.get(int(Attribute.KEY_TYPE))
+    if kt == KeyType.RSA:
+        return skip | _EC_ONLY
+    if kt in (KeyType.EC, KeyType.EC_EDWARDS):
+        return skip | _RSA_ONLY
+    return skip
 
 
 def _tolerant_str(data: bytes) -> str:
@@ -141,6 +206,12 @@ def unwrap_ec_point(raw: bytes) -> bytes:
 def curve_name(params: bytes | None) -> str | None:
     if not params:
         return None
+    return _curve_name(bytes(params))
+
+
+@lru_cache(maxsize=256)
+def _curve_name(params: bytes) -> str | None:
+    # Cached: a token holds thousands of keys on a handful of curves.
     try:
         oid = ObjectIdentifier.load(params).dotted
         return _CURVE_OIDS.get(oid, oid)
@@ -415,18 +486,29 @@ class Backend:
             self.logout(slot_id)
 
     # ----- objects ----------------------------------------------------------------------------
+    # Off switch for the ctypes fast path (p11batch): tests that inject faults into
+    # python-pkcs11 objects, or a module that misbehaves with it, use the plain path.
+    batch_reads = True
+    _raw_objects: RawObjects | None = None
+    _raw_failed = False
+
     def list_objects(self, slot_id: int) -> Listing:
         sess = self.session(slot_id)
         token = self._token(slot_id)
         tinfo = self._token_info(slot_id, token)
-        # Materialise the search at once: an open search holds the session (OperationActive).
-        found = list(sess.get_objects())
-        objects: list[ObjectInfo] = []
-        handles: dict[int, Any] = {}
-        for obj in found:
-            handles[obj.handle] = obj
-            objects.append(self._describe(obj, tinfo))
-        self._objects[slot_id] = handles
+        objects = self._list_batched(sess, tinfo)
+        if objects is None:
+            # Materialise the search at once: an open search holds the session (OperationActive).
+            found = list(sess.get_objects())
+            objects = []
+            handles: dict[int, Any] = {}
+            for obj in found:
+                handles[obj.handle] = obj
+                objects.append(self._describe(obj, tinfo))
+            self._objects[slot_id] = handles
+        else:
+            # No python-pkcs11 Object yet: pkcs11_object() makes one when an action needs it.
+            self._objects[slot_id] = {o.handle: o for o in objects}
         # A stable order for screens and scripts: by class, then label, then CKA_ID.
         objects.sort(key=lambda o: (_CLASS_ORDER.get(o.cls, 9), o.label, o.id, o.handle))
         return Listing(
@@ -436,6 +518,64 @@ class Backend:
             pairing=pair_objects(objects),
             logged_in=self.is_logged_in(slot_id),
         )
+
+    def _batch(self) -> RawObjects | None:
+        if not self.batch_reads or self._raw_failed:
+            return None
+        if self._raw_objects is None:
+            try:
+                self._raw_objects = RawObjects(self.module_path)
+            except (OSError, AttributeError, BatchError):
+                self._raw_failed = True
+                return None
+        return self._raw_objects
+
+    def _list_batched(self, sess: Any, tinfo: TokenInfo) -> list[ObjectInfo] | None:
+        """All objects: one search, one C_GetAttributeValue per object (two for certificates).
+
+        Searches cost more than reads on SoftHSM (it checks every object of the token on each
+        pass: ~0.1 s per pass at 5,000 objects), so there is one search for everything, and the
+        first read asks for the union of the class attributes: the class says which of them
+        apply. CKA_VALUE is left out of that union (on a key it is secret material) and read
+        only for certificates and data objects.
+
+        None when the fast path is unavailable or the module returned an error: the caller then
+        lists through python-pkcs11, which maps the error (or succeeds where we could not).
+        """
+        raw = self._batch()
+        if raw is None or not isinstance(sess, pkcs11.Session):
+            # A wrapped session (faults.py injects failures into python-pkcs11 calls) must see
+            # every call, so it takes the python-pkcs11 path.
+            return None
+        h = int(sess.handle)
+        unpack = self._unpackers()
+        first = _template(_UNION)
+        value_tpl = _template([Attribute.VALUE])
+        objects: list[ObjectInfo] = []
+        try:
+            for x in raw.find(h):
+                values = raw.read(h, x, first, unpack, _not_applicable)
+                klass = values.get(Attribute.CLASS)
+                if klass is None:  # not even a class: let python-pkcs11 read it as before
+                    return None
+                wanted = _WANTED_BY_CLASS.get(klass, _COMMON_SET)
+                attrs = {a: v for a, v in values.items() if a in wanted}
+                if Attribute.VALUE in wanted:
+                    attrs.update(raw.read(h, x, value_tpl, unpack))
+                objects.append(self._describe_attrs(klass, attrs, x, tinfo))
+        except BatchError:
+            return None
+        return objects
+
+    def _unpackers(self) -> dict[int, Callable[[bytes], Any]]:
+        """The mapper's unpack function for every attribute the listing reads, looked up once."""
+        out: dict[int, Callable[[bytes], Any]] = {}
+        for attr in [*_UNION, Attribute.VALUE]:
+            unpack = self.mapper.attribute_types[attr][1]
+            if attr in _ENUM_ATTRS:
+                unpack = _tolerant(unpack)
+            out[int(attr)] = unpack
+        return out
 
     def _describe(self, obj: Any, tinfo: TokenInfo) -> ObjectInfo:
         # python-pkcs11 sets object_class = None on objects it has no class for (CKO_DATA).
@@ -456,6 +596,10 @@ class Backend:
                     raise
                 except Exception:  # noqa: BLE001 - the attribute is unavailable on this object
                     pass
+        return self._describe_attrs(klass, attrs, int(obj.handle), tinfo)
+
+    def _describe_attrs(self, klass: Any, attrs: dict[Any, Any], handle: int,
+                        tinfo: TokenInfo) -> ObjectInfo:
         cls = _CLASS_MAP.get(klass, ObjClass.OTHER)
         label = attrs.get(Attribute.LABEL) or ""
         obj_id = attrs.get(Attribute.ID) or b""
@@ -463,7 +607,7 @@ class Backend:
             "cls": cls,
             "label": label,
             "id": bytes(obj_id),
-            "handle": int(obj.handle),
+            "handle": handle,
             "uri": uris.object_uri(tinfo.label, tinfo.serial, cls.value, label, bytes(obj_id)),
             "private": bool(attrs.get(Attribute.PRIVATE, False)),
         }
@@ -506,13 +650,34 @@ class Backend:
     def pkcs11_object(self, slot_id: int, handle: int) -> Any:
         """The live object for a handle from the last listing (owner thread only)."""
         try:
-            return self._objects[slot_id][handle]
+            entry = self._objects[slot_id][handle]
         except KeyError:
-            raise IkmError(
-                "That object is no longer on the token (or the list is stale).",
-                "Refresh (key `r`) and select it again.",
-                "CKR_OBJECT_HANDLE_INVALID", 0x82,
-            ) from None
+            raise _stale_object() from None
+        if not isinstance(entry, ObjectInfo):
+            return entry
+        # Listed by the fast path: find the python-pkcs11 Object for the handle, narrowing the
+        # search by class and CKA_ID (or label) so it reads few objects.
+        template: dict[Any, Any] = {}
+        klass = _CLASS_UNMAP.get(entry.cls)
+        if klass is not None:
+            template[Attribute.CLASS] = klass
+            if entry.id:
+                template[Attribute.ID] = entry.id
+            elif entry.label:
+                template[Attribute.LABEL] = entry.label
+        for obj in list(self.session(slot_id).get_objects(template)):
+            if int(obj.handle) == handle:
+                self._objects[slot_id][handle] = obj
+                return obj
+        raise _stale_object()
+
+
+def _stale_object() -> IkmError:
+    return IkmError(
+        "That object is no longer on the token (or the list is stale).",
+        "Refresh (key `r`) and select it again.",
+        "CKR_OBJECT_HANDLE_INVALID", 0x82,
+    )
 
 
 def _module_load_error(path: str, exc: BaseException) -> IkmError:

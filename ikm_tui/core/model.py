@@ -173,7 +173,10 @@ class Listing:
     warning: str | None = None
 
     def by_handle(self, handle: int) -> ObjectInfo | None:
-        for obj in self.objects:
-            if obj.handle == handle:
-                return obj
-        return None
+        # An index built on first use: `list --json` asks once per certificate, and a linear
+        # scan made that quadratic (0.2 s at 5,000 objects).
+        index = self.__dict__.get("_by_handle")
+        if index is None:
+            index = {obj.handle: obj for obj in self.objects}
+            object.__setattr__(self, "_by_handle", index)
+        return index.get(handle)

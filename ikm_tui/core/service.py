@@ -7,7 +7,6 @@ service's own thread. Callers get plain dataclasses back.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import itertools
 import queue
@@ -198,9 +197,13 @@ class TokenService:
 
     async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Async facade for the UI: awaits without blocking the event loop."""
+        import asyncio  # here, not at the top: the CLI never needs it (~20 ms of its start-up)
+
         return await asyncio.wrap_future(self._submit(name, None, args, kwargs))
 
     async def arun(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+        import asyncio
+
         return await asyncio.wrap_future(
             self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs))
 

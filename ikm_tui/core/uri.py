@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 # RFC 7512 §2.3: pchar minus ';' '?' '/' etc.; keep unreserved characters literal.
 _SAFE = "-._~:[]@!$&'()*+,=" 
 
 
+_PCT = [f"%{b:02x}" for b in range(256)]
+_SAFE_CHARS = _SAFE.replace(";", "").replace("?", "").replace("/", "")
+
+
 def _enc(value: str | bytes) -> str:
     if isinstance(value, bytes):
-        return "".join(f"%{b:02x}" for b in value)
-    return quote(value, safe=_SAFE.replace(";", "").replace("?", "").replace("/", ""))
+        return "".join([_PCT[b] for b in value])
+    return _enc_str(value)
+
+
+@lru_cache(maxsize=1024)
+def _enc_str(value: str) -> str:
+    # Cached: every object URI of a listing repeats the token label and serial.
+    return quote(value, safe=_SAFE_CHARS)
 
 
 def token_uri(label: str, manufacturer: str = "", model: str = "", serial: str = "") -> str:
