@@ -357,19 +357,25 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     except ImportError as exc:
         print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
         return
-    from textual.widgets import DataTable
+    from ikm_tui.core.pin import Pin
+    from ikm_tui.core.service import get_service
+    from ikm_tui.ui.object_table import ObjectTable
 
     async def main() -> dict[str, Any]:
+        # Log in through the same process-wide service the TUI uses, as the CLI does with IKM_PIN,
+        # so both list every object (the Keys and Certificates tables together).
+        svc = get_service(module)
+        await svc.acall("login", await svc.acall("find_slot", label), Pin(os.environ["IKM_PIN"]))
         app = make_app(module=module, token=label)
         async with app.run_test(headless=True, size=(160, 50)) as pilot:
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 120
             rows = 0
             while time.monotonic() < deadline:
-                rows = max((t.row_count for t in app.query(DataTable)), default=0)
+                rows = sum(t.row_count for t in app.screen.query(ObjectTable))
                 if rows >= expected:
                     return {"populated": time.time() - t_spawn, "rows": rows}
                 await pilot.pause(0.005)
-            return {"skipped": f"table not populated in 300 s ({rows}/{expected} rows)"}
+            return {"skipped": f"table not populated in 120 s ({rows}/{expected} rows)"}
 
     print(json.dumps(asyncio.run(main())), flush=True)
 
