@@ -102,9 +102,10 @@ class TracePane(Vertical):
         table = self.query_one("#trace-table", DataTable)
         table.add_column("#", key="seq")
         table.add_column("call", key="call")
-        table.add_column("arguments (PIN as ***)", key="args")
+        # Arguments last: they are the longest, and result and time must stay on screen.
         table.add_column("result", key="result")
         table.add_column("ms", key="ms")
+        table.add_column("arguments (PIN as ***)", key="args")
         self.query_one("#trace-warnings", Static).display = False
         # Whatever was traced before the pane existed (discovery, first listing), then live.
         self.feed.drain()
@@ -142,7 +143,7 @@ class TracePane(Vertical):
             ms = f"{e.duration_ms:.1f}" if self.timings else "-"
             style = "green" if e.result == "OK" else "bold red"
             rows.append((literal_text(str(self.feed.count), "dim"), literal_text(e.function),
-                         literal_text(e.args), literal_text(e.result, style), literal_text(ms, "dim")))
+                         literal_text(e.result, style), literal_text(ms, "dim"), literal_text(e.args)))
             self.lines.append(f"#{self.feed.count} {e.function}({e.args}) -> {e.result} [{ms} ms]")
         if table.row_count + len(rows) > MAX_ROWS:
             # Rebuilding is rare (every MAX_ROWS calls) and cheaper than removing rows one by one.
