@@ -125,3 +125,10 @@ async def test_show_me_the_command_for_a_certificate(snapshot_token: Any) -> Non
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, CommandScreen)
+
+
+def test_new_bindings_have_id_and_tooltip() -> None:
+    from ikm_tui.ui.main_screen import MainScreen
+
+    for b in [*CommandScreen.BINDINGS, *MainScreen.BINDINGS]:
+        assert b.id and b.tooltip, b  # type: ignore[union-attr]
