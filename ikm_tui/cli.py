@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "ikm_tui.cli_certreq",
     "ikm_tui.cli_cert",
     "ikm_tui.cli_keys",
+    # After the modules that make the `cert` group: it adds `cert lint` there too.
+    "ikm_tui.cli_lint",
 ]
 
 EPILOG = """\

@@ -9,6 +9,7 @@ from typing import Any
 from textual import on
 from textual.app import App
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState
 
@@ -19,6 +20,7 @@ from ikm_tui.ui.error_screen import ErrorScreen
 from ikm_tui.ui.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.text import plain
+from ikm_tui.ui.trace_pane import TraceFeed, TracePane
 
 Clock = Callable[[], datetime]
 
@@ -44,7 +46,7 @@ class IkmApp(App[int]):
 
     def __init__(self, module: str | None, token: str | None, demo_pin: str | None,
                  service_factory: Callable[[str], Any], clock: Clock,
-                 modules: Sequence[str] | None = None) -> None:
+                 modules: Sequence[str] | None = None, timings: bool = True) -> None:
         super().__init__()
         self.module = module
         self.token = token
@@ -52,6 +54,8 @@ class IkmApp(App[int]):
         self.service_factory = service_factory
         self.clock = clock
         self._modules = list(modules) if modules is not None else None
+        self.trace_feed = TraceFeed()
+        self.timings = timings  # durations in the Trace pane (off for snapshots)
         self.main_screen = MainScreen()
 
     def on_mount(self) -> None:
@@ -65,7 +69,31 @@ class IkmApp(App[int]):
 
     def service_for(self, module_path: str) -> Any:
         """The module's TokenService (one owner thread per module for the whole process)."""
-        return self.service_factory(module_path)
+        svc = self.service_factory(module_path)
+        if self.trace_feed.attach(svc):
+            self._warn_leaky_module(module_path)
+        return svc
+
+    def _warn_leaky_module(self, module_path: str) -> None:
+        """pkcs11-spy, p11-kit's call log and OpenSC debug write the PIN in clear: say so first."""
+        from ikm_tui.core.trace import trace_warnings
+
+        warnings = trace_warnings(module_path)
+        if not warnings:
+            return
+        try:
+            pane = self.main_screen.query_one(TracePane)
+        except NoMatches:
+            pass  # not composed yet: the notification below still tells
+        else:
+            pane.show_warnings([*pane.warnings, *warnings])
+        for warning in warnings:
+            self.notify(plain(warning), title="This module logs PINs", severity="warning",
+                        markup=False, timeout=30)
+
+    def on_unmount(self) -> None:
+        # The services are process-wide; this app's trace buffer must not outlive it.
+        self.trace_feed.detach_all()
 
     # ----- errors -----------------------------------------------------------------------------
     @on(Worker.StateChanged)
@@ -122,15 +150,17 @@ class IkmApp(App[int]):
 
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
-             modules: Sequence[str] | None = None, theme: str = "textual-dark") -> IkmApp:
+             modules: Sequence[str] | None = None, theme: str = "textual-dark",
+             timings: bool = True) -> IkmApp:
     """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
     (validity and expiry shown on screen) and `modules` (only these, not every module the
-    machine has registered), so snapshots do not depend on the machine or the date.
+    machine has registered), so snapshots do not depend on the machine or the date; and
+    `timings=False` (no call durations in the Trace pane).
     """
     if service_factory is None:
         from ikm_tui.core.service import get_service
 
         service_factory = get_service
-    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules)
+    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings)
     app.theme = theme
     return app

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import Row
+from ikm_tui.ui.lint_view import LintView
 from ikm_tui.ui.text import literal
 
 
@@ -22,11 +23,14 @@ class DetailsPane(VerticalScroll):
         self.plain_text = ""  # what is on screen, as plain text, for tests and screen readers
 
     def compose(self):  # type: ignore[no-untyped-def]
+        # Lint findings first: an error there matters more than any field below.
+        yield LintView(id="details-lint")
         yield Static(Content("Select a token, key or certificate."), id="details-body")
 
     def show(self, title: str, rows: Sequence[Row], notes: Sequence[str] = (),
              uri: str | None = None, warn: Sequence[str] = ()) -> None:
         self.uri = uri
+        self.query_one(LintView).clear()
         width = max((len(name) for name, _ in rows), default=0)
         parts: list[Content] = [literal(title, "bold"), Content("\n")]
         plain = [title]
@@ -47,5 +51,6 @@ class DetailsPane(VerticalScroll):
 
     def show_message(self, text: str) -> None:
         self.uri = None
+        self.query_one(LintView).clear()
         self.plain_text = safe_text(text, multiline=True)
         self.query_one("#details-body", Static).update(literal(text, multiline=True))

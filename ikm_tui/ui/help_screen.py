@@ -16,6 +16,8 @@ Keys
   l        log in with the user PIN / log out
   r        rescan modules and tokens, then list again
   c        copy the PKCS#11 URI of the selected token or object
+  m        show me the command: pkcs11-tool / openssl / p11tool / runmqakm
+           lines for the selected object's actions (PIN as a placeholder)
   tab      move between the token tree, the tables and the details
   ctrl+p   command palette (every action by name)
   ?        this help          q  quit
@@ -32,6 +34,11 @@ Pairing
   say "paired with key <label> (id ...)". ID MISMATCH means the public key
   matches but CKA_ID differs: Java and NSS, which pair by CKA_ID, will not
   see the pair. Private keys appear only after login.
+
+Trace and lint
+  The Trace tab lists every PKCS#11 call (PIN as ***, result, duration).
+  A certificate's details start with its lint findings (error, warning,
+  info) and a chain check against the CA certificates on the token.
 
 PIN
   The PIN dialog shows the token's PIN flags first. It logs in exactly

@@ -1,4 +1,4 @@
-"""MainScreen: tokens tree | Keys, Certificates, Requests, Mechanisms tabs | details pane."""
+"""MainScreen: tokens tree | Keys, Certificates, Requests, Mechanisms, Trace tabs | details pane."""
 
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.modules import canonical
 from ikm_tui.ui import describe
+from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
+from ikm_tui.ui.lint_view import LintView, certificate_findings
 from ikm_tui.ui.mechanism_table import MechanismTable
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
 from ikm_tui.ui.text import literal, plain
 from ikm_tui.ui.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
+from ikm_tui.ui.trace_pane import TracePane
 from ikm_tui.ui.workers import start
 
 if TYPE_CHECKING:
@@ -36,6 +39,9 @@ class MainScreen(Screen[None]):
                 tooltip="Rescan modules and tokens (finds tokens created elsewhere) and list again"),
         Binding("c", "copy_uri", "Copy URI", id="main.copy_uri",
                 tooltip="Copy the PKCS#11 URI of the selected token or object to the clipboard"),
+        Binding("m", "show_commands", "Commands", id="main.show_commands",
+                tooltip="Show me the command: the pkcs11-tool / openssl / p11tool / runmqakm lines "
+                        "for the selected object's actions (PIN as a placeholder)"),
     ]
 
     def __init__(self) -> None:
@@ -65,6 +71,8 @@ class MainScreen(Screen[None]):
                         yield Static(Content("No pending requests"), id="requests")
                     with TabPane("Mechanisms", id="tab-mechs"):
                         yield MechanismTable(id="mechanisms")
+                    with TabPane("Trace", id="tab-trace"):
+                        yield TracePane(self.ikm.trace_feed, timings=self.ikm.timings, id="trace")
                 yield DetailsPane(id="details")
         yield Footer()
 
@@ -192,6 +200,8 @@ class MainScreen(Screen[None]):
         rows = describe.object_rows(listing, obj, self.ikm.clock())
         title = f"{describe.class_name(obj)} {obj.label or '(no label)'}"
         self.query_one("#details", DetailsPane).show(title, rows, notes, obj.uri)
+        if obj.cls is ObjClass.CERTIFICATE:
+            self.query_one(LintView).show(certificate_findings(listing, obj, self.ikm.clock()))
 
     def _highlight_pair(self, obj: ObjectInfo) -> None:
         """Put the other table's cursor on the partner: cert → its key, key → its (first) cert."""
@@ -259,6 +269,15 @@ class MainScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(uri)
         self.notify(plain(f"Copied {uri}"), title="URI copied", markup=False)
+
+    def action_show_commands(self) -> None:
+        table = self._active_table()
+        handle = table.current_handle() if table is not None else None
+        obj = self.listing.by_handle(handle) if handle is not None and self.listing is not None else None
+        module = self.current.module_path if self.current is not None else "<MODULE>"
+        title = (f"Show me the command: {describe.class_name(obj)} {obj.label or '(no label)'}" if obj else
+                 "Show me the command: " + (f"token {self.listing.token.label}" if self.listing else "token"))
+        self.app.push_screen(CommandScreen(title, command_sections(module, self.listing, obj)))
 
     def action_toggle_login(self) -> None:
         start(self, self.toggle_login(), name="login", group="login")

@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
+from ikm_tui.ui.pin_input import PinInput, debug_log_warning
 from ikm_tui.ui.text import literal
 from ikm_tui.ui.workers import start
 
@@ -67,7 +68,7 @@ class PinScreen(ModalScreen[bool]):
         with Vertical(id="pin-dialog", classes="dialog"):
             yield Static(literal(f"Log in to {info.label}", "bold"), classes="dialog-title")
             yield Static(id="pin-flags")
-            yield Input(password=True, id="pin-input", placeholder="User PIN", max_length=hi)
+            yield PinInput(password=True, id="pin-input", placeholder="User PIN", max_length=hi)
             yield Checkbox("I know this is the final try: log in anyway", id="pin-final-try")
             yield Static(id="pin-error")
             with Horizontal(id="pin-buttons"):
@@ -85,6 +86,9 @@ class PinScreen(ModalScreen[bool]):
             if i:
                 parts.append(Content("\n"))
             parts.append(literal(text, style))
+        leak = debug_log_warning(self.app.features)
+        if leak:
+            parts += [Content("\n"), literal(f"WARNING: {leak}", "bold white on red")]
         self.query_one("#pin-flags", Static).update(Content.assemble(*parts))
         locked = self.info.pin.user_locked
         self.query_one("#pin-final-try", Checkbox).display = self.info.pin.user_final_try and not locked
