@@ -127,6 +127,9 @@ def register(sub: Any) -> None:
         add_create = getattr(cli_certreq, "add_cert_create", None)
         if add_create is not None:
             add_create(cs)
+    from ikm_tui.cli_lint import add_cert_lint
+
+    add_cert_lint(cs)
 
 
 def _cert_lines(f: CertFields, indent: str = "  ") -> list[str]:

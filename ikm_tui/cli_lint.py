@@ -29,18 +29,8 @@ exit status: 0 no errors (warnings and infos allowed), 1 at least one error or a
 
 
 def register(subparsers: Any) -> None:
-    """Top-level `lint`, and `cert lint` when a `cert` group exists that has no `lint` yet."""
+    """Top-level `lint` (an alias of `cert lint`, which cli_cert wires with add_cert_lint)."""
     _add_lint(subparsers, "lint")
-    cert = subparsers.choices.get("cert")
-    if cert is None:
-        return
-    # cli_cert (or cli_certreq's stand-in `cert` group) should call add_cert_lint() itself; until
-    # it does, attach to its subcommands here. argparse offers no public lookup for them.
-    for action in cert._actions:  # noqa: SLF001
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            if "lint" not in action.choices:
-                add_cert_lint(action)
-            break
 
 
 def add_cert_lint(cert_subparsers: Any) -> argparse.ArgumentParser:
