@@ -17,6 +17,8 @@ Keys
   r        rescan modules and tokens, then list again
   c        copy the PKCS#11 URI of the selected token or object
   tab      move between the token tree, the tables and the details
+  n        new certificate request (key pair made on the token)
+  N        new self-signed certificate (runmqakm -cert -create)
   ctrl+p   command palette (every action by name)
   ?        this help          q  quit
 
@@ -32,6 +34,11 @@ Pairing
   say "paired with key <label> (id ...)". ID MISMATCH means the public key
   matches but CKA_ID differs: Java and NSS, which pair by CKA_ID, will not
   see the pair. Private keys appear only after login.
+
+Requests (pending requests are kept on the token, as data objects)
+  s        save the selected request to a PEM file for the CA
+  d        delete it (type its label to confirm)    e  re-sign it
+  Keys are generated on the token; while that runs you can keep browsing.
 
 PIN
   The PIN dialog shows the token's PIN flags first. It logs in exactly
