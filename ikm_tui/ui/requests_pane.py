@@ -72,7 +72,7 @@ class RequestsPane(DataTable[Text]):
         self.error = ""
 
     def on_mount(self) -> None:
-        self.add_columns("Label", "Subject", "Key", "Signature", "Key on token")
+        self.add_columns("Label", "Subject", "Key", "Sig.", "Has key")
 
     def show(self, requests: Sequence[PendingRequest], error: str = "") -> None:
         """Replace the rows, keeping the cursor on the same label when it is still there."""
