@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Button, Checkbox, Input, Select, Static, TabbedContent, Tabs
+from textual.widgets import Button, Checkbox, Footer, Input, Select, Static, TabbedContent, Tabs
 
 from ikm_tui.core import requests as reqs
 from ikm_tui.core.model import ObjClass
@@ -124,6 +124,8 @@ async def test_keys_are_handled_while_rsa4096_keygen_runs(snapshot_token: Any) -
         await _until(lambda: bool(main.query("#request-progress"))
                      and main.query_one(RequestProgress).stage == "keygen")
         progress = main.query_one(RequestProgress)
+        # On screen, not hidden under the docked footer.
+        assert progress.region.height == 1 and not progress.region.overlaps(main.query_one(Footer).region)
         handled: dict[str, float] = {}
 
         # A tab switch by key: with the tab strip focused, right moves to the next tab.

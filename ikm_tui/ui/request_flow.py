@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.dom import DOMNode
-from textual.widgets import Footer, TabbedContent
+from textual.widgets import TabbedContent
 
 from ikm_tui.core import requests
 from ikm_tui.core.errors import IkmError
@@ -142,7 +142,7 @@ async def new_request(main: MainScreen, *, self_signed: bool = False) -> None:
 
 async def _create(main: MainScreen, svc: Any, slot_id: int, form: RequestFormResult, self_signed: bool) -> Any:
     progress = RequestProgress(f"Creating {form.key_type} key {form.label}…")
-    await main.mount(progress, before=main.query_one(Footer))
+    await main.mount(progress, after=main.query_one("#topbar"))
     try:
         if self_signed:
             return await svc.arun(requests.create_self_signed, slot_id, form.key_type, form.label, form.subject,
@@ -264,7 +264,7 @@ async def recreate_request(main: MainScreen, label: str) -> None:
     if not await _ensure_login(main, svc, "Signing with the private key needs a login with the user PIN."):
         return
     progress = RequestProgress(f"Signing a new request for {label}…")
-    await main.mount(progress, before=main.query_one(Footer))
+    await main.mount(progress, after=main.query_one("#topbar"))
     try:
         await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook, name="recreate_request")
     finally:

@@ -1,4 +1,4 @@
-"""RequestProgress: a bar docked over the footer while a key pair is made on the token.
+"""RequestProgress: a line under the status bar while a key pair is made on the token.
 
 Not a modal on purpose: the keygen runs in the module's owner thread and the operator can keep
 browsing tabs, moving cursors and reading help meanwhile. Stages arrive from the owner thread
@@ -23,7 +23,6 @@ STAGES = ("check", "keygen", "sign", "verify", "store", "done")
 class RequestProgress(Horizontal):
     DEFAULT_CSS = """
     RequestProgress {
-        dock: bottom;
         height: 1;
         background: $boost;
     }
