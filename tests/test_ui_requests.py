@@ -297,6 +297,60 @@ async def test_self_signed_variant_writes_a_certificate(token: Any) -> None:
         assert (obj.cert.not_after - obj.cert.not_before).days == 30
 
 
+async def test_hostile_request_label_is_shown_literally(token: Any) -> None:
+    token.login()
+    label = "[@click=app.quit]x[/] \x1b]0;owned\x07"
+    token.service.run(reqs.create_request, token.slot_id, "ec:p256", label, "CN=[/ foo")
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.main_screen
+        main.query_one("#tabs", TabbedContent).active = "tab-requests"
+        pane_of(app).focus()
+        await settle(pilot)
+        assert app.is_running  # the label's [@click=app.quit] did not become an action
+        cell = str(pane_of(app).get_row_at(0)[0])
+        assert cell.startswith("[@click=app.quit]x[/]") and "\x1b" not in cell and "\\x1b" in cell
+        text = main.query_one("#details", DetailsPane).plain_text
+        assert "CN=[/ foo" in text and "\x1b" not in text and "\x07" not in text
+
+
+async def test_resign_replaces_the_pending_request(token: Any) -> None:
+    token.login()
+    first = token.service.run(reqs.create_request, token.slot_id, "ec:p256", "again", "CN=again",
+                              key_usage=["digitalSignature"])
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.main_screen.query_one("#tabs", TabbedContent).active = "tab-requests"
+        pane_of(app).focus()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#confirm-yes")))
+        app.screen.query_one("#confirm-yes", Button).press()
+        # ECDSA signatures are randomised: a re-signed request differs (RSA PKCS#1 v1.5 would not).
+        await wait_for(pilot, lambda: (r := pane_of(app).current()) is not None and r.der != first.der, timeout=30)
+        req = pane_of(app).current()
+        assert req is not None and req.label == "again" and req.signature_valid
+        assert req.key_id == first.key_id and req.key_usage == ("digitalSignature",)
+
+
+async def test_palette_commands_reach_the_form(token: Any) -> None:
+    from ikm_tui.ui.commands import COMMANDS
+
+    actions = {action for _name, action, _help in COMMANDS}
+    assert {"new_request", "new_self_signed", "save_request", "delete_request", "recreate_request"} <= actions
+    token.login()
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.run_action("new_self_signed")
+        form = await _wait_form(pilot)
+        assert form.self_signed
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RequestForm)
+
+
 def reduced_capabilities() -> reqs.KeyCapabilities:
     """A token with RSA up to 2048 bits and ECDSA on P-256/P-384, no Ed25519."""
     import pkcs11

@@ -196,7 +196,7 @@ class RequestForm(ModalScreen[RequestFormResult | None]):
             hash_select.set_options([(h, h) for h in choice.usable_hashes])
             if choice.default_hash:
                 hash_select.value = choice.default_hash
-            hash_select.tooltip = ("Not possible here: " + "; ".join(off)) if off else None
+            hash_select.tooltip = literal("Not possible here: " + "; ".join(off)) if off else None
         warning.update(literal(choice.warning, "bold yellow", multiline=True) if choice.warning else Content(""))
         warning.display = bool(choice.warning)
         confirm.display = bool(choice.warning)
