@@ -12,6 +12,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Footer, Input, Select, Static, TabbedContent, Tabs
 
+from ikm_tui.core import faults
 from ikm_tui.core import requests as reqs
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui.confirm_screen import ConfirmScreen, TypeToConfirmScreen
@@ -111,52 +112,70 @@ async def _until(predicate: Any, timeout: float = 10.0) -> float:
 
 
 async def test_keys_are_handled_while_rsa4096_keygen_runs(snapshot_token: Any) -> None:
+    """Keys pressed during the keygen are handled before it ends.
+
+    A real RSA-4096 keygen takes 0.7-3.5 s on SoftHSM here, too random to fit every check in.
+    So the keygen is first held at C_GenerateKeyPair by a fault-plan hang (deterministic: tab
+    switch, help, cursor, timer), then released to run for real while one more key is pressed.
+    """
     snapshot_token.login()
     app = app_for(snapshot_token)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        main = app.main_screen
-        tabs = main.query_one("#tabs", TabbedContent)
-        certs = main.query_one("#certs", ObjectTable)
-        form = await open_form(pilot)
-        await fill(pilot, form, label="big", key_type="rsa:4096", subject="CN=big.example")
-        app.simulate_key("ctrl+s")
-        await _until(lambda: bool(main.query("#request-progress"))
-                     and main.query_one(RequestProgress).stage == "keygen")
-        progress = main.query_one(RequestProgress)
-        # On screen, not hidden under the docked footer.
-        assert progress.region.height == 1 and not progress.region.overlaps(main.query_one(Footer).region)
-        handled: dict[str, float] = {}
+    plan = faults.FaultPlan().hang("session.generate_keypair", seconds=60)
+    with faults.installed(snapshot_token.service, plan):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            main = app.main_screen
+            tabs = main.query_one("#tabs", TabbedContent)
+            certs = main.query_one("#certs", ObjectTable)
+            form = await open_form(pilot)
+            await fill(pilot, form, label="big", key_type="rsa:4096", subject="CN=big.example")
+            app.simulate_key("ctrl+s")
+            await _until(plan.hanging.is_set)
+            progress = main.query_one(RequestProgress)
+            worker = next(w for w in app.workers if w.name == "new_request")
+            handled: dict[str, float] = {}
 
-        # A tab switch by key: with the tab strip focused, right moves to the next tab.
-        app.set_focus(tabs.query_one(Tabs))
-        app.simulate_key("right")
-        handled["tab"] = await _until(lambda: tabs.active == "tab-certs")
-        # Help opens and closes.
-        app.simulate_key("question_mark")
-        handled["help open"] = await _until(lambda: isinstance(app.screen, HelpScreen))
-        app.simulate_key("escape")
-        handled["help closed"] = await _until(lambda: not isinstance(app.screen, HelpScreen))
-        # The cursor moves in the certificates table.
-        certs.focus()
-        before = certs.cursor_row
-        app.simulate_key("down")
-        handled["cursor"] = await _until(lambda: certs.cursor_row == before + 1)
-        # The elapsed time is a UI timer: it ticks while the token works.
-        handled["timer"] = await _until(
-            lambda: str(progress.query_one("#progress-elapsed", Static).render()) not in ("", "0.0 s"))
+            # A tab switch by key: with the tab strip focused, right moves to the next tab.
+            app.set_focus(tabs.query_one(Tabs))
+            app.simulate_key("right")
+            handled["tab"] = await _until(lambda: tabs.active == "tab-certs")
+            # Help opens and closes.
+            app.simulate_key("question_mark")
+            handled["help open"] = await _until(lambda: isinstance(app.screen, HelpScreen))
+            app.simulate_key("escape")
+            handled["help closed"] = await _until(lambda: not isinstance(app.screen, HelpScreen))
+            # The cursor moves in the certificates table.
+            certs.focus()
+            before = certs.cursor_row
+            app.simulate_key("down")
+            handled["cursor"] = await _until(lambda: certs.cursor_row == before + 1)
+            # The progress line is laid out on screen, not hidden under the docked footer, and its
+            # elapsed time is a UI timer that ticks while the token works.
+            handled["laid out"] = await _until(lambda: progress.region.height == 1)
+            assert not progress.region.overlaps(main.query_one(Footer).region)
+            handled["timer"] = await _until(
+                lambda: str(progress.query_one("#progress-elapsed", Static).render()) not in ("", "0.0 s"))
+            assert worker.is_running and progress.stage == "keygen" and plan.hanging.is_set()
 
-        await answer_offer(pilot, timeout=120)
-        stages = dict(progress.stages_seen)
-        assert list(stages)[:5] == ["check", "keygen", "sign", "verify", "store"]
-        # Every key was handled after the keygen began and before it ended (the "sign" stage).
-        for what, at in handled.items():
-            assert stages["keygen"] < at < stages["sign"], f"{what} not handled during the keygen"
-        await settle(pilot)
-        assert not main.query("#request-progress")
-        assert tabs.active == "tab-requests"
-        assert pane_of(app).current_label() == "big"
-        assert pane_of(app).current().key_type == "rsa:4096"  # type: ignore[union-attr]
+            # Now the real RSA-4096 keygen: one more key while SoftHSM computes.
+            released = time.monotonic()
+            plan.release.set()
+            tabs.query_one(Tabs).focus()
+            app.simulate_key("left")
+            handled["tab back"] = await _until(lambda: tabs.active == "tab-keys")
+
+            await answer_offer(pilot, timeout=120)
+            stages = dict(progress.stages_seen)
+            assert list(stages)[:5] == ["check", "keygen", "sign", "verify", "store"]
+            # Every key was handled after the keygen began and before it ended (the "sign" stage).
+            for what, at in handled.items():
+                assert stages["keygen"] < at < stages["sign"], f"{what} not handled during the keygen"
+            assert stages["sign"] > released
+            await settle(pilot)
+            assert not main.query("#request-progress")
+            assert tabs.active == "tab-requests"
+            assert pane_of(app).current_label() == "big"
+            assert pane_of(app).current().key_type == "rsa:4096"  # type: ignore[union-attr]
 
 
 async def test_save_refuses_overwrite_without_confirm(token: Any, tmp_path: Path) -> None:
