@@ -147,6 +147,27 @@ class IkmApp(App[int]):
     def action_copy_uri(self) -> None:
         self.main_screen.action_copy_uri()
 
+    def action_new_request(self) -> None:
+        self.main_screen.action_new_request()
+
+    def action_new_self_signed(self) -> None:
+        self.main_screen.action_new_self_signed()
+
+    def action_save_request(self) -> None:
+        from ikm_tui.ui import request_flow
+
+        request_flow.start_save(self)
+
+    def action_delete_request(self) -> None:
+        from ikm_tui.ui import request_flow
+
+        request_flow.start_delete(self)
+
+    def action_recreate_request(self) -> None:
+        from ikm_tui.ui import request_flow
+
+        request_flow.start_recreate(self)
+
 
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,

@@ -16,6 +16,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("Log in / log out", "toggle_login", "Log in with the user PIN, or log out (key l)"),
     ("Rescan tokens", "refresh", "Rescan modules and tokens and list objects again (key r)"),
     ("Copy PKCS#11 URI", "copy_uri", "Copy the selected token's or object's URI (key c)"),
+    ("New certificate request", "new_request", "Key pair on the token + PKCS#10 request (key n)"),
+    ("New self-signed certificate", "new_self_signed", "Key pair on the token + self-signed cert (key N)"),
+    ("Save request…", "save_request", "Write the selected pending request to a PEM file (key s)"),
+    ("Delete request", "delete_request", "Delete the selected pending request (key d)"),
+    ("Re-sign request", "recreate_request", "New request for the selected request's key (key e)"),
     ("Help", "help", "Keys, markers and pairing explained (key ?)"),
     ("Quit", "quit", "Leave ikm-tui (key q)"),
 ]

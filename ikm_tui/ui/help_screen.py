@@ -19,6 +19,8 @@ Keys
   m        show me the command: pkcs11-tool / openssl / p11tool / runmqakm
            lines for the selected object's actions (PIN as a placeholder)
   tab      move between the token tree, the tables and the details
+  n        new certificate request (key pair made on the token)
+  N        new self-signed certificate (runmqakm -cert -create)
   ctrl+p   command palette (every action by name)
   ?        this help          q  quit
 
@@ -39,6 +41,11 @@ Trace and lint
   The Trace tab lists every PKCS#11 call (PIN as ***, result, duration).
   A certificate's details start with its lint findings (error, warning,
   info) and a chain check against the CA certificates on the token.
+
+Requests (pending requests are kept on the token, as data objects)
+  s        save the selected request to a PEM file for the CA
+  d        delete it (type its label to confirm)    e  re-sign it
+  Keys are generated on the token; while that runs you can keep browsing.
 
 PIN
   The PIN dialog shows the token's PIN flags first. It logs in exactly

@@ -15,13 +15,14 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.modules import canonical
-from ikm_tui.ui import describe
+from ikm_tui.ui import describe, request_flow
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
 from ikm_tui.ui.lint_view import LintView, certificate_findings
 from ikm_tui.ui.mechanism_table import MechanismTable
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
+from ikm_tui.ui.requests_pane import RequestsPane
 from ikm_tui.ui.text import literal, plain
 from ikm_tui.ui.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
 from ikm_tui.ui.trace_pane import TracePane
@@ -42,6 +43,10 @@ class MainScreen(Screen[None]):
         Binding("m", "show_commands", "Commands", id="main.show_commands",
                 tooltip="Show me the command: the pkcs11-tool / openssl / p11tool / runmqakm lines "
                         "for the selected object's actions (PIN as a placeholder)"),
+        Binding("n", "new_request", "New request", id="main.new_request",
+                tooltip="Make a key pair on the token and a PKCS#10 request for it"),
+        Binding("N", "new_self_signed", "Self-signed", id="main.new_self_signed", show=False,
+                tooltip="Make a key pair on the token and a self-signed certificate for it"),
     ]
 
     def __init__(self) -> None:
@@ -68,7 +73,7 @@ class MainScreen(Screen[None]):
                     with TabPane("Certificates", id="tab-certs"):
                         yield ObjectTable("certs", id="certs")
                     with TabPane("Requests", id="tab-requests"):
-                        yield Static(Content("No pending requests"), id="requests")
+                        yield RequestsPane(id="requests")
                     with TabPane("Mechanisms", id="tab-mechs"):
                         yield MechanismTable(id="mechanisms")
                     with TabPane("Trace", id="tab-trace"):
@@ -136,6 +141,7 @@ class MainScreen(Screen[None]):
         self.current = ref
         self.listing = listing
         self._show_listing(listing)
+        await request_flow.load_requests(self, svc, ref.slot_id)
         self.query_one("#mechanisms", MechanismTable).show(mechanisms)
         self._show_current_details()
 
@@ -144,13 +150,8 @@ class MainScreen(Screen[None]):
         keys = [o for o in listing.objects
                 if o.cls in describe.KEY_CLASSES or (o.cls is ObjClass.DATA and not describe.is_request(o))]
         certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
-        requests = [o for o in listing.objects if describe.is_request(o)]
         self.query_one("#keys", ObjectTable).show(listing, keys, now)
         self.query_one("#certs", ObjectTable).show(listing, certs, now)
-        req = self.query_one("#requests", Static)
-        req.update(literal("No pending requests") if not requests else
-                   literal("\n".join(f"{o.label} (id {describe.id_text(o.id)})" for o in requests),
-                           multiline=True))
         t = listing.token
         state = ("logged in" if listing.logged_in else
                  "public only (l: log in)" if t.login_required else "no login needed")
@@ -169,6 +170,9 @@ class MainScreen(Screen[None]):
                 "tab-certs": self.query_one("#certs", ObjectTable)}.get(active)
 
     def _show_current_details(self) -> None:
+        if self.query_one("#tabs", TabbedContent).active == "tab-requests" and \
+                request_flow.show_request_details(self):
+            return
         table = self._active_table()
         handle = table.current_handle() if table is not None else None
         if handle is not None and self.listing is not None:
@@ -187,6 +191,11 @@ class MainScreen(Screen[None]):
         obj = self.listing.by_handle(int(event.row_key.value or -1))
         if obj is not None:
             self.show_object(obj)
+
+    @on(DataTable.RowHighlighted, "#requests")
+    def _request_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.query_one("#tabs", TabbedContent).active == "tab-requests":
+            request_flow.show_request_details(self)
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -278,6 +287,12 @@ class MainScreen(Screen[None]):
         title = (f"Show me the command: {describe.class_name(obj)} {obj.label or '(no label)'}" if obj else
                  "Show me the command: " + (f"token {self.listing.token.label}" if self.listing else "token"))
         self.app.push_screen(CommandScreen(title, command_sections(module, self.listing, obj)))
+
+    def action_new_request(self) -> None:
+        request_flow.start_new(self)
+
+    def action_new_self_signed(self) -> None:
+        request_flow.start_new(self, self_signed=True)
 
     def action_toggle_login(self) -> None:
         start(self, self.toggle_login(), name="login", group="login")
