@@ -53,3 +53,33 @@ class SoftCA:
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
             .sign(self.key, hashes.SHA256())
         )
+
+
+def _find_engine() -> str | None:
+    import glob
+
+    for pattern in ("/usr/lib/*/engines-3/pkcs11.so", "/usr/lib/engines-3/pkcs11.so"):
+        found = sorted(glob.glob(pattern))
+        if found:
+            return found[0]
+    return None
+
+
+ENGINE = _find_engine()
+
+
+def openssl_engine_env(tok: Any, tmp: Any) -> dict[str, str]:
+    """Env for `openssl … -engine pkcs11` on the test token; the PIN reaches it as env:IKM_TEST_PIN."""
+    import pytest
+
+    if ENGINE is None or not shutil.which("openssl"):
+        pytest.skip("libp11 OpenSSL engine (libengine-pkcs11-openssl) is not installed")
+    conf = tmp / "openssl-pkcs11.cnf"
+    conf.write_text(
+        "openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11_sect\n"
+        f"[pkcs11_sect]\nengine_id = pkcs11\ndynamic_path = {ENGINE}\nMODULE_PATH = {tok.module}\ninit = 0\n"
+        "[req]\ndistinguished_name = dn\n[dn]\n")
+    env = tok.env()
+    env["OPENSSL_CONF"] = str(conf)
+    env["IKM_TEST_PIN"] = tok.pin
+    return env

@@ -19,9 +19,8 @@ from ikm_tui.core import requests as reqs
 from ikm_tui.core.dn import parse_dn
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import MechanismInfo
-from tests.helpers import pkcs11_tool
+from tests.helpers import openssl_engine_env, pkcs11_tool
 
-ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
 SUBJECT = "/C=GB/O=HW/OU=MQ/OU=Dev/CN=colinpaice"  # repeated OU: order must survive
 SANS = ["DNS:web1.example.com", "IP:192.0.2.10", "email:ops@example.com"]
 
@@ -118,18 +117,6 @@ def test_key_encipherment_enables_decrypt_only_then(token: Any, tmp_path: Path) 
     assert "decrypt" in usage and "unwrap" in usage
 
 
-def engine_env(tok: Any, tmp: Path) -> dict[str, str]:
-    if not os.path.exists(ENGINE) or not shutil.which("openssl"):
-        pytest.skip("libp11 OpenSSL engine (libengine-pkcs11-openssl) is not installed")
-    conf = tmp / "openssl-pkcs11.cnf"
-    conf.write_text(
-        "openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11_sect\n"
-        f"[pkcs11_sect]\nengine_id = pkcs11\ndynamic_path = {ENGINE}\nMODULE_PATH = {tok.module}\ninit = 0\n"
-        "[req]\ndistinguished_name = dn\n[dn]\n")
-    env = tok.env()
-    env["OPENSSL_CONF"] = str(conf)
-    env["IKM_TEST_PIN"] = tok.pin
-    return env
 
 
 @pytest.mark.interop
@@ -138,7 +125,7 @@ def test_openssl_engine_signs_with_our_rsa_and_ec_keys(token: Any, tmp_path: Pat
     token.login()
     for key_type, label in (("rsa:2048", "eng-rsa"), ("ec:p256", "eng-ec")):
         token.service.run(reqs.create_request, token.slot_id, key_type, label, "CN=ikm")
-    env = engine_env(token, tmp_path)
+    env = openssl_engine_env(token, tmp_path)
     for label in ("eng-rsa", "eng-ec"):
         out = tmp_path / f"{label}.csr"
         uri = f"pkcs11:token={token.label};object={label};type=private"

@@ -20,8 +20,7 @@ from ikm_tui.core.keys import KeySpec, generate_keypair
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.objects import write_data_object
 from ikm_tui.core.receive import REQUEST_APPLICATION
-
-ENGINE = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
+from tests.helpers import openssl_engine_env
 
 
 def run_cli(tok: Any, *args: str, pin: str | None = "default", extra_env: dict[str, str] | None = None,
@@ -66,18 +65,6 @@ def make_key(tok: Any, label: str, spec: str = "rsa:2048") -> bytes:
 
 
 # ----- OpenSSL ---------------------------------------------------------------------------------
-def openssl_env(tok: Any, tmp: Path) -> dict[str, str]:
-    if not os.path.exists(ENGINE):
-        pytest.skip("libp11 OpenSSL engine (libengine-pkcs11-openssl) is not installed")
-    conf = tmp / "openssl-pkcs11.cnf"
-    conf.write_text(
-        "openssl_conf = init\n[init]\nengines = engines\n[engines]\npkcs11 = pkcs11_sect\n"
-        f"[pkcs11_sect]\nengine_id = pkcs11\ndynamic_path = {ENGINE}\nMODULE_PATH = {tok.module}\ninit = 0\n"
-        "[req]\ndistinguished_name = dn\n[dn]\n")
-    env = tok.env()
-    env["OPENSSL_CONF"] = str(conf)
-    env["IKM_TEST_PIN"] = tok.pin
-    return env
 
 
 def engine_csr(tok: Any, tmp: Path, label: str, cn: str) -> Path:
@@ -86,7 +73,7 @@ def engine_csr(tok: Any, tmp: Path, label: str, cn: str) -> Path:
     uri = f"pkcs11:token={tok.label};object={label};type=private"
     res = subprocess.run([need("openssl"), "req", "-new", "-engine", "pkcs11", "-keyform", "engine", "-key", uri,
                           "-passin", "env:IKM_TEST_PIN", "-subj", f"/CN={cn}", "-out", str(out)],
-                         env=openssl_env(tok, tmp), capture_output=True, text=True, timeout=60)
+                         env=openssl_engine_env(tok, tmp), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     verify = subprocess.run(["openssl", "req", "-in", str(out), "-noout", "-verify"], capture_output=True,
                             text=True)
@@ -122,7 +109,7 @@ def engine_still_signs(tok: Any, tmp: Path, label: str) -> None:
     uri = f"pkcs11:token={tok.label};object={label};type=private"
     res = subprocess.run(["openssl", "req", "-new", "-engine", "pkcs11", "-keyform", "engine", "-key", uri,
                           "-passin", "env:IKM_TEST_PIN", "-subj", "/CN=again", "-out", str(out)],
-                         env=openssl_env(tok, tmp), capture_output=True, text=True, timeout=60)
+                         env=openssl_engine_env(tok, tmp), capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert out.read_text().startswith("-----BEGIN CERTIFICATE REQUEST-----")
 

@@ -16,10 +16,7 @@ CATEGORY_AUTHORITY = 2
 CATEGORY_OTHER_ENTITY = 3
 
 
-def certificate_template(der: bytes, label: str, key_id: bytes, category: int) -> dict[Attribute, Any]:
-    """Attributes Java, NSS and OpenSSL need to see a certificate (and pair it by CKA_ID)."""
-    cert = ax.Certificate.load(der)
-    tbs = cert["tbs_certificate"]
+def _base_certificate(value: bytes, label: str, key_id: bytes, subject: bytes) -> dict[Attribute, Any]:
     return {
         Attribute.CLASS: ObjectClass.CERTIFICATE,
         Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
@@ -28,12 +25,22 @@ def certificate_template(der: bytes, label: str, key_id: bytes, category: int) -
         Attribute.PRIVATE: False,
         Attribute.LABEL: label,
         Attribute.ID: key_id,
-        Attribute.SUBJECT: tbs["subject"].dump(),
+        # CKA_SUBJECT is required for X.509 certificates (SoftHSM: CKR_TEMPLATE_INCOMPLETE).
+        Attribute.SUBJECT: subject,
+        Attribute.VALUE: value,
+    }
+
+
+def certificate_template(der: bytes, label: str, key_id: bytes, category: int) -> dict[Attribute, Any]:
+    """Attributes Java, NSS and OpenSSL need to see a certificate (and pair it by CKA_ID)."""
+    tbs = ax.Certificate.load(der)["tbs_certificate"]
+    template = _base_certificate(der, label, key_id, tbs["subject"].dump())
+    template.update({
         Attribute.ISSUER: tbs["issuer"].dump(),
         Attribute.SERIAL_NUMBER: tbs["serial_number"].dump(),
-        Attribute.VALUE: der,
         Attribute.CERTIFICATE_CATEGORY: category,
-    }
+    })
+    return template
 
 
 def write_certificate(backend: Backend, slot_id: int, der: bytes, label: str, key_id: bytes,
@@ -46,23 +53,13 @@ def write_certificate(backend: Backend, slot_id: int, der: bytes, label: str, ke
 def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: str,
                           key_id: bytes) -> int:
     """A certificate object whose VALUE need not parse (malformed-corpus tests, odd tokens)."""
-    # CKA_SUBJECT is required for X.509 certificates (SoftHSM: CKR_TEMPLATE_INCOMPLETE without
-    # it): take it from the DER when that much parses, else an empty Name.
+    # The subject from the DER when that much parses, else an empty Name.
     try:
         subject = ax.Certificate.load(value)["tbs_certificate"]["subject"].dump()
     except Exception:  # noqa: BLE001 - the value is malformed on purpose
         subject = b"\x30\x00"
     sess = backend.session(slot_id)
-    obj = sess.create_object({
-        Attribute.CLASS: ObjectClass.CERTIFICATE,
-        Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
-        Attribute.TOKEN: True,
-        Attribute.PRIVATE: False,
-        Attribute.LABEL: label,
-        Attribute.ID: key_id,
-        Attribute.SUBJECT: subject,
-        Attribute.VALUE: value,
-    })
+    obj = sess.create_object(_base_certificate(value, label, key_id, subject))
     return int(obj.handle)
 
 

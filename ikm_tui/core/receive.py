@@ -32,7 +32,7 @@ from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509info import parse_certificate
 
 # Pending requests are DATA objects with this application and label = the key's label.
-REQUEST_APPLICATION = "ikm-tui request"
+from ikm_tui.core.requests import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
 
 
 @dataclass(frozen=True)
