@@ -189,7 +189,8 @@ def generate_protected_pair(backend: Backend, slot_id: int, spec: KeySpec, label
                                                   p11x.FunctionFailed, p11x.AttributeValueInvalid)):
             # SoftHSM answers a curve it does not know with CKR_GENERAL_ERROR: name what was asked.
             raise IkmError(f"The token could not generate a key on curve {spec.curve} ({err.cause.rstrip('.')}).",
-                           "Pick a curve the token lists (`ikm-tui certreq create --help` shows them).",
+                           "The token does not support this curve: pick one it lists (its Mechanisms tab, "
+                           "or `ikm-tui certreq capabilities`); ec:p256 is the most widely supported.",
                            err.ckr_name, err.ckr_code, _OP) from None
         raise err from None
     pair = KeyPair(pub, priv, GeneratedKey(label, temp_id, str(spec), b""))

@@ -6,14 +6,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import pkcs11.exceptions as p11x
 from asn1crypto import keys as akeys
 from asn1crypto.core import Null
-from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
-from pkcs11.util.ec import encode_named_curve_parameters
+from pkcs11 import Attribute, KeyType, ObjectClass
 
 from ikm_tui.core.backend import Backend, unwrap_ec_point
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError
 
 CURVE_OIDS = {"p256": "1.2.840.10045.3.1.7", "p384": "1.3.132.0.34", "p521": "1.3.132.0.35"}
 ED25519_OID = "1.3.101.112"
@@ -84,54 +82,18 @@ def spki_of_public(pub: Any) -> bytes:
 def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
                      key_id: bytes | None = None, *, sign: bool = True,
                      decrypt: bool = False) -> dict[str, Any]:
-    """Generate a private, sensitive, non-extractable pair on the token; CKA_ID as given or SHA-1.
+    """A protected pair on the token (see keygen.generate_protected_pair), as a plain dict.
 
-    Returns {'private': handle, 'public': handle, 'id': bytes, 'spki': DER}.
+    Returns {'private': handle, 'public': handle, 'id': bytes, 'spki': DER}. Kept for the demo,
+    benches and tests that want handles; `sign` is always on (every key we make signs).
     """
-    sess = backend.session(slot_id)
-    caps = MechanismFlag.SIGN | MechanismFlag.VERIFY if sign else MechanismFlag(0)
-    if decrypt:
-        caps |= MechanismFlag.DECRYPT | MechanismFlag.ENCRYPT | MechanismFlag.WRAP | MechanismFlag.UNWRAP
-    temp_id = key_id or b"ikm-tui-pending"
-    priv_template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.PRIVATE: True,
-                     Attribute.TOKEN: True}
-    pub_template = {Attribute.TOKEN: True, Attribute.PRIVATE: False}
-    if spec.kind == "rsa":
-        pub, priv = sess.generate_keypair(
-            KeyType.RSA, spec.bits, id=temp_id, label=label, store=True, capabilities=caps,
-            public_template={**pub_template, Attribute.PUBLIC_EXPONENT: b"\x01\x00\x01"},
-            private_template=priv_template)
-        public_value = bytes(pub[Attribute.MODULUS])
-    elif spec.kind in ("ec", "ed25519"):
-        if spec.kind == "ec":
-            params = encode_named_curve_parameters(CURVE_OIDS[spec.curve or "p256"])
-            kt, mech = KeyType.EC, Mechanism.EC_KEY_PAIR_GEN
-        else:
-            params = encode_named_curve_parameters(ED25519_OID)
-            kt, mech = KeyType.EC_EDWARDS, Mechanism.EC_EDWARDS_KEY_PAIR_GEN
-        try:
-            pub, priv = sess.generate_keypair(
-                kt, id=temp_id, label=label, store=True, capabilities=caps, mechanism=mech,
-                public_template={**pub_template, Attribute.EC_PARAMS: params},
-                private_template=priv_template)
-        except (p11x.GeneralError, p11x.DomainParamsInvalid, p11x.FunctionFailed,
-                p11x.MechanismParamInvalid, p11x.AttributeValueInvalid) as exc:
-            # SoftHSM answers an unknown curve with CKR_GENERAL_ERROR: say what was asked for.
-            err = from_exception(exc)
-            raise IkmError(
-                f"The token could not generate a key on curve {spec.curve} ({err.cause.rstrip('.')}).",
-                "The token does not support this curve: pick one from its Mechanisms tab "
-                "(ec:p256 is the most widely supported).",
-                err.ckr_name, err.ckr_code, "Generating the key pair") from None
-        public_value = unwrap_ec_point(bytes(pub[Attribute.EC_POINT]))
-    else:  # pragma: no cover - KeySpec.parse refuses others
-        raise ValueError(spec.kind)
-    final_id = key_id or key_id_for(public_value)
-    if key_id is None:
-        pub[Attribute.ID] = final_id
-        priv[Attribute.ID] = final_id
-    return {"private": int(priv.handle), "public": int(pub.handle), "id": final_id,
-            "spki": spki_of_public(pub)}
+    # Imported here: keygen builds on this module (KeySpec, key_id_for).
+    from ikm_tui.core.keygen import KeyPurpose, generate_protected_pair
+
+    purpose = KeyPurpose(decrypt=decrypt, unwrap=decrypt)
+    pair = generate_protected_pair(backend, slot_id, spec, label, key_id, purpose)
+    return {"private": int(pair.private.handle), "public": int(pair.public.handle),
+            "id": pair.info.key_id, "spki": pair.info.spki}
 
 
 def find_public(backend: Backend, slot_id: int, key_id: bytes) -> Any:
