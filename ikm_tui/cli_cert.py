@@ -163,6 +163,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
         _say(f"pending request {r.label!r} will be removed as fulfilled")
     for w in pv.warnings:
         _say(f"warning: {w}")
+    for f in _receive_lint(svc, slot, pv):
+        _say(f"lint {f.severity.upper()} {f.code}: {f.message}")
     if pv.existing and not args.replace:
         same = any(e.der == pv.leaf.der for e in pv.existing)
         raise IkmError(f"The key {pv.key.label!r} already has "
@@ -182,6 +184,15 @@ def cmd_receive(args: argparse.Namespace) -> int:
     for n in res.notes:
         _say(f"note: {n}")
     return 0
+
+
+def _receive_lint(svc: Any, slot: int, pv: Any) -> list[Any]:
+    """Lint summary of the leaf, its chain checked against the file's and the token's CA certs."""
+    from ikm_tui.core import lint
+
+    listing = svc.call("list_objects", slot)
+    candidates = [c.cert.der for c in pv.chain] + lint.token_ca_certificates(listing.objects)
+    return lint.assess(pv.leaf.der, candidates, intended_use=lint.intended_use_of(pv.leaf.fields.eku))
 
 
 def cmd_add(args: argparse.Namespace) -> int:

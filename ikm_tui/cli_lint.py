@@ -68,27 +68,16 @@ def _date(text: str) -> Any:
 
 def intended_use_of(der: bytes) -> str | None:
     """"server"/"client" from the certificate's EKU (serverAuth wins), None if neither or unreadable."""
-    from cryptography import x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from ikm_tui.core import lint
+    from ikm_tui.core.x509info import parse_certificate
 
-    try:
-        eku = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except Exception:  # noqa: BLE001 - the linter reports unreadable certificates itself
-        return None
-    if ExtendedKeyUsageOID.SERVER_AUTH in eku:
-        return "server"
-    if ExtendedKeyUsageOID.CLIENT_AUTH in eku:
-        return "client"
-    return None
+    return lint.intended_use_of(parse_certificate(der).eku)
 
 
-def _token_ca_certs(listing: Any, skip: set[int] = frozenset()) -> list[bytes]:  # type: ignore[assignment]
-    from ikm_tui.core.model import ObjClass
-    from ikm_tui.core.objects import CATEGORY_AUTHORITY
+def _token_ca_certs(listing: Any, skip: set[int] | None = None) -> list[bytes]:
+    from ikm_tui.core.lint import token_ca_certificates
 
-    return [o.value for o in listing.objects
-            if o.cls is ObjClass.CERTIFICATE and o.value is not None and o.handle not in skip
-            and ((o.cert is not None and o.cert.is_ca) or o.cert_category == CATEGORY_AUTHORITY)]
+    return token_ca_certificates(listing.objects, skip or set())
 
 
 def _token_named(args: argparse.Namespace) -> bool:

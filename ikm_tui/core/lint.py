@@ -6,10 +6,10 @@ import base64
 import binascii
 import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -645,3 +645,38 @@ def check_chain(leaf_der: bytes, candidates: list[bytes], *, now: datetime | Non
     if not any(f.severity == ERROR for f in findings):
         _run(findings, "path validation", lambda: _second_opinion(path or [], pool, at))
     return findings
+
+
+# ----- choosing inputs: shared by the CLI (`cert lint`, `cert receive`) and the TUI ---------------
+SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
+
+
+def intended_use_of(eku: Sequence[str]) -> str | None:
+    """"server" or "client" from a certificate's EKU names (serverAuth wins); None for neither."""
+    if "serverAuth" in eku:
+        return "server"
+    if "clientAuth" in eku:
+        return "client"
+    return None
+
+
+def token_ca_certificates(objects: Sequence[Any], skip: Collection[int] = ()) -> list[bytes]:
+    """DER of every CA certificate among listed token objects (CA:TRUE, or filed as authority).
+
+    `objects` are core.model.ObjectInfo; `skip` holds handles not to offer (the leaf itself).
+    """
+    from ikm_tui.core.model import ObjClass
+    from ikm_tui.core.objects import CATEGORY_AUTHORITY
+
+    return [o.value for o in objects
+            if o.cls is ObjClass.CERTIFICATE and o.value is not None and o.handle not in skip
+            and ((o.cert is not None and o.cert.is_ca) or o.cert_category == CATEGORY_AUTHORITY)]
+
+
+def assess(der: bytes, candidates: Sequence[bytes], *, now: datetime | None = None,
+           intended_use: str | None = None) -> list[Finding]:
+    """lint_certificate plus, when the DER parsed, check_chain; errors first."""
+    findings = lint_certificate(der, now=now, intended_use=intended_use)
+    if not any(f.code == "unparseable" for f in findings):
+        findings += check_chain(der, list(candidates), now=now)
+    return sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3))
