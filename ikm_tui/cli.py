@@ -36,6 +36,13 @@ examples:
   ikm-tui list --login --json               log in (PIN prompt) and list everything as JSON
   ikm-tui --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --token "UserPIN (SmartCard-HSM)"
 
+the runmqakm -certreq / -cert -receive flow, on the token:
+  ikm-tui certreq create --label web01 --key-type ec:p256 --subject "CN=web01.example.com,O=Example" \\
+          --san DNS:web01.example.com --out web01.csr      (send web01.csr to your CA)
+  ikm-tui cert receive web01.pem --with-chain               (stored next to its key, same CKA_ID+label)
+  ikm-tui cert lint web01                                   (what Chrome / openssl -x509_strict will say)
+  ikm-tui explain CTGSK3026W                                (what a GSKit or CKR code means)
+
 The PIN is never a command-line value: it is prompted for on a terminal, read from
 --pin-file FILE (mode 0600) or taken from $IKM_PIN.
 """
