@@ -129,6 +129,10 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
 
     module = resolve_module(args)
     svc = get_service(module)
+    # The owner thread now loads the module: C_Initialize runs without the GIL (SoftHSM reads
+    # every object file of its tokens then), so import the certificate parser meanwhile instead
+    # of importing it later on the owner thread, on the listing's critical path.
+    import ikm_tui.core.x509info  # noqa: F401
     svc.wait_ready()
     if getattr(args, "trace", None):
         from ikm_tui.core.trace import file_tracer
