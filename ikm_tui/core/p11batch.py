@@ -77,10 +77,9 @@ _FindObjectsFinal = ctypes.CFUNCTYPE(CK_RV, CK_ULONG)
 class Template:
     """A reusable C_GetAttributeValue template with one preallocated buffer per attribute.
 
-    The buffers are slices of one block, so a read copies them out with one `string_at`; the
-    CK_ATTRIBUTE array is reset with one memmove from a pristine copy, and (where CK_ATTRIBUTE is
-    three machine words, as on every LP64 system) the lengths come back as one slice of a flat
-    view. Per attribute that leaves a list lookup, no ctypes field access.
+    The buffers are slices of one block, so a read copies them out at once; and where
+    CK_ATTRIBUTE is three machine words (every LP64 system) the lengths are reset and read back
+    as one slice of a flat view. Per attribute that leaves a list lookup, no ctypes field access.
     """
 
     def __init__(self, types: Sequence[int], sizes: Sequence[int],
@@ -93,8 +92,8 @@ class Template:
         self.array = (_Attribute * self.count)()
         spans = [max(1, s) for s in self.sizes]
         self.offsets = [sum(spans[:i]) for i in range(self.count)]
-        self.total = sum(spans)
-        self.block = ctypes.create_string_buffer(max(1, self.total))
+        self.total = max(1, sum(spans))
+        self.block = ctypes.create_string_buffer(self.total)
         base = ctypes.addressof(self.block)
         self.base = base
         self.addresses = [base + off for off in self.offsets]
@@ -102,9 +101,6 @@ class Template:
             self.array[i].type = t
             self.array[i].pValue = self.addresses[i]
             self.array[i].ulValueLen = self.sizes[i]
-        self._nbytes = ctypes.sizeof(self.array)
-        self._pristine = ctypes.create_string_buffer(ctypes.string_at(self.array, self._nbytes),
-                                                     self._nbytes)
         self._flat = None
         if ctypes.sizeof(_Attribute) == 3 * ctypes.sizeof(CK_ULONG):
             self._flat = (CK_ULONG * (3 * self.count)).from_buffer(self.array)
@@ -112,7 +108,14 @@ class Template:
         self.entries = list(zip(self.types, self.offsets, self.fixed))
 
     def reset(self) -> None:
-        ctypes.memmove(self.array, self._pristine, self._nbytes)
+        # Not ctypes.memmove or string_at: those are foreign calls that drop and retake the
+        # GIL, and with the TUI's event loop waiting for it each handover costs a thread switch.
+        if self._flat is not None:
+            self._flat[2::3] = self.sizes
+            return
+        arr = self.array
+        for i, size in enumerate(self.sizes):
+            arr[i].ulValueLen = size
 
     def lengths(self) -> list[int]:
         """ulValueLen of every attribute after a call."""
@@ -123,7 +126,7 @@ class Template:
 
     def data(self) -> bytes:
         """The whole buffer block, to slice values out of."""
-        return ctypes.string_at(self.base, self.total)
+        return self.block.raw
 
 
 class RawObjects:
