@@ -6,6 +6,7 @@ Textual is imported only when the TUI opens, so scripted commands start fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Sequence
@@ -57,7 +58,34 @@ class IkmArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The commands defined in this file. For these (and for the TUI, which takes no command) the
+# parser needs none of COMMAND_MODULES: importing them and building their subparsers was ~20 ms
+# of every `ikm-tui list`.
+CORE_COMMANDS = ("tokens", "list", "demo")
+# Top-level options (add_common(top=True)) that take a value, and those that take none.
+_TOP_VALUE_OPTIONS = ("--module", "--token", "--pin-file", "--trace")
+_TOP_FLAGS = ("--login", "--show-command", "--confirm-final-try")
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand argparse will dispatch `argv` to, "" for none (the TUI), or None when that
+    cannot be told for sure without the full parser (help, --version, anything unexpected)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _TOP_VALUE_OPTIONS:
+            i += 2
+        elif arg.split("=", 1)[0] in _TOP_VALUE_OPTIONS or arg in _TOP_FLAGS:
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg
+    return "" if i == len(argv) else None
+
+
+def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
+    """The CLI parser; without `command_modules`, only the commands this file defines."""
     parser = IkmArgumentParser(
         prog="ikm-tui",
         description="Keystore manager for PKCS#11 tokens (SoftHSM2, SmartCard-HSM/Nitrokey via OpenSC, "
@@ -89,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-tui", action="store_true", help="only create the token, print how to use it")
     p.set_defaults(func=cmd_demo)
 
-    for mod_name in COMMAND_MODULES:
+    for mod_name in COMMAND_MODULES if command_modules else ():
         try:
             mod = importlib.import_module(mod_name)
         except ModuleNotFoundError as exc:
@@ -268,11 +296,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)
         return 2
-    parser = build_parser()
+    word = command_word(argv)
+    parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
     args = parser.parse_args(argv)
     try:
         if getattr(args, "command", None) is None:
             return run_tui(args.module, args.token)
+        # A command is one short process: what the imports and the parser allocated lives until
+        # exit, so take it out of the cyclic GC's sight. Every later collection (a dozen during a
+        # 1,000-object listing) and the one at interpreter exit then skip those ~100k objects:
+        # ~20 ms less CPU per run.
+        gc.freeze()
         # The TUI handles SIGHUP on its event loop (hangup.install_loop_handler).
         hangup.install_cli_handler()
         return int(args.func(args) or 0)

@@ -72,6 +72,34 @@ def test_pkcs11_tool_token_lists_with_pairing(token: Any, tmp_path: Path) -> Non
     for o in objs:
         assert o["uri"].startswith("pkcs11:")
         assert set(o["id"]) <= set("0123456789abcdef")
+    # print_json's own encoder writes exactly what json.dumps(indent=2) writes.
+    assert res.stdout == json.dumps(data, indent=2, ensure_ascii=True) + "\n"
+
+
+def test_dumps_indented_is_json_dumps() -> None:
+    """Every kind of value the CLI prints, and the odd ones json.dumps(default=str) handles."""
+    from datetime import datetime, timezone
+    from enum import Enum, IntEnum
+
+    from ikm_tui.cliutil import dumps_indented
+
+    class Num(IntEnum):
+        A = 5
+
+    class Word(str, Enum):
+        X = "x"
+
+    cases: list[Any] = [
+        {}, [], {"a": []}, {"a": {}}, (1, (2, 3)), "é😀\u202e\x1b\"\\", -0.0, 10**30, 1e300, 0.1,
+        [1, 2.5, None, True, False, "x", {"k": [{"z": 1}]}],
+        {1: 2, 2.5: 3, True: 1, None: 0, "s": "t"},
+        [float("inf"), -float("inf")], Num.A, [Word.X, Num.A, b"\x00"],
+        {"e": Num.A, "d": datetime(2020, 1, 1, tzinfo=timezone.utc), "b": b"\x00", "w": Word.X},
+    ]
+    for case in cases:
+        assert dumps_indented(case) == json.dumps(case, indent=2, ensure_ascii=True, default=str)
+    nan = dumps_indented(float("nan"))
+    assert nan == json.dumps(float("nan"), indent=2) == "NaN"
 
 
 def test_ec_cert_pairs_through_public_key_object(token: Any, tmp_path: Path) -> None:

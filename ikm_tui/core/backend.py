@@ -37,7 +37,6 @@ from ikm_tui.core.p11batch import BatchError, RawObjects, Template
 from ikm_tui.core.p11info import RawModule
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin
-from ikm_tui.core.x509info import parse_certificate
 
 _CLASS_MAP = {
     ObjectClass.PRIVATE_KEY: ObjClass.PRIVATE_KEY,
@@ -632,6 +631,10 @@ class Backend:
                 fields["bits"] = int(attrs[Attribute.VALUE_LEN]) * 8
             fields["key_type"] = key_type
         elif cls is ObjClass.CERTIFICATE:
+            # Imported here, not at the top: the CLI imports cryptography on its main thread
+            # while this thread loads the module (see cliutil.open_token).
+            from ikm_tui.core.x509info import parse_certificate
+
             value = attrs.get(Attribute.VALUE)
             fields["value"] = bytes(value) if value else b""
             fields["cert"] = parse_certificate(fields["value"])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from functools import lru_cache
+
+from ikm_tui.core import errors
 from ikm_tui.core.errors import (
     CKR_BY_NAME,
-    CKR_NAME_BY_EXCEPTION,
     CKR_VENDOR_DEFINED,
     ckr_for_code,
     unknown_code_text,
@@ -115,8 +117,14 @@ KNOWN_PREFIXES = ("CKR_ (a PKCS#11 name such as CKR_PIN_INCORRECT, also without 
                   "CTGSK (runmqakm/gskcapicmd messages: " + ", ".join(k for k in GSKIT if k.startswith("CTGSK")) + ")",
                   "GSK_ (GSKit return codes: " + ", ".join(k for k in GSKIT if k.startswith("GSK_")) + ")")
 
-_EXCEPTION_BY_CKR: dict[str, str] = {name: klass.__name__ for klass, name in CKR_NAME_BY_EXCEPTION.items()}
-_CKR_BY_CLASS_NAME: dict[str, str] = {klass.__name__.lower(): name for klass, name in CKR_NAME_BY_EXCEPTION.items()}
+
+@lru_cache(maxsize=1)
+def _exception_names() -> tuple[dict[str, str], dict[str, str]]:
+    """(CKR name -> python-pkcs11 class name, lowercase class name -> CKR name), built on first
+    use: the table imports python-pkcs11, which `ikm-tui --help` should not pay for."""
+    table = errors.CKR_NAME_BY_EXCEPTION
+    return ({name: klass.__name__ for klass, name in table.items()},
+            {klass.__name__.lower(): name for klass, name in table.items()})
 
 _CTGSK = re.compile(r"\bCTGSK\d{4}[A-Z]\b")
 _GSK = re.compile(r"\bGSK_[A-Z0-9_]+\b")
@@ -145,7 +153,7 @@ def _from_ckr(name: str, number: int | None = None) -> Explanation | None:
     # p11-kit's old numbers reach python-pkcs11 as "Unmapped error code", not as the named class.
     canonical = CKR_BY_NAME[entry.name].code == entry.code
     return Explanation(entry.name, "PKCS#11", entry.cause, entry.next_step, number=entry.code,
-                       exception=_EXCEPTION_BY_CKR.get(entry.name) if canonical else None)
+                       exception=_exception_names()[0].get(entry.name) if canonical else None)
 
 
 def _resolve(code: str) -> tuple[Explanation | None, int | None]:
@@ -170,8 +178,9 @@ def _resolve(code: str) -> tuple[Explanation | None, int | None]:
         return _from_ckr(m.group(0)), None
     if up and "CKR_" + up in CKR_BY_NAME:
         return _from_ckr("CKR_" + up), None
-    if text.lower() in _CKR_BY_CLASS_NAME:
-        return _from_ckr(_CKR_BY_CLASS_NAME[text.lower()]), None
+    by_class_name = _exception_names()[1]
+    if text.lower() in by_class_name:
+        return _from_ckr(by_class_name[text.lower()]), None
     parsed = _parse_number(text)
     if parsed is not None:
         return _from_ckr("", parsed), parsed

@@ -75,7 +75,12 @@ _FindObjectsFinal = ctypes.CFUNCTYPE(CK_RV, CK_ULONG)
 
 
 class Template:
-    """A reusable C_GetAttributeValue template with one preallocated buffer per attribute."""
+    """A reusable C_GetAttributeValue template with one preallocated buffer per attribute.
+
+    The buffers are slices of one block, so a read copies them out at once; and where
+    CK_ATTRIBUTE is three machine words (every LP64 system) the lengths are reset and read back
+    as one slice of a flat view. Per attribute that leaves a list lookup, no ctypes field access.
+    """
 
     def __init__(self, types: Sequence[int], sizes: Sequence[int],
                  fixed: Sequence[bool] | None = None) -> None:
@@ -85,16 +90,43 @@ class Template:
         self.fixed = list(fixed) if fixed is not None else [False] * len(self.types)
         self.count = len(self.types)
         self.array = (_Attribute * self.count)()
-        self.buffers = [ctypes.create_string_buffer(max(1, s)) for s in self.sizes]
-        self.addresses = [ctypes.addressof(b) for b in self.buffers]
+        spans = [max(1, s) for s in self.sizes]
+        self.offsets = [sum(spans[:i]) for i in range(self.count)]
+        self.total = max(1, sum(spans))
+        self.block = ctypes.create_string_buffer(self.total)
+        base = ctypes.addressof(self.block)
+        self.base = base
+        self.addresses = [base + off for off in self.offsets]
         for i, t in enumerate(self.types):
             self.array[i].type = t
             self.array[i].pValue = self.addresses[i]
+            self.array[i].ulValueLen = self.sizes[i]
+        self._flat = None
+        if ctypes.sizeof(_Attribute) == 3 * ctypes.sizeof(CK_ULONG):
+            self._flat = (CK_ULONG * (3 * self.count)).from_buffer(self.array)
+        # (type, offset, fixed) per attribute, for the read loop.
+        self.entries = list(zip(self.types, self.offsets, self.fixed))
 
     def reset(self) -> None:
+        # Not ctypes.memmove or string_at: those are foreign calls that drop and retake the
+        # GIL, and with the TUI's event loop waiting for it each handover costs a thread switch.
+        if self._flat is not None:
+            self._flat[2::3] = self.sizes
+            return
         arr = self.array
-        for i, s in enumerate(self.sizes):
-            arr[i].ulValueLen = s
+        for i, size in enumerate(self.sizes):
+            arr[i].ulValueLen = size
+
+    def lengths(self) -> list[int]:
+        """ulValueLen of every attribute after a call."""
+        if self._flat is not None:
+            return self._flat[2::3]  # type: ignore[no-any-return]
+        arr = self.array
+        return [arr[i].ulValueLen for i in range(self.count)]
+
+    def data(self) -> bytes:
+        """The whole buffer block, to slice values out of."""
+        return self.block.raw
 
 
 class RawObjects:
@@ -162,21 +194,18 @@ class RawObjects:
         same result with two calls for every object.
         """
         tpl.reset()
-        arr = tpl.array
-        rv = self._get(session, handle, arr, tpl.count)
+        rv = self._get(session, handle, tpl.array, tpl.count)
         if rv != CKR_OK and rv not in _PARTIAL:
             raise BatchError("C_GetAttributeValue", int(rv))
-        string_at = ctypes.string_at
-        addresses = tpl.addresses
+        data = tpl.data()
         out: dict[int, Any] = {}
         missing: list[int] = []
-        for i, t in enumerate(tpl.types):
-            n = arr[i].ulValueLen
+        for (t, off, fixed), n in zip(tpl.entries, tpl.lengths()):
             if n == CK_UNAVAILABLE_INFORMATION:
-                if not tpl.fixed[i]:
+                if not fixed:
                     missing.append(t)
             else:
-                out[t] = unpack[t](string_at(addresses[i], n))
+                out[t] = unpack[t](data[off:off + n])
         if rv == CKR_OK and len(out) < tpl.count:
             # Unavailable with CKR_OK is against the spec, but some tokens do it: be thorough.
             return self._read_sized(session, handle, tpl.types, unpack)

@@ -195,6 +195,46 @@ class TokenService:
         """Blocking: run fn(backend, *args) on the owner thread (for multi-step operations)."""
         return self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs).result()
 
+    def submit(self, name: str, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """Queue backend.<name>(*args) and return its future at once, without waiting."""
+        return self._submit(name, None, args, kwargs)
+
+    def after(self, first: concurrent.futures.Future[Any], name: str,
+              make_args: Callable[[Any], tuple[Any, ...] | None]) -> concurrent.futures.Future[Any]:
+        """backend.<name>(*make_args(first's result)), queued the moment `first` completes.
+
+        The queuing happens on the owner thread (where `first` completes), so a chain of calls
+        runs back to back instead of each waiting for its caller's event loop to come round
+        (the TUI's is busy drawing its first frame then). The future fails with `first`'s
+        error; it is None, and nothing is called, when make_args returns None.
+        """
+        out: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def forward(done: concurrent.futures.Future[Any]) -> None:
+            exc = done.exception()
+            if exc is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(done.result())
+
+        def chain(done: concurrent.futures.Future[Any]) -> None:
+            try:
+                exc = done.exception()
+                if exc is not None:
+                    out.set_exception(exc)
+                    return
+                args = make_args(done.result())
+                if args is None:
+                    out.set_result(None)
+                    return
+                self._submit(name, None, args, {}).add_done_callback(forward)
+            except BaseException as exc:  # noqa: BLE001 - a closed service, a bad make_args
+                if not out.done():
+                    out.set_exception(exc)
+
+        first.add_done_callback(chain)
+        return out
+
     async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Async facade for the UI: awaits without blocking the event loop."""
         import asyncio  # here, not at the top: the CLI never needs it (~20 ms of its start-up)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import gc
 from typing import TYPE_CHECKING, Any
 
 from textual import on
@@ -14,7 +17,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
-from ikm_tui.core.modules import canonical
+from ikm_tui.core.modules import ModuleCandidate, canonical
 from ikm_tui.ui import describe, request_flow
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
@@ -30,6 +33,9 @@ from ikm_tui.ui.workers import start
 
 if TYPE_CHECKING:
     from ikm_tui.ui.app import IkmApp
+
+# gc.freeze() is done once per process, by the first screen that loads modules.
+_heap_frozen = False
 
 
 class MainScreen(Screen[None]):
@@ -89,25 +95,44 @@ class MainScreen(Screen[None]):
     # ----- tokens -----------------------------------------------------------------------------
     async def load_modules(self, *, initial: bool = False, rescan: bool = False) -> None:
         """Ask every module for its slots; a module that fails to load becomes an error node."""
+        global _heap_frozen
         app = self.ikm
-        entries: list[ModuleEntry] = []
-        for cand in app.module_candidates():
+        if not _heap_frozen:
+            # Textual, Rich and the core allocated ~200k long-lived objects at import; each full
+            # collection rescanned them all (~25 ms, three of them before a 1,000-object table
+            # showed). Frozen once per process, collections only see what came after.
+            gc.freeze()
+            _heap_frozen = True
+
+        cands = app.module_candidates()
+        # Queued now, not from a task that starts when the event loop next comes round.
+        early = _EarlyListing(app.service_for(cands[0].path), app.token) if initial and cands else None
+
+        async def load(cand: ModuleCandidate, first: bool) -> ModuleEntry:
             try:
                 svc = app.service_for(cand.path)
                 if rescan:
                     await svc.acall("rescan")
-                info = await svc.acall("module_info")
-                slots = await svc.acall("slots")
+                if first and early is not None:
+                    info = await asyncio.wrap_future(early.info)
+                    slots = await asyncio.wrap_future(early.slots)
+                else:
+                    info = await svc.acall("module_info")
+                    slots = await svc.acall("slots")
             except IkmError as err:
-                entries.append(ModuleEntry(cand.path, cand.source, error=str(err)))
-                continue
-            entries.append(ModuleEntry(info.path, cand.source, info, tuple(slots)))
+                return ModuleEntry(cand.path, cand.source, error=str(err))
+            return ModuleEntry(info.path, cand.source, info, tuple(slots))
+
+        # Side by side: every module has its own owner thread, and a slow one (OpenSC waiting
+        # for readers, p11-kit-trust parsing the CA store) must not hold up the others. The
+        # entries keep the candidates' order.
+        entries = list(await asyncio.gather(*(load(c, i == 0) for i, c in enumerate(cands))))
         self.entries = entries
         tree = self.query_one("#tokens", TokenTree)
         tree.show_modules(entries)
         target = self.current if self.current and tree.slot_info(self.current) else None
         if initial and app.token is not None:
-            target = await self._find_token(app.token)
+            target = await self._find_token(app.token, early)
         if target is None:
             target = tree.first_token()
         if target is None:
@@ -118,26 +143,34 @@ class MainScreen(Screen[None]):
                 "No token. Modules found: " + (", ".join(e.path for e in entries) or "none"))
             return
         tree.select_token(target)
-        await self.open_token(target)
+        await self.open_token(target, early)
 
-    async def _find_token(self, selector: str) -> TokenRef:
+    async def _find_token(self, selector: str, early: _EarlyListing | None = None) -> TokenRef:
         """--token LABEL|URI: ask each loaded module; the first module's error names the labels."""
         first_error: IkmError | None = None
-        for entry in self.entries:
+        for index, entry in enumerate(self.entries):
             if entry.error is not None:
                 continue
             try:
-                slot = await self.ikm.service_for(entry.path).acall("find_slot", selector)
+                if index == 0 and early is not None:
+                    # Already asked, right after the module's slots (see _EarlyListing).
+                    slot = await asyncio.wrap_future(early.slot)
+                else:
+                    slot = await self.ikm.service_for(entry.path).acall("find_slot", selector)
             except IkmError as err:
                 first_error = first_error or err
                 continue
             return TokenRef(entry.path, slot)
         raise first_error or IkmError(f"No token matches {selector!r}.", "Run `ikm-tui tokens`.")
 
-    async def open_token(self, ref: TokenRef) -> None:
+    async def open_token(self, ref: TokenRef, early: _EarlyListing | None = None) -> None:
         svc = self.ikm.service_for(ref.module_path)
-        listing: Listing = await svc.acall("list_objects", ref.slot_id)
-        mechanisms = await svc.acall("mechanisms", ref.slot_id)
+        if early is not None and await early.lists(ref):
+            listing: Listing = await asyncio.wrap_future(early.listing)
+            mechanisms = await asyncio.wrap_future(early.mechanisms)
+        else:
+            listing = await svc.acall("list_objects", ref.slot_id)
+            mechanisms = await svc.acall("mechanisms", ref.slot_id)
         self.current = ref
         self.listing = listing
         self._show_listing(listing)
@@ -313,3 +346,49 @@ class MainScreen(Screen[None]):
         if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info)):
             await self.open_token(ref)
             self.notify("Logged in: private keys are listed.")
+
+
+class _EarlyListing:
+    """The first module's start-up calls, chained on its owner thread.
+
+    At start-up the token to open is nearly always on the first module (--module, IKM_MODULE,
+    the only one with a token). Its calls are the ones load_modules, _find_token and open_token
+    make, in the same order (module_info, slots, find_slot when --token is given, list_objects,
+    mechanisms), but each is queued by the owner thread as the previous one ends, instead of
+    after a round trip through the event loop, which is busy drawing the first frame then. The
+    token is the one the screen opens: --token on the first module, else the first module's
+    first initialised token (the tree's first token). No call is made that the screen would not
+    make.
+    """
+
+    def __init__(self, svc: Any, selector: str | None) -> None:
+        self.info = svc.submit("module_info")
+        self.slots = svc.submit("slots")
+        self.slot: Any
+        if selector is not None:
+            self.slot = svc.after(self.slots, "find_slot", lambda _slots: (selector,))
+        else:
+            self.slot = concurrent.futures.Future()
+
+            def first_token(done: concurrent.futures.Future[Any]) -> None:
+                exc = done.exception()
+                if exc is not None:
+                    self.slot.set_exception(exc)
+                    return
+                self.slot.set_result(next((s.slot_id for s in done.result()
+                                           if s.token is not None and s.token.initialized), None))
+
+            self.slots.add_done_callback(first_token)
+        self.listing = svc.after(self.slot, "list_objects",
+                                 lambda slot: None if slot is None else (slot,))
+        self.mechanisms = svc.after(self.listing, "mechanisms",
+                                    lambda listing: None if listing is None else (listing.slot_id,))
+
+    async def lists(self, ref: TokenRef) -> bool:
+        """Whether the chain lists the token `ref` names (so open_token takes its results)."""
+        try:
+            info = await asyncio.wrap_future(self.info)
+            slot = await asyncio.wrap_future(self.slot)
+        except IkmError:
+            return False
+        return slot is not None and slot == ref.slot_id and canonical(info.path) == canonical(ref.module_path)
