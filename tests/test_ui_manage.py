@@ -55,6 +55,7 @@ async def receive_via_dialog(pilot: Pilot[Any], path: Path, *, logged_in: bool =
     await pilot.press("i")
     if not logged_in:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, PinScreen))
+        await pilot.pause()
         await pilot.press(*pin, "enter")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, CertSourceScreen))
     await pilot.pause()
@@ -235,6 +236,7 @@ async def test_delete_key_with_cert_warns_orphan(token: Any, tmp_path: Path) -> 
         await _select(pilot, "tab-keys", key.handle)
         await pilot.press("d")
         await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen))
+        await pilot.pause()
         message = app.screen._message  # noqa: SLF001
         assert "private key 'web01'" in message and "public key 'web01'" in message
         assert "becomes an orphan" in message
@@ -261,6 +263,7 @@ async def test_rename_pair_shows_read_back(token: Any, tmp_path: Path) -> None:
         await pilot.pause()
         app.screen.query_one("#label-ok", Button).press()
         await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        await pilot.pause()
         text = app.screen.plain_text
         assert "Renamed to web01-2026" in text and text.count(": ok") == 3
         app.screen.query_one("#message-ok", Button).press()
@@ -320,8 +323,10 @@ async def test_doctor_lists_findings_and_repairs_on_confirm(token: Any, tmp_path
         assert "label 'imported-by-other-tool' -> 'web01'" in screen.plain_text
         screen.query_one("#doctor-apply", Button).press()
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
         app.screen.query_one("#confirm-yes", Button).press()
         await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        await pilot.pause()
         assert "Repairs applied" in app.screen.plain_text and "(ok)" in app.screen.plain_text
     cert = _obj(token, ObjClass.CERTIFICATE, "web01")
     assert cert.id == _obj(token, ObjClass.PRIVATE_KEY, "web01").id

@@ -158,12 +158,22 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
         self.plain_text = safe_text("\n".join(plain), multiline=True)
         return Content.assemble(*parts)
 
+    def _headline(self) -> Content:
+        """Key match and lint counts above the scrolling details: visible without scrolling."""
+        pv = self.preview
+        worst = min((SEVERITY_ORDER.get(f.severity, 3) for f in self.findings), default=3)
+        style = {0: "bold white on red", 1: "bold black on yellow"}.get(worst, "green")
+        return Content.assemble(
+            literal(f"for key {pv.key.label!r}", "green"),
+            literal("  · replaces a certificate" if pv.needs_replace else "", "bold yellow"),
+            Content("  · "), literal(f" Lint: {lint_summary(self.findings)} ", style))
+
     def compose(self) -> ComposeResult:
         pv = self.preview
         storable = sum(1 for c in pv.chain if c.action == "store")
         with Vertical(id="receive-dialog", classes="dialog"):
-            yield Static(literal("Receive certificate: preview (nothing written yet)", "bold"),
-                         classes="dialog-title")
+            yield Static(literal("Receive certificate: preview (nothing written yet)", "bold"))
+            yield Static(self._headline(), id="receive-headline", classes="dialog-title")
             with VerticalScroll(id="receive-body"):
                 yield Static(self._body(), id="receive-text")
             replace = Checkbox("Replace the key's existing certificate", id="receive-replace")
