@@ -331,3 +331,81 @@ async def test_doctor_lists_findings_and_repairs_on_confirm(token: Any, tmp_path
     cert = _obj(token, ObjClass.CERTIFICATE, "web01")
     assert cert.id == _obj(token, ObjClass.PRIVATE_KEY, "web01").id
     assert manage.describe(cert).startswith("certificate 'web01'")
+
+
+async def test_add_ca_then_save_it_asks_before_overwrite(token: Any, tmp_path: Path) -> None:
+    ca = SoftCA("Example Root CA")
+    src = tmp_path / "root.pem"
+    src.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    out = tmp_path / "out.der"
+    out.write_bytes(b"keep me")
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, CertSourceScreen))
+        await pilot.pause()
+        app.screen.query_one("#source-path", Input).value = str(src)
+        app.screen.query_one("#source-ok", Button).press()
+        await wait_for(pilot, lambda: isinstance(app.screen, LabelScreen))
+        await pilot.pause()
+        assert app.screen.query_one("#label-input", Input).value == "Example Root CA"  # the CN
+        app.screen.query_one("#label-ok", Button).press()
+        await wait_for(pilot, lambda: not isinstance(app.screen, LabelScreen))
+        await settle(pilot)
+        main = app.main_screen
+        assert main.query_one("#tabs", TabbedContent).active == "tab-certs"
+        from ikm_tui.ui.manage_flow import selected_object
+
+        sel = selected_object(main)
+        assert sel is not None and sel.label == "Example Root CA" and sel.cert_category == 2
+        # x: save it as DER over an existing file — asks first; "Cancel" keeps the file.
+        await pilot.press("x")
+        from ikm_tui.ui.export_screen import ExportScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(out)
+        from textual.widgets import RadioButton
+
+        app.screen.query_one("#export-der", RadioButton).value = True
+        await pilot.pause()
+        app.screen.query_one("#export-ok", Button).press()
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        app.screen.query_one("#confirm-no", Button).press()
+        await settle(pilot)
+        assert out.read_bytes() == b"keep me"
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(out)
+        app.screen.query_one("#export-der", RadioButton).value = True
+        await pilot.pause()
+        app.screen.query_one("#export-ok", Button).press()
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        app.screen.query_one("#confirm-yes", Button).press()
+        await settle(pilot)
+    assert out.read_bytes() == ca.der
+
+
+async def test_export_public_key_of_selected_key(token: Any, tmp_path: Path) -> None:
+    make_request_and_sign(token, tmp_path)
+    key = _obj(token, ObjClass.PRIVATE_KEY, "web01")
+    out = tmp_path / "web01.pub.pem"
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await _select(pilot, "tab-keys", key.handle)
+        await pilot.press("p")
+        from ikm_tui.ui.export_screen import ExportScreen
+
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(out)
+        app.screen.query_one("#export-ok", Button).press()
+        await settle(pilot)
+    pub = serialization.load_pem_public_key(out.read_bytes())
+    csr_pub = x509.load_pem_x509_certificate((tmp_path / "web01.pem").read_bytes()).public_key()
+    assert pub == csr_pub

@@ -186,11 +186,12 @@ def plan_delete_object(backend: Backend, slot_id: int, handle: int) -> Plan:
     elif obj.cls is ObjClass.PUBLIC_KEY and obj.handle in p.public_to_private:
         warnings.append("this is the public half of a key pair: the private key stays, but NSS (which "
                         "finds keys through the public-key object before login) may lose the pair")
+    # Duplicates (same class and label) stay: say so, so nobody thinks "the one by that label" went.
     chosen = {o.handle for o in objs}
-    others = [o for o in listing.objects if o.label == obj.label and o.handle not in chosen]
+    others = [o for o in listing.objects if o.label == obj.label and o.cls is obj.cls and o.handle not in chosen]
     if others:
-        warnings.append(f"{len(others)} other object(s) labelled {obj.label!r} are NOT deleted: "
-                        + "; ".join(describe(o) for o in others))
+        warnings.append(f"{len(others)} other {_KINDS.get(obj.cls, obj.cls.value)}(s) labelled {obj.label!r} "
+                        "are NOT deleted: " + "; ".join(describe(o) for o in others))
     return Plan("delete", tuple(objs), warnings=tuple(safe_text(w) for w in warnings))
 
 

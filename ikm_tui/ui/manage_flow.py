@@ -21,7 +21,8 @@ from ikm_tui.core.certfile import CertBundle, der_to_pem
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.ui import describe
-from ikm_tui.ui.confirm_screen import ConfirmScreen, TypeToConfirmScreen
+from ikm_tui.ui.confirm_screen import ConfirmScreen
+from ikm_tui.ui.delete_screen import DeleteObjectScreen
 from ikm_tui.ui.doctor_screen import DoctorScreen
 from ikm_tui.ui.export_screen import ExportChoice, ExportScreen
 from ikm_tui.ui.label_screen import LabelScreen, label_problem
@@ -254,9 +255,8 @@ async def delete_flow(main: MainScreen, obj: ObjectInfo) -> None:
     lines = ["This deletes exactly:"] + [f"  {manage.describe(o)}" for o in plan.objects]
     lines += [f"Warning: {w}" for w in plan.warnings]
     lines.append("Type the label to confirm.")
-    confirmed, _ = await main.app.push_screen_wait(TypeToConfirmScreen(
-        f"Delete {describe.class_name(obj)} {obj.label or '(no label)'}", "\n".join(lines), obj.label,
-        offer_key=False))
+    confirmed, _ = await main.app.push_screen_wait(DeleteObjectScreen(
+        f"Delete {describe.class_name(obj)} {obj.label or '(no label)'}", "\n".join(lines), obj.label))
     if not confirmed:
         main.notify("Nothing was deleted.")
         return

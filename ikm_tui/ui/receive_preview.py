@@ -83,7 +83,14 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
         height: 1fr;
     }
     ReceivePreviewScreen Checkbox {
-        margin-top: 1;
+        /* borderless: the scrolling preview above needs every row at 80x24 */
+        border: none;
+        height: 1;
+        padding: 0;
+    }
+    ReceivePreviewScreen Checkbox:focus {
+        border: none;
+        text-style: bold reverse;
     }
     ReceivePreviewScreen .dialog-buttons {
         height: auto;
