@@ -223,3 +223,30 @@ def test_list_json_shows_request_as_data(token: Any) -> None:
     token.service.run(write_data_object, token.slot_id, REQUEST_APPLICATION, "req", b"\x30\x00")
     data = json.loads(run_cli(token, "list", "--json").stdout)
     assert [o["application"] for o in data["objects"] if o["class"] == "data"] == [REQUEST_APPLICATION]
+
+
+def test_plan_delete_object_by_handle_among_duplicates(token: Any) -> None:
+    """The TUI deletes the selected object by handle: a same-label duplicate stays and is named."""
+    token.login()
+    ca = SoftCA()
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    for n in (1, 2):
+        der = ca.issue(ec.generate_private_key(ec.SECP256R1()).public_key(), "twin.example", serial=n)
+        token.service.run(write_certificate, token.slot_id, der.public_bytes(DER), "twin", bytes([n]))
+    twin2 = next(o for o in objects(token) if o.label == "twin" and o.id == b"\x02")
+    plan = token.service.run(manage.plan_delete_object, token.slot_id, twin2.handle)
+    assert [o.handle for o in plan.objects] == [twin2.handle]
+    assert any("other certificate(s) labelled 'twin' are NOT deleted" in w and "id=01" in w for w in plan.warnings)
+    token.service.run(manage.apply_delete, token.slot_id, plan)
+    assert [o.id for o in objects(token) if o.label == "twin"] == [b"\x01"]
+
+
+def test_plan_delete_object_private_key_takes_public_and_warns_orphan(token: Any) -> None:
+    key_id, _, _ = received(token, "pair")
+    priv = next(o for o in objects(token) if o.cls is ObjClass.PRIVATE_KEY and o.label == "pair")
+    plan = token.service.run(manage.plan_delete_object, token.slot_id, priv.handle)
+    assert {o.cls for o in plan.objects} == {ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY}
+    assert any("becomes an orphan" in w for w in plan.warnings)
+    with pytest.raises(IkmError, match="no longer on the token"):
+        token.service.run(manage.plan_delete_object, token.slot_id, 0x7FFFFFF0)

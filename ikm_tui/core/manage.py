@@ -150,6 +150,51 @@ def plan_delete_key(backend: Backend, slot_id: int, label: str, key_id: bytes | 
     return Plan("delete", tuple(objs), warnings=tuple(warnings))
 
 
+def plan_delete_object(backend: Backend, slot_id: int, handle: int) -> Plan:
+    """Delete the object with this handle (what a UI has selected), never "the first by label".
+
+    A private key takes its public-key object with it (as `plan_delete_key`); a certificate, a
+    public key or a data object goes alone. Other objects carrying the same label are named in the
+    warnings, so the operator sees they stay.
+    """
+    listing = backend.list_objects(slot_id)
+    obj = listing.by_handle(handle)
+    if obj is None:
+        raise IkmError("The selected object is no longer on the token; nothing was deleted.",
+                       "Refresh (r) and select it again.", operation="Deleting")
+    p = listing.pairing
+    objs = [obj]
+    warnings: list[str] = []
+    if obj.cls is ObjClass.CERTIFICATE:
+        key_h = p.cert_to_key.get(obj.handle)
+        key = listing.by_handle(key_h) if key_h is not None else None
+        if key is not None:
+            warnings.append(f"the private key {key.label!r} stays on the token without a certificate: "
+                            "Java keytool will no longer list it until a new certificate is received")
+    elif obj.cls is ObjClass.PRIVATE_KEY:
+        require_login(backend, slot_id, "Deleting a key")
+        pub_h = p.private_to_public.get(obj.handle)
+        if pub_h is not None and (pub := listing.by_handle(pub_h)) is not None:
+            objs.append(pub)
+        warnings.append("a private key cannot be recovered once deleted: anything encrypted to it or "
+                        "signed with it can no longer be used with this token")
+        for ch in p.key_to_cert.get(obj.handle, []):
+            c = listing.by_handle(ch)
+            if c is not None:
+                warnings.append(f"its certificate {c.label!r} (id {c.id.hex() or '-'}) stays and becomes an "
+                                "orphan (a certificate without a key); delete it too")
+    elif obj.cls is ObjClass.PUBLIC_KEY and obj.handle in p.public_to_private:
+        warnings.append("this is the public half of a key pair: the private key stays, but NSS (which "
+                        "finds keys through the public-key object before login) may lose the pair")
+    # Duplicates (same class and label) stay: say so, so nobody thinks "the one by that label" went.
+    chosen = {o.handle for o in objs}
+    others = [o for o in listing.objects if o.label == obj.label and o.cls is obj.cls and o.handle not in chosen]
+    if others:
+        warnings.append(f"{len(others)} other {_KINDS.get(obj.cls, obj.cls.value)}(s) labelled {obj.label!r} "
+                        "are NOT deleted: " + "; ".join(describe(o) for o in others))
+    return Plan("delete", tuple(objs), warnings=tuple(safe_text(w) for w in warnings))
+
+
 def _recheck(listing: Listing, planned: tuple[ObjectInfo, ...]) -> list[ObjectInfo]:
     """The planned objects in a new listing; refuses if any vanished or changed."""
     out = []

@@ -163,6 +163,11 @@ class IkmApp(App[int]):
 
         request_flow.start_delete(self)
 
+    def action_manage(self, what: str) -> None:
+        from ikm_tui.ui import manage_flow
+
+        manage_flow.start_action(self, what)
+
     def action_recreate_request(self) -> None:
         from ikm_tui.ui import request_flow
 

@@ -21,6 +21,13 @@ Keys
   tab      move between the token tree, the tables and the details
   n        new certificate request (key pair made on the token)
   N        new self-signed certificate (runmqakm -cert -create)
+  i        receive the CA-signed certificate (file, picker or pasted PEM;
+           preview, then apply): stored next to its key, same CKA_ID/label
+  a        add a CA / signer certificate      x  save the selected cert
+  p        export the selected key's public key (PEM)
+  d        delete the selected key or certificate (type its label)
+  R        rename a certificate with its keys  P  change the user PIN
+  D        pairing doctor (finds and repairs mislinked pairs)
   ctrl+p   command palette (every action by name)
   ?        this help          q  quit
 

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.modules import ModuleCandidate, canonical
-from ikm_tui.ui import describe, request_flow
+from ikm_tui.ui import describe, manage_flow, request_flow
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
 from ikm_tui.ui.lint_view import LintView, certificate_findings
@@ -53,6 +53,9 @@ class MainScreen(Screen[None]):
                 tooltip="Make a key pair on the token and a PKCS#10 request for it"),
         Binding("N", "new_self_signed", "Self-signed", id="main.new_self_signed", show=False,
                 tooltip="Make a key pair on the token and a self-signed certificate for it"),
+        # Certificate and key management (ui.manage_flow). Not in the footer: it is full at 80
+        # columns; they are in the help (?), the command palette and the keys panel.
+        *manage_flow.BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -326,6 +329,10 @@ class MainScreen(Screen[None]):
 
     def action_new_self_signed(self) -> None:
         request_flow.start_new(self, self_signed=True)
+
+    def action_manage(self, what: str) -> None:
+        """i, a, x, p, d, R, P, D: certificate and key management flows (ui.manage_flow)."""
+        manage_flow.start_action(self, what)
 
     def action_toggle_login(self) -> None:
         start(self, self.toggle_login(), name="login", group="login")
