@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ikm_tui import __version__
-from ikm_tui.cliutil import add_common, open_token, print_json, refuse_pin_argv, resolve_module, show_commands
+from ikm_tui.cliutil import add_common, open_token, print_json, refuse_pin_argv, show_commands
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 

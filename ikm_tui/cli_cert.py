@@ -188,11 +188,9 @@ def cmd_receive(args: argparse.Namespace) -> int:
 
 def _receive_lint(svc: Any, slot: int, pv: Any) -> list[Any]:
     """Lint summary of the leaf, its chain checked against the file's and the token's CA certs."""
-    from ikm_tui.core import lint
+    from ikm_tui.core.receive import preview_findings
 
-    listing = svc.call("list_objects", slot)
-    candidates = [c.cert.der for c in pv.chain] + lint.token_ca_certificates(listing.objects)
-    return lint.assess(pv.leaf.der, candidates, intended_use=lint.intended_use_of(pv.leaf.fields.eku))
+    return preview_findings(pv, svc.call("list_objects", slot).objects)
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ Helpers here are reused by the other receive/manage test files.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.helpers import SoftCA, pkcs11_tool

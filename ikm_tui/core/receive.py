@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
+
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -421,3 +424,17 @@ def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace
     """Both steps at once, for scripts."""
     preview = preview_receive(backend, slot_id, certs)
     return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain)
+
+
+def preview_findings(preview: ReceivePreview, objects: Sequence[ObjectInfo], *,
+                     now: datetime | None = None) -> list[Any]:
+    """Lint of the leaf, its chain checked against the file's other certs and the token's CAs.
+
+    Shared by `cert receive` and the TUI's preview so both say the same; errors first.
+    """
+    from ikm_tui.core import lint
+
+    candidates = [c.cert.der for c in preview.chain]
+    candidates += [d for d in lint.token_ca_certificates(objects) if d not in candidates]
+    return lint.assess(preview.leaf.der, candidates, now=now,
+                       intended_use=lint.intended_use_of(preview.leaf.fields.eku))

@@ -20,13 +20,11 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
-from ikm_tui.core.lint import Finding, check_chain, lint_certificate
-from ikm_tui.core.model import CertFields, Listing, ObjClass
-from ikm_tui.core.objects import CATEGORY_AUTHORITY
-from ikm_tui.core.receive import ReceivePreview
+from ikm_tui.core.lint import SEVERITY_ORDER, Finding
+from ikm_tui.core.model import CertFields, Listing
+from ikm_tui.core.receive import ReceivePreview, preview_findings
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import validity
-from ikm_tui.ui.lint_view import SEVERITY_ORDER
 from ikm_tui.ui.text import literal
 
 _SEV_STYLE = {"error": "bold white on red", "warning": "bold black on yellow", "info": "bold"}
@@ -43,17 +41,7 @@ class ReceiveChoice:
 
 def receive_findings(preview: ReceivePreview, listing: Listing | None, now: datetime) -> list[Finding]:
     """Lint of the leaf plus a chain check against the file's other certs and the token's CAs."""
-    leaf = preview.leaf
-    use = "server" if "serverAuth" in leaf.fields.eku else "client" if "clientAuth" in leaf.fields.eku else None
-    findings = lint_certificate(leaf.der, now=now, intended_use=use)
-    if not any(f.code == "unparseable" for f in findings):
-        candidates = [c.cert.der for c in preview.chain]
-        if listing is not None:
-            candidates += [o.value for o in listing.objects
-                           if o.cls is ObjClass.CERTIFICATE and o.value and o.value not in candidates
-                           and ((o.cert is not None and o.cert.is_ca) or o.cert_category == CATEGORY_AUTHORITY)]
-        findings += check_chain(leaf.der, candidates, now=now)
-    return sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 3))
+    return preview_findings(preview, listing.objects if listing is not None else (), now=now)
 
 
 def lint_summary(findings: Sequence[Finding]) -> str:
