@@ -283,8 +283,16 @@ def _conf() -> str:
 def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
     from ikm_tui.ui.app import make_app
 
+    from ikm_tui.core.hangup import HANGUP_EXIT
+
     app = make_app(module=module, token=token, demo_pin=demo_pin)
     app.run()
+    if app.return_code == HANGUP_EXIT:
+        # The app closed the sessions at SIGHUP (IkmApp._hangup); the terminal is restored now.
+        try:
+            print("ikm-tui: hangup: sessions closed", file=sys.stderr)
+        except OSError:  # the terminal is really gone
+            pass
     return app.return_code or 0
 
 

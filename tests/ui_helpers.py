@@ -25,7 +25,8 @@ async def settle(pilot: Pilot[Any]) -> None:
         await pilot.pause()
         # The "login" worker waits on the PIN dialog until a test answers it: don't wait for it.
         workers = [w for w in pilot.app.workers if w.name != "login" or not w.is_running]
-        await pilot.app.workers.wait_for_complete(workers)
+        if workers:  # wait_for_complete([]) would wait for every worker, the login one too
+            await pilot.app.workers.wait_for_complete(workers)
     await pilot.pause()
 
 

@@ -22,6 +22,16 @@ _STOP = object()
 
 
 @dataclass(frozen=True)
+class Activity:
+    """What the owner thread is doing: the call running (and for how long) and the calls queued
+    behind it, oldest first. Read from any thread, for a "waiting for the token" indicator."""
+
+    running: str | None = None
+    running_for: float = 0.0
+    queued: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TraceEntry:
     """One call through the owner thread. `args` is a summary with PINs replaced by ***."""
 
@@ -81,10 +91,16 @@ class TokenService:
         self._factory = backend_factory
         self._queue: queue.Queue[Any] = queue.Queue()
         self._seq = itertools.count(1)
+        self._tickets = itertools.count(1)
         self.tracers: list[Callable[[TraceEntry], None]] = [tracer] if tracer else []
         self._backend: Any = None
         self._load_error: IkmError | None = None
         self._closed = False
+        # For activity() only: calls submitted and not finished (ticket -> name, in order) and
+        # the one running (ticket, name, start). Their own lock, never held during a call.
+        self._activity_lock = threading.Lock()
+        self._waiting: dict[int, str] = {}
+        self._running: tuple[int, str, float] | None = None
         self._thread = threading.Thread(target=self._run, name=f"pkcs11:{module_path}", daemon=True)
         self._thread.start()
         self._ready = self._submit("load", None, (), {})
@@ -109,10 +125,13 @@ class TokenService:
                 self._trace(TraceEntry(next(self._seq), "close", "", result_name,
                                        (time.monotonic() - started) * 1000.0, started))
                 return
-            fut, name, fn, args, kwargs = item
+            fut, name, fn, args, kwargs, ticket = item
             if not fut.set_running_or_notify_cancel():
+                self._finished(ticket)
                 continue
             started = time.monotonic()
+            with self._activity_lock:
+                self._running = (ticket, name, started)
             result_name = "OK"
             try:
                 if name == "load":
@@ -137,10 +156,26 @@ class TokenService:
                 # arguments (a PIN included) and would reach a crash screen's locals.
                 fut.set_exception(err.with_traceback(None))
             finally:
+                self._finished(ticket)
                 self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
                                        result_name, (time.monotonic() - started) * 1000.0, started))
             # Drop references so a PIN does not linger in this frame's locals.
             del item, fut, args, kwargs
+
+    def _finished(self, ticket: int) -> None:
+        with self._activity_lock:
+            self._waiting.pop(ticket, None)
+            if self._running is not None and self._running[0] == ticket:
+                self._running = None
+
+    def activity(self) -> Activity:
+        """The call running on the owner thread and the calls queued behind it (thread-safe)."""
+        with self._activity_lock:
+            running = self._running
+            queued = tuple(name for t, name in self._waiting.items() if running is None or t != running[0])
+        if running is None:
+            return Activity(None, 0.0, queued)
+        return Activity(running[1], time.monotonic() - running[2], queued)
 
     def _trace(self, entry: TraceEntry) -> None:
         for tracer in list(self.tracers):
@@ -181,7 +216,10 @@ class TokenService:
         if self._closed:
             raise IkmError("The token service is closed.")
         fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put((fut, name, fn, args, kwargs))
+        ticket = next(self._tickets)
+        with self._activity_lock:
+            self._waiting[ticket] = name
+        self._queue.put((fut, name, fn, args, kwargs, ticket))
         return fut
 
     # ----- facades ----------------------------------------------------------------------------

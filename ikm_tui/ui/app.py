@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -13,6 +15,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState
 
+from ikm_tui.core import hangup
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.modules import ModuleCandidate, discover
 from ikm_tui.ui.commands import IkmCommands
@@ -56,10 +59,25 @@ class IkmApp(App[int]):
         self._modules = list(modules) if modules is not None else None
         self.trace_feed = TraceFeed()
         self.timings = timings  # durations in the Trace pane (off for snapshots)
+        self.services: list[Any] = []  # every service this app used, for the activity line
+        self.hung_up = False
+        self._sighup = False
+        # What SIGHUP closes before the terminal is restored; the tests replace it.
+        self.close_sessions: Callable[[], None] = lambda: hangup.close_sessions(wait=1.0)
         self.main_screen = MainScreen()
 
     def on_mount(self) -> None:
+        try:
+            self._sighup = hangup.install_loop_handler(asyncio.get_running_loop(), self._hangup)
+        except (RuntimeError, ValueError):  # not the main thread: no signals to handle here
+            self._sighup = False
         self.push_screen(self.main_screen)
+
+    def _hangup(self) -> None:
+        """Terminal gone (SSH dropped, window closed): leave through Textual's normal exit, which
+        restores the terminal, and close the token sessions on the way (on_unmount)."""
+        self.hung_up = True
+        self.exit(hangup.HANGUP_EXIT, return_code=hangup.HANGUP_EXIT)
 
     # ----- token services ---------------------------------------------------------------------
     def module_candidates(self) -> list[ModuleCandidate]:
@@ -70,6 +88,8 @@ class IkmApp(App[int]):
     def service_for(self, module_path: str) -> Any:
         """The module's TokenService (one owner thread per module for the whole process)."""
         svc = self.service_factory(module_path)
+        if not any(s is svc for s in self.services):
+            self.services.append(svc)
         if self.trace_feed.attach(svc):
             self._warn_leaky_module(module_path)
         return svc
@@ -94,6 +114,12 @@ class IkmApp(App[int]):
     def on_unmount(self) -> None:
         # The services are process-wide; this app's trace buffer must not outlive it.
         self.trace_feed.detach_all()
+        if self._sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        if self.hung_up:
+            # Log out before the process goes: a hung module is abandoned after a second
+            # (its thread is a daemon), so a dead terminal never keeps the process alive.
+            self.close_sessions()
 
     # ----- errors -----------------------------------------------------------------------------
     @on(Worker.StateChanged)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.modules import ModuleCandidate, canonical
-from ikm_tui.ui import describe, manage_flow, request_flow
+from ikm_tui.ui import describe, manage_flow, request_flow, token_state
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
 from ikm_tui.ui.lint_view import LintView, certificate_findings
@@ -27,6 +27,7 @@ from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
 from ikm_tui.ui.requests_pane import RequestsPane
 from ikm_tui.ui.text import literal, plain
+from ikm_tui.ui.token_activity import TokenActivity
 from ikm_tui.ui.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
 from ikm_tui.ui.trace_pane import TracePane
 from ikm_tui.ui.workers import start
@@ -71,6 +72,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="topbar"):
             yield Static(Content("ikm-tui"), id="status")
+            yield TokenActivity(lambda: self.ikm.services, timings=self.ikm.timings, id="token-activity")
             if self.ikm.demo_pin is not None:
                 yield Static(literal(f"Demo token – PIN {self.ikm.demo_pin}", "bold"), id="demo-banner")
         with Horizontal(id="body"):
@@ -109,7 +111,12 @@ class MainScreen(Screen[None]):
 
         cands = app.module_candidates()
         # Queued now, not from a task that starts when the event loop next comes round.
-        early = _EarlyListing(app.service_for(cands[0].path), app.token) if initial and cands else None
+        early = None
+        if initial and cands:
+            try:
+                early = _EarlyListing(app.service_for(cands[0].path), app.token)
+            except Exception:  # noqa: BLE001 - load() below turns the same failure into an error node
+                early = None
 
         async def load(cand: ModuleCandidate, first: bool) -> ModuleEntry:
             try:
@@ -124,6 +131,8 @@ class MainScreen(Screen[None]):
                     slots = await svc.acall("slots")
             except IkmError as err:
                 return ModuleEntry(cand.path, cand.source, error=str(err))
+            except Exception as exc:  # noqa: BLE001 - a module that cannot even start must not stop the others
+                return ModuleEntry(cand.path, cand.source, error=token_state.load_failure(exc))
             return ModuleEntry(info.path, cand.source, info, tuple(slots))
 
         # Side by side: every module has its own owner thread, and a slow one (OpenSC waiting
@@ -134,16 +143,22 @@ class MainScreen(Screen[None]):
         tree = self.query_one("#tokens", TokenTree)
         tree.show_modules(entries)
         target = self.current if self.current and tree.slot_info(self.current) else None
-        if initial and app.token is not None:
-            target = await self._find_token(app.token, early)
+        if target is None and self.current is not None:
+            # The token we were showing is not back yet: say so, never switch to another one.
+            token_state.show_removed(self, self.current, None)
+            return
+        if target is None and app.token is not None:
+            try:
+                target = await self._find_token(app.token, early)
+            except IkmError as err:
+                if err.ckr_name not in token_state.GONE or tree.first_token() is not None:
+                    raise  # tokens are present, just not this one: the dialog lists their labels
+                token_state.show_absent(self, entries, err)
+                return
         if target is None:
             target = tree.first_token()
         if target is None:
-            self.listing = None
-            self._set_status(literal("No initialised token found: plug one in (pcscd running?) and "
-                                     "press r", "bold yellow"))
-            self.query_one("#details", DetailsPane).show_message(
-                "No token. Modules found: " + (", ".join(e.path for e in entries) or "none"))
+            token_state.show_absent(self, entries)
             return
         tree.select_token(target)
         await self.open_token(target, early)
@@ -168,18 +183,37 @@ class MainScreen(Screen[None]):
 
     async def open_token(self, ref: TokenRef, early: _EarlyListing | None = None) -> None:
         svc = self.ikm.service_for(ref.module_path)
-        if early is not None and await early.lists(ref):
-            listing: Listing = await asyncio.wrap_future(early.listing)
-            mechanisms = await asyncio.wrap_future(early.mechanisms)
-        else:
-            listing = await svc.acall("list_objects", ref.slot_id)
-            mechanisms = await svc.acall("mechanisms", ref.slot_id)
+        reinserted = False
+        mechanisms = None
+        try:
+            try:
+                if early is not None and await early.lists(ref):
+                    listing: Listing = await asyncio.wrap_future(early.listing)
+                    mechanisms = await asyncio.wrap_future(early.mechanisms)
+                else:
+                    listing = await svc.acall("list_objects", ref.slot_id)
+            except IkmError as err:
+                if err.ckr_name not in token_state.SESSION_LOST:
+                    raise
+                # Reinserted: the service forgot the dead session, so this opens a public one.
+                reinserted = self.current == ref and self.listing is not None and self.listing.logged_in
+                listing = await svc.acall("list_objects", ref.slot_id)
+                mechanisms = None
+            if mechanisms is None:
+                mechanisms = await svc.acall("mechanisms", ref.slot_id)
+        except IkmError as err:
+            if err.ckr_name not in token_state.GONE:
+                raise
+            token_state.show_removed(self, ref, err)  # never a half-read listing as complete
+            raise  # and the error dialog says what happened and what to do
         self.current = ref
         self.listing = listing
         self._show_listing(listing)
         await request_flow.load_requests(self, svc, ref.slot_id)
         self.query_one("#mechanisms", MechanismTable).show(mechanisms)
         self._show_current_details()
+        if reinserted:
+            start(self, token_state.offer_relogin(self, ref), name="login", group="login")
 
     def _show_listing(self, listing: Listing) -> None:
         now = self.ikm.clock()
@@ -296,7 +330,7 @@ class MainScreen(Screen[None]):
                 rows += [("description", data.info.description), ("manufacturer", data.info.manufacturer),
                          ("version", data.info.library_version), ("Cryptoki", data.info.cryptoki_version),
                          ("slots", str(len(data.slots)))]
-            notes = [data.error] if data.error else []
+            notes = data.error.splitlines() if data.error else []  # a note is one line
             pane.show(f"module {data.path}", rows, notes, None, warn=notes)
 
     @on(TokenTree.TokenChosen)
@@ -350,7 +384,10 @@ class MainScreen(Screen[None]):
             return
         # Fresh flags: COUNT_LOW / FINAL_TRY / LOCKED may have changed since the listing.
         info = await svc.acall("token_info", ref.slot_id)
-        if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info)):
+        tree = self.query_one("#tokens", TokenTree)
+        tree.update_token(ref, info)
+        if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info,
+                                                     on_flags=lambda i: tree.update_token(ref, i))):
             await self.open_token(ref)
             self.notify("Logged in: private keys are listed.")
 

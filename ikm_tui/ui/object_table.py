@@ -88,3 +88,8 @@ class ObjectTable(DataTable[Text]):
             cert_cell = literal("")
         return [marker, literal(class_name(obj)), literal(obj.label), literal(key_kind(obj)), cert_cell,
                 literal(short_id(obj.id))]
+
+    def clear_objects(self) -> None:
+        """No rows and no current object (the token went away: nothing stale stays selected)."""
+        self.clear()
+        self._handles = []

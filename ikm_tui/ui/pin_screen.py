@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual import on
@@ -13,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.lockout import LoginResult
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
 from ikm_tui.ui.pin_input import PinInput, debug_log_warning
@@ -54,11 +56,14 @@ class PinScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel", id="pin.cancel", tooltip="Close without logging in"),
     ]
 
-    def __init__(self, service: Any, slot_id: int, info: TokenInfo) -> None:
+    def __init__(self, service: Any, slot_id: int, info: TokenInfo,
+                 on_flags: Callable[[TokenInfo], None] | None = None) -> None:
         super().__init__()
         self.service = service
         self.slot_id = slot_id
         self.info = info
+        # Told the token's state after every attempt (the tree redraws its PIN badges).
+        self.on_flags = on_flags
         self.busy = False
         self.attempts = 0  # logins sent from this dialog: tests check it never exceeds the submits
 
@@ -133,8 +138,8 @@ class PinScreen(ModalScreen[bool]):
         self.attempts += 1
         try:
             # Pin(...) goes straight into the call: no local holds the PIN string.
-            await self.service.acall("login", self.slot_id, Pin(field.value),
-                                     allow_final_try=allow_final_try)
+            result = await self.service.acall("login", self.slot_id, Pin(field.value),
+                                              allow_final_try=allow_final_try)
         except IkmError as err:
             field.value = ""
             self._error(str(err))
@@ -143,6 +148,8 @@ class PinScreen(ModalScreen[bool]):
                 self.info = await self.service.acall("token_info", self.slot_id)
             except IkmError:
                 pass
+            else:
+                self._flags_changed(self.info)
             self._show_flags()
             self.query_one("#pin-final-try", Checkbox).value = False
             field.focus()
@@ -150,7 +157,18 @@ class PinScreen(ModalScreen[bool]):
         finally:
             self.busy = False
         field.value = ""
+        if isinstance(result, LoginResult):
+            if result.warning is not None:
+                # COUNT_LOW (or a confirmed FINAL TRY) before this good login: worth knowing
+                # that someone, perhaps not the operator, typed wrong PINs.
+                self.app.notify(str(result.warning), title="PIN warning", severity="warning",
+                                markup=False, timeout=20)
+            self._flags_changed(result.token)
         self.dismiss(True)
+
+    def _flags_changed(self, info: TokenInfo) -> None:
+        if self.on_flags is not None:
+            self.on_flags(info)
 
     @on(Button.Pressed, "#pin-cancel")
     def action_cancel(self) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ikm_tui.core.model import ModuleInfo, SlotInfo
+from ikm_tui.core.model import ModuleInfo, SlotInfo, TokenInfo
 from ikm_tui.ui.text import literal_text
 
 
@@ -94,12 +94,15 @@ class TokenTree(Tree[NodeData]):
         if not t.initialized:
             snode.add_leaf(Text("(not initialised)", style="dim"), data=slot)
             return
-        label = literal_text(t.label or "(no label)")
-        for badge in t.pin.badges():
-            style = "bold white on red" if "LOCKED" in badge or "FINAL" in badge else "black on yellow"
-            label.append(" ")
-            label.append_text(literal_text(f" {badge} ", style))
-        self._token_nodes[ref] = snode.add_leaf(label, data=ref)
+        self._token_nodes[ref] = snode.add_leaf(_token_label(t), data=ref)
+
+    def update_token(self, ref: TokenRef, info: TokenInfo) -> None:
+        """New flags for a token (read after a login attempt): redraw its badges."""
+        node, slot = self._token_nodes.get(ref), self._slots.get(ref)
+        if node is None or slot is None:
+            return
+        self._slots[ref] = replace(slot, token=info)
+        node.set_label(_token_label(info))
 
     def select_token(self, ref: TokenRef) -> None:
         """Move the cursor to a token's node (without posting TokenChosen)."""
@@ -114,3 +117,12 @@ class TokenTree(Tree[NodeData]):
         if isinstance(event.node.data, TokenRef):
             event.stop()
             self.post_message(self.TokenChosen(event.node.data))
+
+
+def _token_label(t: TokenInfo) -> Text:
+    label = literal_text(t.label or "(no label)")
+    for badge in t.pin.badges():
+        style = "bold white on red" if "LOCKED" in badge or "FINAL" in badge else "black on yellow"
+        label.append(" ")
+        label.append_text(literal_text(f" {badge} ", style))
+    return label
