@@ -195,3 +195,30 @@ def _render(fields: CertFields) -> str:
 def test_parse_and_render_never_raise(der: bytes) -> None:
     text = _render(parse_certificate(der))
     assert "\x1b" not in text and "\x07" not in text
+
+
+def test_unparsed_certificate_details_export_and_delete(token: Any, tmp_path: Path) -> None:
+    """An unparsed cert shows its bytes in the details, and `cert extract` / `cert delete` still work."""
+    from ikm_tui.ui.describe import object_rows
+
+    der = corpus()["truncated"][0]
+    token.service.run(write_raw_certificate, token.slot_id, der, "broken", b"\xbb\x01")
+    listing = token.service.call("list_objects", token.slot_id)
+    obj = next(o for o in listing.objects if o.label == "broken")
+    rows = dict(object_rows(listing, obj, datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    assert "unparsed" in rows["PARSE ERROR"]
+    assert rows["hex"] == der[:16].hex(" ")
+
+    out = tmp_path / "broken.der"
+    env = token.env()
+    env["IKM_PIN"] = token.pin
+    base = [sys.executable, "-m", "ikm_tui", "--module", token.module, "--token", token.label]
+    res = subprocess.run([*base, "cert", "extract", "broken", "--out", str(out), "--format", "der"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert out.read_bytes() == der
+    res = subprocess.run([*base, "cert", "delete", "broken", "--yes"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    listing = token.service.call("list_objects", token.slot_id)
+    assert not [o for o in listing.objects if o.label == "broken"]

@@ -171,6 +171,13 @@ def object_rows(listing: Listing, obj: ObjectInfo, now: datetime) -> list[Row]:
         rows.append(("value", f"{len(obj.value)} bytes"))
     if obj.cert is not None:
         rows.extend(cert_rows(obj.cert, now))
+        if obj.cert.error and obj.value is not None:
+            # What did not parse is shown as bytes: the operator can still compare, export
+            # (x) or delete (d) it; the first 256 bytes are enough to recognise it. One row a
+            # line: row values are sanitised, so a newline inside one would show as \x0a.
+            rows.append(("DER", f"{len(obj.value)} bytes" + (", first 256 in hex" if len(obj.value) > 256 else "")))
+            for i, line in enumerate(hex_lines(obj.value[:256])):
+                rows.append(("hex" if i == 0 else "", line))
     return rows
 
 
@@ -180,6 +187,11 @@ _CERT_LABELS = {
     "key_type": "key type", "signature_algorithm": "signature", "self_signed": "self-signed",
     "public_key_id": "public key",
 }
+
+
+def hex_lines(data: bytes) -> list[str]:
+    """Bytes as hex, 16 a line."""
+    return [data[i:i + 16].hex(" ") for i in range(0, len(data), 16)] or ["(empty)"]
 
 
 def cert_rows(cert: CertFields, now: datetime) -> list[Row]:
