@@ -3,7 +3,6 @@ and the command palette, the demo banner."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import pytest
@@ -33,10 +32,20 @@ async def test_unknown_token_opens_error_dialog_listing_labels(snapshot_token: A
         assert isinstance(app.screen, MainScreen)
 
 
-def test_textual_still_renders_crashes_with_locals() -> None:
-    # Tripwire: IkmApp._fatal_error exists only because Textual hard-codes show_locals=True.
-    # If this fails, Textual changed: re-check whether the override is still needed/valid.
-    assert "show_locals=True" in inspect.getsource(App._fatal_error)
+async def test_textual_still_renders_crashes_with_locals(capsys: pytest.CaptureFixture[str]) -> None:
+    # Tripwire: IkmApp._fatal_error exists only because plain Textual prints every frame's
+    # locals on a crash. If this fails, Textual changed: re-check whether the override is
+    # still needed/valid.
+    def boom() -> None:
+        marker_local = "-".join(["LOCAL", "SHOWN", "42"])
+        raise RuntimeError(f"boom {len(marker_local)}")
+
+    app: App[None] = App()
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=SIZE) as pilot:
+            app.call_later(boom)
+            await pilot.pause(0.2)
+    assert "LOCAL-SHOWN-42" in capsys.readouterr().err
     assert IkmApp._fatal_error is not App._fatal_error
 
 

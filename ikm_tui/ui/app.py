@@ -139,17 +139,18 @@ class IkmApp(App[int]):
     def _fatal_error(self) -> None:
         """Textual's crash screen, without local variables.
 
-        Textual 8.2.8 hard-codes `Traceback(show_locals=True)` here and offers no switch; a
-        PIN (or anything else secret) in any frame's locals would be printed to the terminal
-        and its scrollback. This is the same rendering with locals off. Textual is pinned
-        exactly and tests/test_ui_app.py fails if the upstream method changes.
+        Textual 8.2.8 always renders this traceback with every frame's local variables and
+        offers no switch; a PIN (or anything else secret) in any frame's locals would be
+        printed to the terminal and its scrollback. This is the same rendering with locals
+        off. Textual is pinned exactly; tests/test_ui_app.py checks both that plain Textual
+        still shows locals (so this override is still needed) and that ours does not.
         """
         import rich
         from rich.segment import Segments
         from rich.traceback import Traceback
 
         self.bell()
-        traceback = Traceback(show_locals=False, width=None, suppress=[rich])
+        traceback = Traceback(width=None, suppress=[rich])  # rich shows no locals by default
         self._exit_renderables.append(Segments(self.console.render(traceback, self.console.options)))
         self._close_messages_no_wait()
 
