@@ -141,3 +141,14 @@ def test_tokens_json_shows_pin_lengths(token: Any) -> None:
     mine = next(t for t in toks if t["label"] == token.label)
     assert mine["min_pin_len"] == 4 and mine["max_pin_len"] == 255
     assert mine["uri"].startswith("pkcs11:")
+
+
+def test_rsa_identity_matches_the_token_form_for_small_top_bytes() -> None:
+    """A modulus whose top byte is < 0x10 must give the hex the token's CKA_MODULUS gives."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from ikm_tui.core.x509info import public_key_identity
+
+    n = 0x0B << (2040 - 4) | 0xC5  # odd, top byte 0x0b: a leading zero nibble in hex
+    pub = rsa.RSAPublicNumbers(65537, n).public_key()
+    assert public_key_identity(pub)[3] == n.to_bytes(255, "big").lstrip(b"\x00").hex()

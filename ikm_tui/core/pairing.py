@@ -19,6 +19,7 @@ def pair_objects(objects: Sequence[ObjectInfo]) -> Pairing:
       Java and NSS pair by CKA_ID, so they will not see it.
     - markers follow runmqakm: '-' personal (cert with its private key), '!' signer, '#' secret key.
     """
+    by_handle = {o.handle: o for o in objects}
     privs = [o for o in objects if o.cls is ObjClass.PRIVATE_KEY]
     pubs = [o for o in objects if o.cls is ObjClass.PUBLIC_KEY]
     certs = [o for o in objects if o.cls is ObjClass.CERTIFICATE]
@@ -49,7 +50,7 @@ def pair_objects(objects: Sequence[ObjectInfo]) -> Pairing:
             # Same public key but different CKA_ID: still the pair, just mislabelled.
             for h in priv_by_pub[pub.public_key_id]:
                 if h not in private_to_public:
-                    match = next(k for k in privs if k.handle == h)
+                    match = by_handle[h]
                     break
         if match is not None:
             private_to_public[match.handle] = pub.handle
@@ -58,7 +59,6 @@ def pair_objects(objects: Sequence[ObjectInfo]) -> Pairing:
             if pub.public_key_id and match.handle not in priv_by_pub[pub.public_key_id]:
                 priv_by_pub[pub.public_key_id].append(match.handle)
 
-    by_handle = {o.handle: o for o in objects}
     cert_to_key: dict[int, int] = {}
     key_to_cert: dict[int, list[int]] = defaultdict(list)
     id_mismatch: dict[int, int] = {}

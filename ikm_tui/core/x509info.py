@@ -98,7 +98,9 @@ def public_key_identity(pub: object) -> tuple[str, int | None, str | None, str]:
     """
     if isinstance(pub, rsa.RSAPublicKey):
         n = pub.public_numbers().n
-        return "rsa", pub.key_size, None, format(n, "x")
+        # The same text the token's CKA_MODULUS gives (minimal big-endian bytes as hex): a bare
+        # format(n, "x") drops a leading zero nibble and would then never match the key.
+        return "rsa", pub.key_size, None, n.to_bytes((n.bit_length() + 7) // 8, "big").hex()
     if isinstance(pub, ec.EllipticCurvePublicKey):
         point = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         return "ec", pub.curve.key_size, _CURVES.get(pub.curve.name, pub.curve.name), point.hex()
