@@ -30,7 +30,9 @@ from ikm_tui.core.dn import format_dn, parse_dn
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.keygen import KeyPair, KeyPurpose, find_keys, generate_protected_pair, public_info
 from ikm_tui.core.keys import KeySpec
+from ikm_tui.core.model import Listing, ObjClass
 from ikm_tui.core.objects import CATEGORY_TOKEN_USER, certificate_template
+from ikm_tui.core.x509info import public_key_identity
 
 # The receive side finds and deletes a pending request by exactly these two attributes:
 # CKA_APPLICATION == REQUEST_APPLICATION and CKA_LABEL == the key's label.
@@ -640,41 +642,28 @@ def parse_request(label: str, der: bytes, where: str, path: str | None = None) -
         return PendingRequest(label, der, where, path, error=f"unparsed ({exc})")
 
 
-def _with_key(backend: Backend, slot_id: int, req: PendingRequest) -> PendingRequest:
-    """Fill key_id/has_key from the token: the public key with this label whose SPKI matches."""
+def _with_key(listing: Listing, req: PendingRequest) -> PendingRequest:
+    """Fill key_id/has_key from the listing: the public key with this label and the same key."""
     if req.error:
         return req
     from dataclasses import replace
 
-    sess = backend.session(slot_id)
-    spki = cx509.load_der_x509_csr(req.der).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    key_id = req.key_id
-    found_public = False
-    for pub in list(sess.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: req.label})):
-        try:
-            if public_info(pub)[0] == spki:
-                key_id = bytes(pub[Attribute.ID])
-                found_public = True
-                break
-        except (p11x.PKCS11Error, ValueError):
-            continue
-    has_key: bool | None = None
-    if backend.is_logged_in(slot_id):
-        has_key = bool(list(sess.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: key_id})))
-    elif found_public:
-        has_key = None  # private keys are invisible before login
+    ident = public_key_identity(cx509.load_der_x509_csr(req.der).public_key())[3]
+    key_id = next((o.id for o in listing.objects
+                   if o.cls is ObjClass.PUBLIC_KEY and o.label == req.label and o.public_key_id == ident),
+                  req.key_id)
+    # Private keys are invisible before login: then "unknown", not "missing".
+    has_key = (any(o.cls is ObjClass.PRIVATE_KEY and o.id == key_id for o in listing.objects)
+               if listing.logged_in else None)
     return replace(req, key_id=key_id, has_key=has_key)
 
 
-def list_requests(backend: Backend, slot_id: int) -> tuple[PendingRequest, ...]:
-    """Pending requests of this token: its data objects, then files kept for it, by label."""
-    out: list[PendingRequest] = []
-    for obj in _token_requests(backend.session(slot_id)):
-        attrs = obj.get_attributes([Attribute.LABEL, Attribute.VALUE])
-        out.append(parse_request(str(attrs.get(Attribute.LABEL) or ""), bytes(attrs.get(Attribute.VALUE) or b""),
-                                 "token"))
-    folder = requests_dir(backend.token_info(slot_id).serial)
+def requests_in_listing(listing: Listing) -> tuple[PendingRequest, ...]:
+    """Pending requests of a listed token, with no further token calls: its request data objects
+    (the listing already read their values), then files kept for it, by label."""
+    out = [parse_request(o.label, o.value or b"", "token") for o in listing.objects
+           if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION]
+    folder = requests_dir(listing.token.serial)
     if folder.is_dir():
         for path in sorted(folder.glob("*.csr.pem")):
             label = unquote(path.name.removesuffix(".csr.pem"))
@@ -684,9 +673,14 @@ def list_requests(backend: Backend, slot_id: int) -> tuple[PendingRequest, ...]:
                 out.append(PendingRequest(label, b"", "file", str(path), error=f"unreadable ({exc})"))
                 continue
             out.append(parse_request(label, der, "file", str(path)))
-    out = [_with_key(backend, slot_id, r) for r in out]
+    out = [_with_key(listing, r) for r in out]
     out.sort(key=lambda r: (r.label, r.where))
     return tuple(out)
+
+
+def list_requests(backend: Backend, slot_id: int) -> tuple[PendingRequest, ...]:
+    """Pending requests of this token (one listing; see requests_in_listing)."""
+    return requests_in_listing(backend.list_objects(slot_id))
 
 
 def request_details(backend: Backend, slot_id: int, label: str) -> PendingRequest:

@@ -209,7 +209,7 @@ class MainScreen(Screen[None]):
         self.current = ref
         self.listing = listing
         self._show_listing(listing)
-        await request_flow.load_requests(self, svc, ref.slot_id)
+        request_flow.load_requests(self)
         self.query_one("#mechanisms", MechanismTable).show(mechanisms)
         self._show_current_details()
         if reinserted:

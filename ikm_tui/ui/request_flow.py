@@ -15,7 +15,6 @@ from textual.dom import DOMNode
 from textual.widgets import TabbedContent
 
 from ikm_tui.core import requests
-from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui import describe
 from ikm_tui.ui.confirm_screen import ConfirmScreen, TypeToConfirmScreen
@@ -43,14 +42,13 @@ def _pane(main: MainScreen) -> RequestsPane:
 
 # ----- listing and details ----------------------------------------------------------------------
 
-async def load_requests(main: MainScreen, svc: Any, slot_id: int) -> None:
-    """Fill the Requests pane; a failure to list them is shown there, not as a dialog."""
-    try:
-        found = await svc.arun(requests.list_requests, slot_id)
-    except IkmError as err:
-        _pane(main).show([], error=str(err))
+def load_requests(main: MainScreen) -> None:
+    """Fill the Requests pane from the listing just shown: the request data objects and their
+    values are in it already, so this costs no further token calls."""
+    if main.listing is None:
+        _pane(main).show([])
         return
-    _pane(main).show(found)
+    _pane(main).show(requests.requests_in_listing(main.listing))
 
 
 def show_request_details(main: MainScreen) -> bool:
