@@ -142,7 +142,7 @@ def _cert_lines(f: CertFields, indent: str = "  ") -> list[str]:
 
 def cmd_receive(args: argparse.Namespace) -> int:
     from ikm_tui.core.certfile import read_cert_file
-    from ikm_tui.core.receive import apply_receive, preview_receive
+    from ikm_tui.core.receive import apply_receive, preview_findings, preview_receive
 
     bundle = read_cert_file(args.file)
     svc, slot = open_token(args, login=True)
@@ -163,7 +163,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
         _say(f"pending request {r.label!r} will be removed as fulfilled")
     for w in pv.warnings:
         _say(f"warning: {w}")
-    for f in _receive_lint(svc, slot, pv):
+    for f in preview_findings(pv):
         _say(f"lint {f.severity.upper()} {f.code}: {f.message}")
     if pv.existing and not args.replace:
         same = any(e.der == pv.leaf.der for e in pv.existing)
@@ -184,13 +184,6 @@ def cmd_receive(args: argparse.Namespace) -> int:
     for n in res.notes:
         _say(f"note: {n}")
     return 0
-
-
-def _receive_lint(svc: Any, slot: int, pv: Any) -> list[Any]:
-    """Lint summary of the leaf, its chain checked against the file's and the token's CA certs."""
-    from ikm_tui.core.receive import preview_findings
-
-    return preview_findings(pv, svc.call("list_objects", slot).objects)
 
 
 def cmd_add(args: argparse.Namespace) -> int:

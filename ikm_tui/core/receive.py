@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +28,7 @@ from pkcs11 import Attribute, Mechanism, ObjectClass
 from ikm_tui.core.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.keys import key_id_for
+from ikm_tui.core.lint import assess, intended_use_of, token_ca_certificates
 from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo
 from ikm_tui.core.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, write_certificate
 from ikm_tui.core.sanitize import safe_text
@@ -85,6 +85,7 @@ class ReceivePreview:
     chain: tuple[ChainEntry, ...]
     pending_requests: tuple[ObjectInfo, ...]  # DATA objects removed as fulfilled
     warnings: tuple[str, ...] = ()
+    token_ca_certs: tuple[bytes, ...] = ()  # CA certs on the token when previewed, for the chain check
 
     @property
     def needs_replace(self) -> bool:
@@ -312,6 +313,7 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
         chain=tuple(chain),
         pending_requests=requests,
         warnings=tuple(warnings),
+        token_ca_certs=tuple(token_ca_certificates(listing.objects)),
     )
 
 
@@ -426,15 +428,12 @@ def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace
     return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain)
 
 
-def preview_findings(preview: ReceivePreview, objects: Sequence[ObjectInfo], *,
-                     now: datetime | None = None) -> list[Any]:
+def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:
     """Lint of the leaf, its chain checked against the file's other certs and the token's CAs.
 
-    Shared by `cert receive` and the TUI's preview so both say the same; errors first.
+    Shared by `cert receive` and the TUI's preview so both say the same; errors first. Uses the
+    CA certs the preview already read, so no token call is made.
     """
-    from ikm_tui.core import lint
-
     candidates = [c.cert.der for c in preview.chain]
-    candidates += [d for d in lint.token_ca_certificates(objects) if d not in candidates]
-    return lint.assess(preview.leaf.der, candidates, now=now,
-                       intended_use=lint.intended_use_of(preview.leaf.fields.eku))
+    candidates += [d for d in preview.token_ca_certs if d not in candidates]
+    return assess(preview.leaf.der, candidates, now=now, intended_use=intended_use_of(preview.leaf.fields.eku))

@@ -29,7 +29,7 @@ from ikm_tui.ui.label_screen import LabelScreen, label_problem
 from ikm_tui.ui.message_screen import MessageScreen
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_change_screen import PinChangeScreen
-from ikm_tui.ui.receive_preview import ReceivePreviewScreen, receive_findings
+from ikm_tui.ui.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.receive_screen import CertSourceScreen
 from ikm_tui.ui.request_flow import _ensure_login
 from ikm_tui.ui.text import plain
@@ -142,7 +142,7 @@ async def receive_flow(main: MainScreen) -> None:
     # Reads only; no matching key → an IkmError naming the keys present, nothing written.
     preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt, name="preview_receive")
     now = main.ikm.clock()
-    findings = receive_findings(preview, main.listing, now)
+    findings = receive.preview_findings(preview, now=now)
     choice = await main.app.push_screen_wait(
         ReceivePreviewScreen(preview, findings, now, bundle.source, len(bundle.certs)))
     if choice is None:

@@ -21,8 +21,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
 from ikm_tui.core.lint import SEVERITY_ORDER, Finding
-from ikm_tui.core.model import CertFields, Listing
-from ikm_tui.core.receive import ReceivePreview, preview_findings
+from ikm_tui.core.model import CertFields
+from ikm_tui.core.receive import ReceivePreview
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import validity
 from ikm_tui.ui.text import literal
@@ -37,11 +37,6 @@ _CHAIN_WORDS = {"store": "CA certificate, stored as {label!r} if ticked below",
 class ReceiveChoice:
     replace: bool
     with_chain: bool
-
-
-def receive_findings(preview: ReceivePreview, listing: Listing | None, now: datetime) -> list[Finding]:
-    """Lint of the leaf plus a chain check against the file's other certs and the token's CAs."""
-    return preview_findings(preview, listing.objects if listing is not None else (), now=now)
 
 
 def lint_summary(findings: Sequence[Finding]) -> str:
