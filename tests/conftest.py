@@ -169,3 +169,15 @@ def snapshot(snapshot: Any) -> Any:
         test_location=snapshot.test_location,
         update_snapshots=snapshot.update_snapshots,
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_os_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI's PIN memory sees the 'fail' keyring, as on an SSH host with no D-Bus: what the
+    operator sees then is the same on every machine, and no test touches a real keyring."""
+    from keyring.backends import fail
+
+    from ikm_tui.core.pinstore import PinStore
+    from ikm_tui.ui import pin_memory
+
+    monkeypatch.setattr(pin_memory, "default_store", lambda: PinStore(fail.Keyring()))

@@ -8,7 +8,7 @@ from typing import Any
 
 from asn1crypto import keys as akeys
 from asn1crypto.core import Null
-from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11 import Attribute, KeyType
 
 from ikm_tui.core.backend import Backend, unwrap_ec_point
 from ikm_tui.core.errors import IkmError
@@ -94,9 +94,3 @@ def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, purpose)
     return {"private": int(pair.private.handle), "public": int(pair.public.handle),
             "id": pair.info.key_id, "spki": pair.info.spki}
-
-
-def find_public(backend: Backend, slot_id: int, key_id: bytes) -> Any:
-    sess = backend.session(slot_id)
-    found = list(sess.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id}))
-    return found[0] if found else None

@@ -49,8 +49,11 @@ class IkmApp(App[int]):
 
     def __init__(self, module: str | None, token: str | None, demo_pin: str | None,
                  service_factory: Callable[[str], Any], clock: Clock,
-                 modules: Sequence[str] | None = None, timings: bool = True) -> None:
+                 modules: Sequence[str] | None = None, timings: bool = True,
+                 pin_store: Any = None) -> None:
         super().__init__()
+        # core.pinstore.PinStore, made on first login (probing the OS keyring can be slow).
+        self.pin_store = pin_store
         self.module = module
         self.token = token
         self.demo_pin = demo_pin
@@ -204,16 +207,17 @@ class IkmApp(App[int]):
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
              modules: Sequence[str] | None = None, theme: str = "textual-dark",
-             timings: bool = True) -> IkmApp:
+             timings: bool = True, pin_store: Any = None) -> IkmApp:
     """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
     (validity and expiry shown on screen) and `modules` (only these, not every module the
     machine has registered), so snapshots do not depend on the machine or the date; and
-    `timings=False` (no call durations in the Trace pane).
+    `timings=False` (no call durations in the Trace pane), and a `pin_store` (core.pinstore)
+    instead of the OS keyring.
     """
     if service_factory is None:
         from ikm_tui.core.service import get_service
 
         service_factory = get_service
-    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings)
+    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store)
     app.theme = theme
     return app

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.modules import ModuleCandidate, canonical
-from ikm_tui.ui import describe, manage_flow, request_flow, token_state
+from ikm_tui.ui import describe, manage_flow, pin_memory, request_flow, token_state
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
 from ikm_tui.ui.lint_view import LintView, certificate_findings
@@ -386,10 +386,25 @@ class MainScreen(Screen[None]):
         info = await svc.acall("token_info", ref.slot_id)
         tree = self.query_one("#tokens", TokenTree)
         tree.update_token(ref, info)
-        if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info,
+        store = await self._pin_store()
+        remembered = await pin_memory.login_with_remembered(self, svc, ref.slot_id, info, store)
+        if remembered:
+            await self.open_token(ref)
+            self.notify("Logged in with the PIN remembered in the OS keyring.")
+            return
+        if remembered is False:  # the refused try changed the flags: show them before asking
+            info = await svc.acall("token_info", ref.slot_id)
+            tree.update_token(ref, info)
+        if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info, pin_store=store,
                                                      on_flags=lambda i: tree.update_token(ref, i))):
             await self.open_token(ref)
             self.notify("Logged in: private keys are listed.")
+
+    async def _pin_store(self) -> Any:
+        """The app's PinStore, made once (off the event loop: probing the keyring may block)."""
+        if self.ikm.pin_store is None:
+            self.ikm.pin_store = await asyncio.to_thread(pin_memory.default_store)
+        return self.ikm.pin_store
 
 
 class _EarlyListing:

@@ -17,6 +17,7 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.lockout import LoginResult
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
+from ikm_tui.ui import pin_memory
 from ikm_tui.ui.pin_input import PinInput, debug_log_warning
 from ikm_tui.ui.text import literal
 from ikm_tui.ui.workers import start
@@ -57,8 +58,10 @@ class PinScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, service: Any, slot_id: int, info: TokenInfo,
-                 on_flags: Callable[[TokenInfo], None] | None = None) -> None:
+                 on_flags: Callable[[TokenInfo], None] | None = None, pin_store: Any = None) -> None:
         super().__init__()
+        # core.pinstore.PinStore: the "remember" box shows only for a real OS keyring.
+        self.pin_store = pin_store
         self.service = service
         self.slot_id = slot_id
         self.info = info
@@ -75,6 +78,8 @@ class PinScreen(ModalScreen[bool]):
             yield Static(id="pin-flags")
             yield PinInput(password=True, id="pin-input", placeholder="User PIN", max_length=hi)
             yield Checkbox("I know this is the final try: log in anyway", id="pin-final-try")
+            yield Checkbox("Remember this PIN in the OS keyring (this token only)", id="pin-remember")
+            yield Static(id="pin-remember-note", classes="dim")
             yield Static(id="pin-error")
             with Horizontal(id="pin-buttons"):
                 yield Button("Log in", id="pin-ok", variant="primary")
@@ -83,6 +88,13 @@ class PinScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self._show_flags()
         self.query_one("#pin-error", Static).display = False
+        can_remember = bool(self.pin_store is not None and self.pin_store.available and self.info.serial)
+        self.query_one("#pin-remember", Checkbox).display = can_remember
+        # Why the box is missing (no D-Bus on an SSH host, a plaintext keyring refused): said
+        # here, where it matters, instead of a notification on every start.
+        note = self.pin_store.notice if self.pin_store is not None and not can_remember else None
+        self.query_one("#pin-remember-note", Static).update(literal(note or "", "dim"))
+        self.query_one("#pin-remember-note", Static).display = bool(note)
         self.query_one("#pin-input", Input).focus()
 
     def _show_flags(self) -> None:
@@ -156,6 +168,9 @@ class PinScreen(ModalScreen[bool]):
             return
         finally:
             self.busy = False
+        if self.query_one("#pin-remember", Checkbox).value and self.pin_store is not None:
+            # Opt-in only, after the token accepted the PIN, keyed by the token's serial.
+            await pin_memory.remember(self, self.pin_store, self.info.serial, Pin(field.value))
         field.value = ""
         if isinstance(result, LoginResult):
             if result.warning is not None:
