@@ -13,7 +13,7 @@ from textual.widgets import Static
 from ikm_tui.ui.app import IkmApp
 from ikm_tui.ui.error_screen import ErrorScreen
 from ikm_tui.ui.main_screen import MainScreen
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 async def test_unknown_token_opens_error_dialog_listing_labels(snapshot_token: Any, module_path: str) -> None:
@@ -22,7 +22,7 @@ async def test_unknown_token_opens_error_dialog_listing_labels(snapshot_token: A
 
     app = make_app(module=module_path, token="no such token", modules=[module_path], clock=lambda: FIXED_NOW)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await wait_for_screen(pilot, ErrorScreen)
         text = str(app.screen.query_one("#error-message", Static).render())
         assert "No token matches 'no such token'" in text
         assert snapshot_token.label in text

@@ -13,7 +13,7 @@ from ikm_tui.ui.lint_view import LintView
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
 from ikm_tui.ui.trace_pane import MAX_ROWS, TracePane
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 async def _select_cert(pilot: Any, label: str) -> None:
@@ -32,7 +32,7 @@ async def test_trace_pane_shows_login_with_pin_redacted(snapshot_token: Any) -> 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         await pilot.press(*"99999999", "enter")
         await wait_for(pilot, lambda: app.screen.attempts == 1 and not app.screen.busy)  # type: ignore[attr-defined]
         await pilot.press(*snapshot_token.pin, "enter")
@@ -116,7 +116,7 @@ async def test_show_me_the_command_for_a_certificate(snapshot_token: Any) -> Non
         await settle(pilot)
         await _select_cert(pilot, "mq-server")
         await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandScreen))
+        await wait_for_screen(pilot, CommandScreen)
         text = app.screen.plain_text  # type: ignore[attr-defined]
         assert "cert-extract" in text and "delete" in text and "rename" in text
         assert "pkcs11-tool" in text and "p11tool" in text and "runmqakm" in text

@@ -37,7 +37,7 @@ from ikm_tui.ui.token_tree import ModuleEntry, TokenTree
 from tests.fixtures.make_snapshot_token import FIXED_NOW
 from tests.test_ui_hostile_everywhere import _read, _read_until
 from tests.test_ui_requests import fill, open_form
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 WRONG = "00000000"
 # python-pkcs11 0.10.1 prints "Exception ignored in OperationContext.__del__" when a search
@@ -64,7 +64,7 @@ def status(app: Any) -> str:
 
 async def open_pin_dialog(pilot: Any) -> PinScreen:
     await pilot.press("l")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PinScreen))
+    await wait_for_screen(pilot, PinScreen)
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, PinScreen)
@@ -180,7 +180,7 @@ async def test_token_removed_during_listing_shows_error_state_then_rescan(token:
         faults.install(token.service, plan)
         try:
             await pilot.press("r")
-            await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+            await wait_for_screen(pilot, ErrorScreen)
             message = str(app.screen.query_one("#error-message", Static).render())
             assert "CKR_DEVICE_REMOVED" in message and "What to do" in message
             await pilot.press("escape")
@@ -226,13 +226,13 @@ async def test_reinsertion_reopens_and_asks_before_logging_in_again(token: Any) 
             tree.focus()
             tree.select_token(main.current)  # type: ignore[arg-type]
             await pilot.press("enter")  # open the token again: its session is dead
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_screen(pilot, ConfirmScreen)
             assert REINSERTED in str(app.screen.query_one("#confirm-message", Static).render())
             # Reopened in a public session and listed; nothing sent, no try used.
             assert main.listing is not None and main.listing.complete and not main.listing.logged_in
             assert plan.login_attempts == 0 and plan.counter is not None and plan.counter.left == 3
             app.screen.query_one("#confirm-yes").press()
-            await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+            await wait_for_screen(pilot, PinScreen)
             assert plan.login_attempts == 0  # the PIN dialog asks; it sends nothing by itself
             pin = app.screen
             assert isinstance(pin, PinScreen)

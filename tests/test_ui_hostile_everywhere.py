@@ -39,7 +39,7 @@ from ikm_tui.ui.pin_screen import PinScreen
 from ikm_tui.ui.trace_pane import TracePane
 from ikm_tui.ui.workers import start
 from tests.conftest import delete_token, new_token
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for_screen
 
 CLICK = "[@click=app.quit]"
 OSC = "\x1b]0;pwn\x07"  # set the window title
@@ -128,20 +128,20 @@ async def test_every_pane_and_dialog_shows_hostile_text_literally(hostile_token:
         screens.append(app.export_screenshot())
         # Show me the command, for the hostile label.
         await pilot.press("m")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandScreen))
+        await wait_for_screen(pilot, CommandScreen)
         _assert_clean(app.screen.plain_text, "commands")  # type: ignore[attr-defined]
         screens.append(app.export_screenshot())
         await pilot.press("escape")
         # The PIN dialog names the token.
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         title = str(app.screen.query_one(".dialog-title", Static).render())
         assert title == "Log in to " + CLICK + "\\x1b]0;pwn\\x07\\x1b[2J\\u202e"
         screens.append(app.export_screenshot())
         await pilot.press("escape")
         await settle(pilot)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_for_screen(pilot, HelpScreen)
         screens.append(app.export_screenshot())
         await pilot.press("escape")
         await pilot.pause()
@@ -151,7 +151,7 @@ async def test_every_pane_and_dialog_shows_hostile_text_literally(hostile_token:
             raise IkmError(f"Cannot delete {OBJECT_LABEL!s}: the token refused.", f"Check {TOKEN_LABEL}.")
 
         start(main, fail(), name="delete", group="test")
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await wait_for_screen(pilot, ErrorScreen)
         message = str(app.screen.query_one("#error-message", Static).render())
         assert "Cannot delete " + CLICK + "x[/] CN=[/ foo \\x1b]0;pwn" in message
         _assert_clean(message, "error dialog")

@@ -9,7 +9,7 @@ from textual.widgets import Input, Static
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 def _count_calls(service: Any, name: str) -> list[str]:
@@ -30,7 +30,7 @@ async def test_right_pin_logs_in_and_lists_private_keys(snapshot_token: Any) -> 
         assert not app.main_screen.listing.logged_in
         assert not any(o.cls is ObjClass.PRIVATE_KEY for o in app.main_screen.listing.objects)
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         # The flags are on screen before the PIN is asked for.
         flags = str(app.screen.query_one("#pin-flags", Static).render())
         assert "PIN length: 4–255" in flags
@@ -50,7 +50,7 @@ async def test_wrong_pin_shows_error_and_does_not_retry(snapshot_token: Any) -> 
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("l")
-            await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+            await wait_for_screen(pilot, PinScreen)
             pin_screen = app.screen
             assert isinstance(pin_screen, PinScreen)
             calls.clear()
@@ -85,7 +85,7 @@ async def test_pin_length_is_checked_before_the_token_sees_it(snapshot_token: An
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("l")
-            await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+            await wait_for_screen(pilot, PinScreen)
             await pilot.press("1", "2", "enter")
             await pilot.pause(0.2)
             assert "too short" in str(app.screen.query_one("#pin-error", Static).render())

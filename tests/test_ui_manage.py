@@ -31,7 +31,7 @@ from ikm_tui.ui.pin_screen import PinScreen
 from ikm_tui.ui.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.receive_screen import CertSourceScreen
 from tests.helpers import SoftCA
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 def make_request_and_sign(tok: Any, tmp_path: Path, label: str = "web01", serial: int = 100) -> Path:
@@ -54,17 +54,17 @@ async def receive_via_dialog(pilot: Pilot[Any], path: Path, *, logged_in: bool =
     """Press i (PIN first when asked), type the path, Preview."""
     await pilot.press("i")
     if not logged_in:
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         await pilot.pause()
         await pilot.press(*pin, "enter")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CertSourceScreen))
+    await wait_for_screen(pilot, CertSourceScreen)
     await pilot.pause()
     pilot.app.screen.query_one("#source-path", Input).value = str(path)
     pilot.app.screen.query_one("#source-ok", Button).press()
 
 
 async def wait_preview(pilot: Pilot[Any]) -> ReceivePreviewScreen:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReceivePreviewScreen))
+    await wait_for_screen(pilot, ReceivePreviewScreen)
     await pilot.pause()
     return pilot.app.screen  # type: ignore[return-value]
 
@@ -116,7 +116,7 @@ async def test_receive_without_matching_key_is_refused(token: Any, tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await receive_via_dialog(pilot, path)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await wait_for_screen(pilot, ErrorScreen)
         await pilot.pause()
         message = app.screen._message  # noqa: SLF001
         assert "matches no private key on this token, so nothing was written" in message
@@ -207,7 +207,7 @@ async def test_delete_selected_cert_by_handle_type_the_label(token: Any, tmp_pat
         await settle(pilot)
         await _select(pilot, "tab-certs", victim.handle)
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen))
+        await wait_for_screen(pilot, TypeToConfirmScreen)
         await pilot.pause()
         screen = app.screen
         message = screen._message  # noqa: SLF001
@@ -235,7 +235,7 @@ async def test_delete_key_with_cert_warns_orphan(token: Any, tmp_path: Path) -> 
         await settle(pilot)
         await _select(pilot, "tab-keys", key.handle)
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen))
+        await wait_for_screen(pilot, TypeToConfirmScreen)
         await pilot.pause()
         message = app.screen._message  # noqa: SLF001
         assert "private key 'web01'" in message and "public key 'web01'" in message
@@ -257,12 +257,12 @@ async def test_rename_pair_shows_read_back(token: Any, tmp_path: Path) -> None:
         await settle(pilot)
         await _select(pilot, "tab-certs", cert.handle)
         await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, LabelScreen))
+        await wait_for_screen(pilot, LabelScreen)
         await pilot.pause()
         app.screen.query_one("#label-input", Input).value = "web01-2026"
         await pilot.pause()
         app.screen.query_one("#label-ok", Button).press()
-        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        await wait_for_screen(pilot, MessageScreen)
         await pilot.pause()
         text = app.screen.plain_text
         assert "Renamed to web01-2026" in text and text.count(": ok") == 3
@@ -280,7 +280,7 @@ async def test_change_pin_wrong_old_pin_shown_not_retried(token: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("P")
-        await wait_for(pilot, lambda: isinstance(app.screen, PinChangeScreen))
+        await wait_for_screen(pilot, PinChangeScreen)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, PinChangeScreen)
@@ -316,16 +316,16 @@ async def test_doctor_lists_findings_and_repairs_on_confirm(token: Any, tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("D")
-        await wait_for(pilot, lambda: isinstance(app.screen, DoctorScreen))
+        await wait_for_screen(pilot, DoctorScreen)
         await pilot.pause()
         screen = app.screen
         assert "Keys without a certificate" in screen.plain_text and "'lonely'" in screen.plain_text
         assert "label 'imported-by-other-tool' -> 'web01'" in screen.plain_text
         screen.query_one("#doctor-apply", Button).press()
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, ConfirmScreen)
         await pilot.pause()
         app.screen.query_one("#confirm-yes", Button).press()
-        await wait_for(pilot, lambda: isinstance(app.screen, MessageScreen))
+        await wait_for_screen(pilot, MessageScreen)
         await pilot.pause()
         assert "Repairs applied" in app.screen.plain_text and "(ok)" in app.screen.plain_text
     cert = _obj(token, ObjClass.CERTIFICATE, "web01")
@@ -343,11 +343,11 @@ async def test_add_ca_then_save_it_asks_before_overwrite(token: Any, tmp_path: P
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, CertSourceScreen))
+        await wait_for_screen(pilot, CertSourceScreen)
         await pilot.pause()
         app.screen.query_one("#source-path", Input).value = str(src)
         app.screen.query_one("#source-ok", Button).press()
-        await wait_for(pilot, lambda: isinstance(app.screen, LabelScreen))
+        await wait_for_screen(pilot, LabelScreen)
         await pilot.pause()
         assert app.screen.query_one("#label-input", Input).value == "Example Root CA"  # the CN
         app.screen.query_one("#label-ok", Button).press()
@@ -363,7 +363,7 @@ async def test_add_ca_then_save_it_asks_before_overwrite(token: Any, tmp_path: P
         await pilot.press("x")
         from ikm_tui.ui.export_screen import ExportScreen
 
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await wait_for_screen(pilot, ExportScreen)
         await pilot.pause()
         app.screen.query_one("#export-path", Input).value = str(out)
         from textual.widgets import RadioButton
@@ -371,19 +371,19 @@ async def test_add_ca_then_save_it_asks_before_overwrite(token: Any, tmp_path: P
         app.screen.query_one("#export-der", RadioButton).value = True
         await pilot.pause()
         app.screen.query_one("#export-ok", Button).press()
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, ConfirmScreen)
         await pilot.pause()
         app.screen.query_one("#confirm-no", Button).press()
         await settle(pilot)
         assert out.read_bytes() == b"keep me"
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await wait_for_screen(pilot, ExportScreen)
         await pilot.pause()
         app.screen.query_one("#export-path", Input).value = str(out)
         app.screen.query_one("#export-der", RadioButton).value = True
         await pilot.pause()
         app.screen.query_one("#export-ok", Button).press()
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, ConfirmScreen)
         await pilot.pause()
         app.screen.query_one("#confirm-yes", Button).press()
         await settle(pilot)
@@ -401,7 +401,7 @@ async def test_export_public_key_of_selected_key(token: Any, tmp_path: Path) -> 
         await pilot.press("p")
         from ikm_tui.ui.export_screen import ExportScreen
 
-        await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await wait_for_screen(pilot, ExportScreen)
         await pilot.pause()
         app.screen.query_one("#export-path", Input).value = str(out)
         app.screen.query_one("#export-ok", Button).press()

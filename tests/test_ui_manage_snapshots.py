@@ -24,7 +24,7 @@ from ikm_tui.core import manage
 from ikm_tui.ui.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.receive_screen import CertSourceScreen
 from tests.fixtures.make_snapshot_token import FIXED_NOW
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 KEY_LABEL = "new-key-no-cert"  # seeded without a certificate (core.demo.seed)
 CA_KEY: Any = serialization.load_pem_private_key(
@@ -68,11 +68,11 @@ def write_signed_bundle(tok: Any, directory: Path) -> Path:
 async def _to_preview(pilot: Pilot[Any]) -> ReceivePreviewScreen:
     await settle(pilot)
     await pilot.press("i")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CertSourceScreen))
+    await wait_for_screen(pilot, CertSourceScreen)
     await pilot.pause()
     pilot.app.screen.query_one("#source-path", Input).value = "signed.pem"  # relative: cwd is tmp
     pilot.app.screen.query_one("#source-ok", Button).press()
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReceivePreviewScreen))
+    await wait_for_screen(pilot, ReceivePreviewScreen)
     # Not settle(): the receive worker is waiting on this very dialog.
     for _ in range(3):
         await pilot.pause()

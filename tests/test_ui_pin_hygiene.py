@@ -23,7 +23,7 @@ from ikm_tui.ui.error_screen import ErrorScreen
 from ikm_tui.ui.pin_screen import PinScreen
 from ikm_tui.ui.trace_pane import TracePane
 from tests.test_pin_hygiene import assert_no_pin
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 WRONG = "86420975"
 
@@ -47,7 +47,7 @@ async def test_no_pin_in_any_tui_output(token: Any, tmp_path: Path, monkeypatch:
             await settle(pilot)
             # 1. A wrong PIN: SoftHSM refuses it; the dialog shows why and stays open.
             await pilot.press("l")
-            await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+            await wait_for_screen(pilot, PinScreen)
             pin_screen = app.screen
             assert isinstance(pin_screen, PinScreen)
             # Textual's log records key presses one by one: the dialog says so before any is typed.
@@ -69,7 +69,7 @@ async def test_no_pin_in_any_tui_output(token: Any, tmp_path: Path, monkeypatch:
             # 3. The right PIN again: logged in; then the listing worker crashes -> error dialog.
             plan.fail("list_objects", WorkerCrash("listing blew up"), on_call=1)
             await pilot.press(*token.pin, "enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen))
+            await wait_for_screen(pilot, ErrorScreen)
             dialog = str(app.screen.query_one("#error-message", Static).render())
             assert "listing blew up" in dialog
             texts += [dialog, app.export_screenshot()]
@@ -80,7 +80,7 @@ async def test_no_pin_in_any_tui_output(token: Any, tmp_path: Path, monkeypatch:
             await pilot.press("r")
             await settle(pilot)
             await pilot.press("l")
-            await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+            await wait_for_screen(pilot, PinScreen)
             await pilot.press(*token.pin, "enter")
             await wait_for(pilot, lambda: app.main_screen.listing is not None and app.main_screen.listing.logged_in)
             await pilot.press("c")

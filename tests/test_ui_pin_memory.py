@@ -9,7 +9,7 @@ from textual.widgets import Checkbox, Static
 from ikm_tui.core.pinstore import SERVICE_NAME, PinStore
 from ikm_tui.ui.pin_screen import PinScreen
 from tests.test_pinstore import MemoryKeyring
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 def _logins(service: Any) -> list[str]:
@@ -20,7 +20,7 @@ def _logins(service: Any) -> list[str]:
 
 async def _open_pin_dialog(pilot: Any, app: Any) -> None:
     await pilot.press("l")
-    await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+    await wait_for_screen(pilot, PinScreen)
 
 
 async def test_no_keyring_says_why_and_prompting_works(snapshot_token: Any) -> None:

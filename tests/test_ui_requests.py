@@ -24,12 +24,12 @@ from ikm_tui.ui.request_form import RequestForm
 from ikm_tui.ui.request_progress import RequestProgress
 from ikm_tui.ui.requests_pane import RequestsPane
 from ikm_tui.ui.save_screen import SavePathScreen
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 async def open_form(pilot: Pilot[Any], key: str = "n") -> RequestForm:
     await pilot.press(key)
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RequestForm))
+    await wait_for_screen(pilot, RequestForm)
     form = pilot.app.screen
     assert isinstance(form, RequestForm)
     await pilot.pause()
@@ -65,7 +65,7 @@ async def test_ec_request_via_form_after_pin_is_selected_in_requests_pane(token:
         await settle(pilot)
         # Not logged in: the form is preceded by the PIN dialog.
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         await pilot.press(*token.pin, "enter")
         form = await _wait_form(pilot)
         # Defaults follow the key type: RSA server usage, then EC's.
@@ -95,7 +95,7 @@ async def test_ec_request_via_form_after_pin_is_selected_in_requests_pane(token:
 
 
 async def _wait_form(pilot: Pilot[Any]) -> RequestForm:
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RequestForm))
+    await wait_for_screen(pilot, RequestForm)
     await pilot.pause()
     return pilot.app.screen  # type: ignore[return-value]
 
@@ -188,7 +188,7 @@ async def test_save_refuses_overwrite_without_confirm(token: Any, tmp_path: Path
         await fill(pilot, form, label="web", key_type="rsa:2048", subject="CN=web.example,O=Test")
         await pilot.press("ctrl+s")
         await answer_offer(pilot, save=True)  # "Save request…" right away
-        await wait_for(pilot, lambda: isinstance(app.screen, SavePathScreen))
+        await wait_for_screen(pilot, SavePathScreen)
         assert app.screen.query_one("#save-path", Input).value == "./web.csr.pem"
         app.screen.query_one("#save-path", Input).value = str(out)
         await pilot.press("enter")
@@ -201,19 +201,19 @@ async def test_save_refuses_overwrite_without_confirm(token: Any, tmp_path: Path
         out.write_text("precious\n")
         pane_of(app).focus()
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SavePathScreen))
+        await wait_for_screen(pilot, SavePathScreen)
         app.screen.query_one("#save-path", Input).value = str(out)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, ConfirmScreen)
         await pilot.press("escape")
         await settle(pilot)
         assert out.read_text() == "precious\n"
         # And confirmed: overwritten with the request.
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SavePathScreen))
+        await wait_for_screen(pilot, SavePathScreen)
         app.screen.query_one("#save-path", Input).value = str(out)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, ConfirmScreen)
         app.screen.query_one("#confirm-yes", Button).press()
         await wait_for(pilot, lambda: out.read_text().startswith("-----BEGIN CERTIFICATE REQUEST-----"))
 
@@ -230,7 +230,7 @@ async def test_delete_needs_the_label_typed(token: Any) -> None:
         await pilot.pause()
         assert pane_of(app).current_label() == "gone"
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, TypeToConfirmScreen))
+        await wait_for_screen(pilot, TypeToConfirmScreen)
         dialog = app.screen
         await pilot.press(*"gon", "enter")
         await pilot.pause()

@@ -17,13 +17,13 @@ from ikm_tui.core import requests as reqs
 from ikm_tui.ui.confirm_screen import ConfirmScreen
 from ikm_tui.ui.request_form import RequestForm
 from tests.test_ui_requests import fill, reduced_capabilities
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 async def _form(pilot: Pilot[Any]) -> RequestForm:
     await settle(pilot)
     await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RequestForm))
+    await wait_for_screen(pilot, RequestForm)
     await pilot.pause()
     form = pilot.app.screen
     assert isinstance(form, RequestForm)

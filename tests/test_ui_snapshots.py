@@ -15,7 +15,7 @@ from textual.widgets import Input, TabbedContent
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for_screen
 
 
 def test_main_screen(snap_compare: Any, snapshot_token: Any) -> None:
@@ -54,7 +54,7 @@ def test_pin_dialog(snap_compare: Any, snapshot_token: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         # A blinking cursor would make the snapshot depend on timing.
         pilot.app.screen.query_one("#pin-input", Input).cursor_blink = False
         await pilot.press(*"1234")

@@ -17,7 +17,7 @@ from ikm_tui.core.model import ObjClass
 from ikm_tui.ui.error_screen import ErrorScreen
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_screen import PinScreen
-from tests.ui_helpers import SIZE, app_for, settle, wait_for
+from tests.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
 
 def test_error_dialog_token_removed(snap_compare: Any, snapshot_token: Any) -> None:
@@ -28,7 +28,7 @@ def test_error_dialog_token_removed(snap_compare: Any, snapshot_token: Any) -> N
         await settle(pilot)
         plan.fail("list_objects", p11x.DeviceRemoved, on_call=1)
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ErrorScreen))
+        await wait_for_screen(pilot, ErrorScreen)
         await pilot.pause()
 
     faults.install(snapshot_token.service, plan)
@@ -42,7 +42,7 @@ def test_trace_pane_after_login(snap_compare: Any, snapshot_token: Any) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PinScreen))
+        await wait_for_screen(pilot, PinScreen)
         await pilot.press(*snapshot_token.pin, "enter")
         main = pilot.app.main_screen  # type: ignore[attr-defined]
         await wait_for(pilot, lambda: main.listing is not None and main.listing.logged_in)

@@ -39,3 +39,15 @@ async def wait_for(pilot: Pilot[Any], predicate: Any, timeout: float = 10.0) -> 
         if loop.time() > end:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.05)
+
+
+async def wait_for_screen(pilot: Pilot[Any], screen_type: type, timeout: float = 10.0) -> Any:
+    """Wait until a screen of this type is on top *and mounted*.
+
+    Why not just isinstance: push_screen puts the screen on the stack at once and composes it
+    in its own task; a test that queries in between finds no widgets (a CI flake on a busy box).
+    """
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen_type) and pilot.app.screen.is_mounted,
+                   timeout)
+    await pilot.pause()
+    return pilot.app.screen
