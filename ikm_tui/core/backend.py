@@ -523,11 +523,18 @@ class Backend:
             return None
         if self._raw_objects is None:
             try:
-                self._raw_objects = RawObjects(self.module_path)
+                self._raw_objects = RawObjects(self.module_path, hold_gil=self._in_memory_module())
             except (OSError, AttributeError, BatchError):
                 self._raw_failed = True
                 return None
         return self._raw_objects
+
+    def _in_memory_module(self) -> bool:
+        """SoftHSM: a software token whose calls never wait on a device (see RawObjects)."""
+        try:
+            return self.lib.manufacturer_id.strip() == "SoftHSM"
+        except Exception:  # noqa: BLE001 - unknown: treat it as hardware
+            return False
 
     def _list_batched(self, sess: Any, tinfo: TokenInfo) -> list[ObjectInfo] | None:
         """All objects: one search, one C_GetAttributeValue per object (two for certificates).

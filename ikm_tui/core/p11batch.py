@@ -72,6 +72,9 @@ _GetAttributeValue = ctypes.CFUNCTYPE(CK_RV, CK_ULONG, CK_ULONG, ctypes.POINTER(
 _FindObjectsInit = ctypes.CFUNCTYPE(CK_RV, CK_ULONG, ctypes.POINTER(_Attribute), CK_ULONG)
 _FindObjects = ctypes.CFUNCTYPE(CK_RV, CK_ULONG, ctypes.POINTER(CK_ULONG), CK_ULONG, ctypes.POINTER(CK_ULONG))
 _FindObjectsFinal = ctypes.CFUNCTYPE(CK_RV, CK_ULONG)
+# The same signatures, called *holding* the GIL (see RawObjects.hold_gil).
+_GetAttributeValueHeld = ctypes.PYFUNCTYPE(CK_RV, CK_ULONG, CK_ULONG, ctypes.POINTER(_Attribute), CK_ULONG)
+_FindObjectsHeld = ctypes.PYFUNCTYPE(CK_RV, CK_ULONG, ctypes.POINTER(CK_ULONG), CK_ULONG, ctypes.POINTER(CK_ULONG))
 
 
 class Template:
@@ -132,7 +135,17 @@ class Template:
 class RawObjects:
     """C_FindObjects* and C_GetAttributeValue of an initialised module, without python-pkcs11."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, hold_gil: bool = False) -> None:
+        """`hold_gil`: call C_GetAttributeValue and C_FindObjects without releasing the GIL.
+
+        Only for modules that never wait on a device (SoftHSM: every call is ~30 µs in memory).
+        Why: ctypes drops the GIL around each call and must win it back afterwards; while another
+        thread runs Python (the TUI drawing its first frame) every win-back waits for that
+        thread's switch interval (5 ms). Measured on 1,000 objects (1,334 reads): 0.17 s alone,
+        2.3 s beside a busy thread; holding the GIL, the busy thread still gets it back every
+        5 ms, between two 30 µs calls. A smart card's call can take seconds (card I/O, a pulled
+        reader), so hardware modules keep the releasing calls: the UI must never freeze.
+        """
         dll = ctypes.CDLL(path)
         get_list = dll.C_GetFunctionList
         get_list.restype = CK_RV
@@ -145,9 +158,10 @@ class RawObjects:
         if not (fl.C_GetAttributeValue and fl.C_FindObjectsInit and fl.C_FindObjects and fl.C_FindObjectsFinal):
             raise BatchError("C_GetFunctionList", CKR_OK)
         self._dll = dll  # keeps the library referenced as long as the function pointers
-        self._get = _GetAttributeValue(fl.C_GetAttributeValue)
+        self.hold_gil = hold_gil
+        self._get = (_GetAttributeValueHeld if hold_gil else _GetAttributeValue)(fl.C_GetAttributeValue)
         self._find_init = _FindObjectsInit(fl.C_FindObjectsInit)
-        self._find = _FindObjects(fl.C_FindObjects)
+        self._find = (_FindObjectsHeld if hold_gil else _FindObjects)(fl.C_FindObjects)
         self._find_final = _FindObjectsFinal(fl.C_FindObjectsFinal)
 
     def find(self, session: int, match: Sequence[tuple[int, bytes]] = ()) -> list[int]:
