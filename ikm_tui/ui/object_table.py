@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.ui.describe import class_name, first_cn, key_kind, short_id
@@ -41,11 +42,36 @@ class ObjectTable(DataTable[Text]):
         keep = self.current_handle()
         self.clear()
         self._handles = []
+        # One Text per distinct (value, style): classes, key kinds, dates and markers repeat on
+        # most rows. DataTable only reads its cells, so rows can share them.
+        memo: dict[tuple[str, str], Text] = {}
+
+        def lit(value: str, style: str = "") -> Text:
+            cell = memo.get((value, style))
+            if cell is None:
+                cell = memo[(value, style)] = literal(value, style)
+            return cell
+
         for obj in objects:
-            self.add_row(*self._cells(listing, obj, now), key=str(obj.handle))
+            self.add_row(*self._cells(listing, obj, now, lit), key=str(obj.handle))
             self._handles.append(obj.handle)
         if keep is not None and keep in self._handles:
             self.move_cursor(row=self._handles.index(keep))
+        self._measure_now()
+
+    def _measure_now(self) -> None:
+        """Column widths and virtual size now, not when the table is next idle.
+
+        Why: DataTable measures new rows on its Idle event, which comes after the screen has
+        been laid out and drawn once with the old sizes; the new sizes then force a second full
+        layout and draw (~50 ms for a 1,000-row table). Measured here, the first frame after a
+        listing is already the right one. This is what DataTable._on_idle does.
+        """
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)
 
     def current_handle(self) -> int | None:
         if not self._handles or self.cursor_row < 0 or self.cursor_row >= len(self._handles):
@@ -59,7 +85,8 @@ class ObjectTable(DataTable[Text]):
         self.move_cursor(row=self._handles.index(handle), scroll=True)
         return True
 
-    def _cells(self, listing: Listing, obj: ObjectInfo, now: datetime) -> list[Text]:
+    def _cells(self, listing: Listing, obj: ObjectInfo, now: datetime,
+               literal: Callable[..., Text] = literal) -> list[Text]:
         p = listing.pairing
         marker = literal(p.markers.get(obj.handle, ""), "bold")
         if self.kind == "certs":
@@ -88,6 +115,33 @@ class ObjectTable(DataTable[Text]):
             cert_cell = literal("")
         return [marker, literal(class_name(obj)), literal(obj.label), literal(key_kind(obj)), cert_cell,
                 literal(short_id(obj.id))]
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Column widths of new rows, measured the cheap way first.
+
+        Why: Textual measures every cell through `console.options` (a new ConsoleOptions and
+        three os.get_terminal_size calls per cell): ~70 ms for 1,000 rows × 6 columns, the
+        largest single cost between the listing and the first drawn table. Our cells are
+        sanitised `Text` (printable, so one line), whose width is its cell length: those are
+        measured here, and only other rows go through Textual's pass (which also sets the
+        virtual size, so it always runs). tests/test_ui_table_widths.py checks both agree.
+        """
+        rest: list[RowKey] = []
+        columns = self.ordered_columns
+        data, rows = self._data, self.rows
+        for key in new_rows:
+            cells, row = data.get(key), rows.get(key)
+            if cells is None or row is None:
+                continue  # removed before the table was idle: Textual skips it too
+            if row.label is not None or row.auto_height or not all(
+                    isinstance(c, Text) and c.plain.isprintable() for c in cells.values()):
+                rest.append(key)
+                continue
+            for column in columns:
+                cell = cells.get(column.key)
+                if cell is not None and cell.cell_len > column.content_width:
+                    column.content_width = cell.cell_len
+        super()._update_dimensions(rest)
 
     def clear_objects(self) -> None:
         """No rows and no current object (the token went away: nothing stale stays selected)."""
