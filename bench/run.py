@@ -353,28 +353,48 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     import asyncio
 
     try:
-        from ikm_tui.ui.app import make_app  # type: ignore[import-not-found]
+        from ikm_tui.cli import prepare_tui
     except ImportError as exc:
         print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
         return
     from ikm_tui.core.pin import Pin
     from ikm_tui.core.service import get_service
+
+    # Log in through the same process-wide service the TUI uses, as the CLI does with IKM_PIN,
+    # so both list every object (the Keys and Certificates tables together). Queued, not
+    # awaited: the owner thread runs it before the TUI's own first calls (one queue, in order),
+    # and the TUI then starts exactly as `ikm-tui` does (cli.prepare_tui).
+    svc = get_service(module)
+    login = svc.after(svc.submit("find_slot", label), "login",
+                      lambda slot: (slot, Pin(os.environ["IKM_PIN"])))
+    app = prepare_tui(module, label)
     from ikm_tui.ui.object_table import ObjectTable
 
+    # "Populated" is the first line of an object table *drawn* while every object is in the
+    # tables, not just rows added (a table can hold rows the screen has not drawn yet).
+    drawn: list[float] = []
+    tables: list[ObjectTable] = []
+    render_line = ObjectTable.render_line
+
+    def watch(table: ObjectTable, y: int) -> Any:
+        if not tables:  # both tables exist from the first frame on
+            tables.extend(table.screen.query(ObjectTable))
+        if not drawn and sum(t.row_count for t in tables) >= expected:
+            drawn.append(time.time())
+        return render_line(table, y)
+
+    ObjectTable.render_line = watch  # type: ignore[method-assign]
+
     async def main() -> dict[str, Any]:
-        # Log in through the same process-wide service the TUI uses, as the CLI does with IKM_PIN,
-        # so both list every object (the Keys and Certificates tables together).
-        svc = get_service(module)
-        await svc.acall("login", await svc.acall("find_slot", label), Pin(os.environ["IKM_PIN"]))
-        app = make_app(module=module, token=label)
         async with app.run_test(headless=True, size=(160, 50)) as pilot:
             deadline = time.monotonic() + 120
             rows = 0
             while time.monotonic() < deadline:
                 rows = sum(t.row_count for t in app.screen.query(ObjectTable))
-                if rows >= expected:
-                    return {"populated": time.time() - t_spawn, "rows": rows}
+                if drawn:
+                    return {"populated": drawn[0] - t_spawn, "rows": rows}
                 await pilot.pause(0.005)
+            login.result(0)  # a failed login explains a short table
             return {"skipped": f"table not populated in 120 s ({rows}/{expected} rows)"}
 
     print(json.dumps(asyncio.run(main())), flush=True)

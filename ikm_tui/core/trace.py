@@ -6,6 +6,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from ikm_tui.core.service import TraceEntry
 
@@ -39,6 +40,60 @@ class TraceBuffer:
         self.entries.append(entry)
         for listener in list(self.listeners):
             listener(entry)
+
+
+class TraceFeed:
+    """A TraceBuffer plus a thread-safe queue of entries the UI has not drawn yet.
+
+    `attach(service)` adds the buffer to the service's tracers once; `detach_all()` removes it
+    again (the services are process-wide and outlive one app).
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self.buffer = TraceBuffer(size)
+        self.buffer.listeners.append(self._queue)
+        self._lock = threading.Lock()
+        self._pending: list[TraceEntry] = []
+        self._scheduled = False
+        self._services: list[Any] = []
+        # Told (on the owner thread) that entries are pending; the Trace pane posts itself a
+        # message from it. None until a pane exists: the buffer alone keeps entries until then.
+        self.wake: Callable[[], None] | None = None
+        self.count = 0  # entries seen by this feed: the pane's row numbers
+
+    def attach(self, service: Any) -> bool:
+        """True when this service is new to the feed."""
+        if any(s is service for s in self._services):
+            return False
+        self._services.append(service)
+        service.tracers.append(self.buffer)
+        return True
+
+    def detach_all(self) -> None:
+        for svc in self._services:
+            try:
+                svc.tracers.remove(self.buffer)
+            except ValueError:
+                pass  # a test cleared the tracers already
+        self._services.clear()
+
+    def _queue(self, entry: TraceEntry) -> None:
+        # Owner thread: never touch widgets here. Without a pane the buffer alone keeps it.
+        with self._lock:
+            if self.wake is None:
+                return
+            self._pending.append(entry)
+            if self._scheduled:
+                return
+            self._scheduled = True
+            wake = self.wake
+        wake()
+
+    def drain(self) -> list[TraceEntry]:
+        with self._lock:
+            out, self._pending = self._pending, []
+            self._scheduled = False
+            return out
 
 
 # Config files p11-kit reads for module options (`log-calls: yes` logs every call, PINs included).

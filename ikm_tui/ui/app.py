@@ -17,13 +17,15 @@ from textual.worker import Worker, WorkerState
 
 from ikm_tui.core import hangup
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.modules import ModuleCandidate, discover
+from ikm_tui.core.modules import ModuleCandidate, canonical, discover
+from ikm_tui.core.prefetch import StartupPrefetch
+from ikm_tui.core.trace import TraceFeed
 from ikm_tui.ui.commands import IkmCommands
 from ikm_tui.ui.error_screen import ErrorScreen
 from ikm_tui.ui.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.text import plain
-from ikm_tui.ui.trace_pane import TraceFeed, TracePane
+from ikm_tui.ui.trace_pane import TracePane
 
 Clock = Callable[[], datetime]
 
@@ -50,7 +52,8 @@ class IkmApp(App[int]):
     def __init__(self, module: str | None, token: str | None, demo_pin: str | None,
                  service_factory: Callable[[str], Any], clock: Clock,
                  modules: Sequence[str] | None = None, timings: bool = True,
-                 pin_store: Any = None) -> None:
+                 pin_store: Any = None, trace_feed: TraceFeed | None = None,
+                 prefetch: StartupPrefetch | None = None) -> None:
         super().__init__()
         # core.pinstore.PinStore, made on first login (probing the OS keyring can be slow).
         self.pin_store = pin_store
@@ -60,7 +63,11 @@ class IkmApp(App[int]):
         self.service_factory = service_factory
         self.clock = clock
         self._modules = list(modules) if modules is not None else None
-        self.trace_feed = TraceFeed()
+        # Given by the CLI when it queued the first token calls before loading Textual
+        # (core.prefetch): the feed then already holds those calls for the Trace pane.
+        self.trace_feed = trace_feed or TraceFeed()
+        self.prefetch = prefetch
+        self._checked_leaks: set[str] = set()
         self.timings = timings  # durations in the Trace pane (off for snapshots)
         self.services: list[Any] = []  # every service this app used, for the activity line
         self.hung_up = False
@@ -93,7 +100,9 @@ class IkmApp(App[int]):
         svc = self.service_factory(module_path)
         if not any(s is svc for s in self.services):
             self.services.append(svc)
-        if self.trace_feed.attach(svc):
+        self.trace_feed.attach(svc)
+        if canonical(module_path) not in self._checked_leaks:
+            self._checked_leaks.add(canonical(module_path))
             self._warn_leaky_module(module_path)
         return svc
 
@@ -207,17 +216,20 @@ class IkmApp(App[int]):
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
              modules: Sequence[str] | None = None, theme: str = "textual-dark",
-             timings: bool = True, pin_store: Any = None) -> IkmApp:
+             timings: bool = True, pin_store: Any = None, trace_feed: TraceFeed | None = None,
+             prefetch: StartupPrefetch | None = None) -> IkmApp:
     """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
     (validity and expiry shown on screen) and `modules` (only these, not every module the
     machine has registered), so snapshots do not depend on the machine or the date; and
     `timings=False` (no call durations in the Trace pane), and a `pin_store` (core.pinstore)
-    instead of the OS keyring.
+    instead of the OS keyring. `trace_feed` and `prefetch` come from cli.prepare_tui, which
+    queues the first token calls before Textual is imported.
     """
     if service_factory is None:
         from ikm_tui.core.service import get_service
 
         service_factory = get_service
-    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store)
+    app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store,
+                 trace_feed, prefetch)
     app.theme = theme
     return app

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.modules import ModuleCandidate, canonical
+from ikm_tui.core.prefetch import StartupPrefetch
 from ikm_tui.ui import describe, manage_flow, pin_memory, request_flow, token_state
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.details import DetailsPane
@@ -37,6 +38,18 @@ if TYPE_CHECKING:
 
 # gc.freeze() is done once per process, by the first screen that loads modules.
 _heap_frozen = False
+# Seconds after which the cyclic GC is back on even if the first listing has not come.
+STARTUP_GC_LIMIT = 5.0
+
+
+def end_startup_gc() -> None:
+    """Freeze what start-up allocated and turn the cyclic GC back on (cli.prepare_tui turned
+    it off). Idempotent; with the GC never turned off (tests, the demo) it only freezes once."""
+    global _heap_frozen
+    if not gc.isenabled():
+        gc.freeze()
+        _heap_frozen = True
+        gc.enable()
 
 
 class MainScreen(Screen[None]):
@@ -93,6 +106,8 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # However long the first token takes (a hung module), the GC is back on soon.
+        self.set_timer(STARTUP_GC_LIMIT, end_startup_gc)
         self.query_one("#tokens", TokenTree).border_title = "Tokens"
         self.query_one("#details", DetailsPane).border_title = "Details"
         start(self, self.load_modules(initial=True), name="discover", group="tokens")
@@ -100,12 +115,22 @@ class MainScreen(Screen[None]):
     # ----- tokens -----------------------------------------------------------------------------
     async def load_modules(self, *, initial: bool = False, rescan: bool = False) -> None:
         """Ask every module for its slots; a module that fails to load becomes an error node."""
+        if not initial:
+            await self._load_modules(initial=False, rescan=rescan)
+            return
+        try:
+            await self._load_modules(initial=True, rescan=rescan)
+        finally:
+            end_startup_gc()  # the first token is on screen (or failed): collect as usual
+
+    async def _load_modules(self, *, initial: bool, rescan: bool) -> None:
         global _heap_frozen
         app = self.ikm
-        if not _heap_frozen:
+        if not _heap_frozen and gc.isenabled():
             # Textual, Rich and the core allocated ~200k long-lived objects at import; each full
             # collection rescanned them all (~25 ms, three of them before a 1,000-object table
-            # showed). Frozen once per process, collections only see what came after.
+            # showed). Frozen once per process, collections only see what came after. (Started
+            # by the CLI, the GC is off until the first listing is shown: end_startup_gc.)
             gc.freeze()
             _heap_frozen = True
 
@@ -113,10 +138,15 @@ class MainScreen(Screen[None]):
         # Queued now, not from a task that starts when the event loop next comes round.
         early = None
         if initial and cands:
-            try:
-                early = _EarlyListing(app.service_for(cands[0].path), app.token)
-            except Exception:  # noqa: BLE001 - load() below turns the same failure into an error node
-                early = None
+            # Usually queued by the CLI before Textual was imported (cli.prepare_tui); the
+            # tests and the demo build the app directly, so queue it here then.
+            early = app.prefetch
+            app.prefetch = None  # one start-up only: a rescan asks the token afresh
+            if early is None or not early.serves(cands[0].path, app.token):
+                try:
+                    early = StartupPrefetch(app.service_for(cands[0].path), cands[0].path, app.token)
+                except Exception:  # noqa: BLE001 - load() below turns the same failure into an error node
+                    early = None
 
         async def load(cand: ModuleCandidate, first: bool) -> ModuleEntry:
             try:
@@ -124,8 +154,8 @@ class MainScreen(Screen[None]):
                 if rescan:
                     await svc.acall("rescan")
                 if first and early is not None:
-                    info = await asyncio.wrap_future(early.info)
-                    slots = await asyncio.wrap_future(early.slots)
+                    info = await _outcome(early.info)
+                    slots = await _outcome(early.slots)
                 else:
                     info = await svc.acall("module_info")
                     slots = await svc.acall("slots")
@@ -138,9 +168,18 @@ class MainScreen(Screen[None]):
         # Side by side: every module has its own owner thread, and a slow one (OpenSC waiting
         # for readers, p11-kit-trust parsing the CA store) must not hold up the others. The
         # entries keep the candidates' order.
-        entries = list(await asyncio.gather(*(load(c, i == 0) for i, c in enumerate(cands))))
-        self.entries = entries
         tree = self.query_one("#tokens", TokenTree)
+        if initial and len(cands) > 1:
+            if await self._open_first_module_first(cands, load, early):
+                return
+            entries = list(await asyncio.gather(*(load(c, i == 0) for i, c in enumerate(cands))))
+        elif len(cands) == 1:
+            # No gather (a task per module) for the usual single module: with the start-up
+            # calls already done, the token is then listed before the first frame is drawn.
+            entries = [await load(cands[0], True)]
+        else:
+            entries = list(await asyncio.gather(*(load(c, i == 0) for i, c in enumerate(cands))))
+        self.entries = entries
         tree.show_modules(entries)
         target = self.current if self.current and tree.slot_info(self.current) else None
         if target is None and self.current is not None:
@@ -163,7 +202,43 @@ class MainScreen(Screen[None]):
         tree.select_token(target)
         await self.open_token(target, early)
 
-    async def _find_token(self, selector: str, early: _EarlyListing | None = None) -> TokenRef:
+    async def _open_first_module_first(self, cands: list[ModuleCandidate], load: Any,
+                                       early: StartupPrefetch | None) -> bool:
+        """At start-up, open the token on the first module without waiting for the others.
+
+        The other modules load meanwhile (each on its own thread) and join the tree when they
+        are in. Why: p11-kit-trust parsing the CA store or OpenSC waiting for readers must not
+        hold back the token the operator asked for. False when the first module does not have
+        the token to open: the caller then waits for every module and shows them all.
+        """
+        tree = self.query_one("#tokens", TokenTree)
+        others = [asyncio.ensure_future(load(c, False)) for c in cands[1:]]
+        first: ModuleEntry = await load(cands[0], True)
+        target = None
+        if first.error is None:
+            self.entries = [first]
+            tree.show_modules([first])
+            if self.ikm.token is not None:
+                try:
+                    target = await self._find_token(self.ikm.token, early)
+                except IkmError:
+                    target = None  # maybe on another module: the caller asks them all
+            else:
+                target = tree.first_token()
+        if target is None:
+            for task in others:
+                task.cancel()  # the caller loads every module again, side by side
+            return False
+        tree.select_token(target)
+        try:
+            await self.open_token(target, early)
+        finally:
+            rest = list(await asyncio.gather(*others))
+            self.entries = [first, *rest]
+            tree.add_modules(rest)
+        return True
+
+    async def _find_token(self, selector: str, early: StartupPrefetch | None = None) -> TokenRef:
         """--token LABEL|URI: ask each loaded module; the first module's error names the labels."""
         first_error: IkmError | None = None
         for index, entry in enumerate(self.entries):
@@ -171,8 +246,8 @@ class MainScreen(Screen[None]):
                 continue
             try:
                 if index == 0 and early is not None:
-                    # Already asked, right after the module's slots (see _EarlyListing).
-                    slot = await asyncio.wrap_future(early.slot)
+                    # Already asked, right after the module's slots (see StartupPrefetch).
+                    slot = await _outcome(early.slot)
                 else:
                     slot = await self.ikm.service_for(entry.path).acall("find_slot", selector)
             except IkmError as err:
@@ -181,15 +256,15 @@ class MainScreen(Screen[None]):
             return TokenRef(entry.path, slot)
         raise first_error or IkmError(f"No token matches {selector!r}.", "Run `ikm-tui tokens`.")
 
-    async def open_token(self, ref: TokenRef, early: _EarlyListing | None = None) -> None:
+    async def open_token(self, ref: TokenRef, early: StartupPrefetch | None = None) -> None:
         svc = self.ikm.service_for(ref.module_path)
         reinserted = False
         mechanisms = None
         try:
             try:
-                if early is not None and await early.lists(ref):
-                    listing: Listing = await asyncio.wrap_future(early.listing)
-                    mechanisms = await asyncio.wrap_future(early.mechanisms)
+                if early is not None and await _prefetch_lists(early, ref):
+                    listing: Listing = await _outcome(early.listing)
+                    mechanisms = await _outcome(early.mechanisms)
                 else:
                     listing = await svc.acall("list_objects", ref.slot_id)
             except IkmError as err:
@@ -240,6 +315,11 @@ class MainScreen(Screen[None]):
                 "tab-certs": self.query_one("#certs", ObjectTable)}.get(active)
 
     def _show_current_details(self) -> None:
+        if self.current is None:
+            # No token open: the pane holds the empty state (no token, why, what to do) or
+            # its first hint; a tab switch (or the first tab's activation, which can come
+            # after a start-up that was over at once) must not replace it.
+            return
         if self.query_one("#tabs", TabbedContent).active == "tab-requests" and \
                 request_flow.show_request_details(self):
             return
@@ -407,47 +487,23 @@ class MainScreen(Screen[None]):
         return self.ikm.pin_store
 
 
-class _EarlyListing:
-    """The first module's start-up calls, chained on its owner thread.
+async def _outcome(fut: concurrent.futures.Future[Any]) -> Any:
+    """A start-up call's result; without a trip round the event loop when it is already in.
 
-    At start-up the token to open is nearly always on the first module (--module, IKM_MODULE,
-    the only one with a token). Its calls are the ones load_modules, _find_token and open_token
-    make, in the same order (module_info, slots, find_slot when --token is given, list_objects,
-    mechanisms), but each is queued by the owner thread as the previous one ends, instead of
-    after a round trip through the event loop, which is busy drawing the first frame then. The
-    token is the one the screen opens: --token on the first module, else the first module's
-    first initialised token (the tree's first token). No call is made that the screen would not
-    make.
+    Why: each trip lets Textual lay out and draw a frame first, and at start-up the calls are
+    usually done (queued before Textual was imported), so the table can be filled before the
+    first frame instead of after two or three.
     """
+    if fut.done():
+        return fut.result()
+    return await asyncio.wrap_future(fut)
 
-    def __init__(self, svc: Any, selector: str | None) -> None:
-        self.info = svc.submit("module_info")
-        self.slots = svc.submit("slots")
-        self.slot: Any
-        if selector is not None:
-            self.slot = svc.after(self.slots, "find_slot", lambda _slots: (selector,))
-        else:
-            self.slot = concurrent.futures.Future()
 
-            def first_token(done: concurrent.futures.Future[Any]) -> None:
-                exc = done.exception()
-                if exc is not None:
-                    self.slot.set_exception(exc)
-                    return
-                self.slot.set_result(next((s.slot_id for s in done.result()
-                                           if s.token is not None and s.token.initialized), None))
-
-            self.slots.add_done_callback(first_token)
-        self.listing = svc.after(self.slot, "list_objects",
-                                 lambda slot: None if slot is None else (slot,))
-        self.mechanisms = svc.after(self.listing, "mechanisms",
-                                    lambda listing: None if listing is None else (listing.slot_id,))
-
-    async def lists(self, ref: TokenRef) -> bool:
-        """Whether the chain lists the token `ref` names (so open_token takes its results)."""
-        try:
-            info = await asyncio.wrap_future(self.info)
-            slot = await asyncio.wrap_future(self.slot)
-        except IkmError:
-            return False
-        return slot is not None and slot == ref.slot_id and canonical(info.path) == canonical(ref.module_path)
+async def _prefetch_lists(early: StartupPrefetch, ref: TokenRef) -> bool:
+    """Whether the start-up chain lists the token `ref` names (so open_token takes its results)."""
+    try:
+        await _outcome(early.info)
+        await _outcome(early.slot)
+    except IkmError:
+        return False
+    return early.lists(ref.module_path, ref.slot_id)

@@ -30,7 +30,6 @@ from ikm_tui.ui.message_screen import MessageScreen
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_change_screen import PinChangeScreen
 from ikm_tui.ui.receive_preview import ReceivePreviewScreen
-from ikm_tui.ui.receive_screen import CertSourceScreen
 from ikm_tui.ui.request_flow import _ensure_login
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
@@ -135,6 +134,8 @@ async def receive_flow(main: MainScreen) -> None:
     if not await _ensure_login(main, svc, "Receiving a certificate needs the private keys, which are "
                                           "visible only after login with the user PIN."):
         return
+    from ikm_tui.ui.receive_screen import CertSourceScreen  # TextArea: ~20 ms of import, not at start-up
+
     bundle: CertBundle | None = await main.app.push_screen_wait(
         CertSourceScreen("Receive a signed certificate (PEM, DER, PKCS#7, bundle)"))
     if bundle is None:
@@ -171,6 +172,8 @@ def start_add_ca(node: DOMNode) -> None:
 async def add_ca_flow(main: MainScreen) -> None:
     ref, listing = main.current, main.listing
     assert ref is not None and listing is not None
+    from ikm_tui.ui.receive_screen import CertSourceScreen
+
     bundle: CertBundle | None = await main.app.push_screen_wait(
         CertSourceScreen("Add a CA / signer certificate", ok_label="Next"))
     if bundle is None:

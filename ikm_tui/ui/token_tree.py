@@ -60,6 +60,11 @@ class TokenTree(Tree[NodeData]):
         for entry in entries:
             self._add_module(entry)
 
+    def add_modules(self, entries: list[ModuleEntry]) -> None:
+        """Append modules that came in later, keeping the cursor where it is."""
+        for entry in entries:
+            self._add_module(entry)
+
     def slot_info(self, ref: TokenRef) -> SlotInfo | None:
         return self._slots.get(ref)
 
@@ -108,6 +113,11 @@ class TokenTree(Tree[NodeData]):
         """Move the cursor to a token's node (without posting TokenChosen)."""
         node = self._token_nodes.get(ref)
         if node is not None:
+            if node.line < 0:
+                # Tree lines are built lazily (when idle or drawn); right after show_modules the
+                # node has no line yet and move_cursor would put the cursor nowhere (line 0 later).
+                # Asking for a line builds them.
+                self.get_node_at_line(0)
             self.move_cursor(node)
 
     def first_token(self) -> TokenRef | None:

@@ -8,9 +8,7 @@ of calls a second therefore costs one message per frame, not one per call.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,63 +17,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ikm_tui.core.service import TraceEntry
-from ikm_tui.core.trace import TraceBuffer
+from ikm_tui.core.trace import TraceFeed
 from ikm_tui.ui.text import literal, literal_text
 
 # Rows kept on screen; the TraceBuffer keeps more, and `--trace FILE` keeps everything.
 MAX_ROWS = 1000
-
-
-class TraceFeed:
-    """A TraceBuffer plus a thread-safe queue of entries the UI has not drawn yet.
-
-    `attach(service)` adds the buffer to the service's tracers once; `detach_all()` removes it
-    again (the services are process-wide and outlive one app).
-    """
-
-    def __init__(self, size: int = 2000) -> None:
-        self.buffer = TraceBuffer(size)
-        self.buffer.listeners.append(self._queue)
-        self._lock = threading.Lock()
-        self._pending: list[TraceEntry] = []
-        self._scheduled = False
-        self._services: list[Any] = []
-        self.target: Any = None  # the widget to wake up (post_message is thread-safe)
-        self.count = 0  # entries seen by this feed: the pane's row numbers
-
-    def attach(self, service: Any) -> bool:
-        """True when this service is new to the feed."""
-        if any(s is service for s in self._services):
-            return False
-        self._services.append(service)
-        service.tracers.append(self.buffer)
-        return True
-
-    def detach_all(self) -> None:
-        for svc in self._services:
-            try:
-                svc.tracers.remove(self.buffer)
-            except ValueError:
-                pass  # a test cleared the tracers already
-        self._services.clear()
-
-    def _queue(self, entry: TraceEntry) -> None:
-        # Owner thread: never touch widgets here. Without a pane the buffer alone keeps it.
-        with self._lock:
-            if self.target is None:
-                return
-            self._pending.append(entry)
-            if self._scheduled:
-                return
-            self._scheduled = True
-            target = self.target
-        target.post_message(TracePane.NewEntries())
-
-    def drain(self) -> list[TraceEntry]:
-        with self._lock:
-            out, self._pending = self._pending, []
-            self._scheduled = False
-            return out
 
 
 class TracePane(Vertical):
@@ -109,12 +55,16 @@ class TracePane(Vertical):
         self.query_one("#trace-warnings", Static).display = False
         # Whatever was traced before the pane existed (discovery, first listing), then live.
         self.feed.drain()
-        self.feed.target = self
+        self.feed.wake = self._wake
         self._add(list(self.feed.buffer.entries), renumber_from=1)
 
+    def _wake(self) -> None:
+        # Called on the owner thread: post_message is the one thread-safe way in.
+        self.post_message(TracePane.NewEntries())
+
     def on_unmount(self) -> None:
-        if self.feed.target is self:
-            self.feed.target = None
+        if self.feed.wake == self._wake:
+            self.feed.wake = None
 
     def on_trace_pane_new_entries(self, event: NewEntries) -> None:
         event.stop()
