@@ -346,7 +346,7 @@ async def test_hung_keygen_keeps_ui_responsive_shows_queue_and_quits_at_once(tok
             handled += 1
             assert handled == 3 and plan.hanging.is_set()
             # Another operation queues behind the keygen, visibly.
-            await pilot.press("r")
+            await pilot.press("ctrl+r")
             activity = main.query_one(TokenActivity)
             await wait_for(pilot, lambda: "queued" in activity.text, timeout=3)
             assert activity.display and activity.region.height == 1

@@ -92,3 +92,32 @@ async def test_pin_length_is_checked_before_the_token_sees_it(snapshot_token: An
             assert "login" not in calls
     finally:
         snapshot_token.service.tracers.clear()
+
+
+async def test_refresh_keeps_the_login_and_rescan_does_not(token: Any, tmp_path: Any) -> None:
+    """r lists the open token again on its session: still logged in, and objects another tool
+    wrote meanwhile appear. ctrl+r re-initialises the module (new SoftHSM tokens), which logs out."""
+    from tests.helpers import pkcs11_tool
+
+    token.login()
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.main_screen
+        assert main.listing is not None and main.listing.logged_in
+        data = tmp_path / "note.bin"
+        data.write_bytes(b"written by another process")
+        pkcs11_tool(token, "--write-object", str(data), "--type", "data", "--label", "from-elsewhere")
+        seen = _count_calls(token.service, "any")
+        try:
+            await pilot.press("r")
+            await settle(pilot)
+            assert main.listing.logged_in, "r must not log the operator out"
+            assert "from-elsewhere" in [o.label for o in main.listing.objects]
+            assert "rescan" not in seen and "login" not in seen and "list_objects" in seen
+            await pilot.press("ctrl+r")
+            await settle(pilot)
+            assert "rescan" in seen
+            assert main.listing is not None and not main.listing.logged_in
+        finally:
+            token.service.tracers.clear()

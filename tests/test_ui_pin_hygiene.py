@@ -77,7 +77,7 @@ async def test_no_pin_in_any_tui_output(token: Any, tmp_path: Path, monkeypatch:
             await settle(pilot)
             # Rescan (re-initialises the module: logged out), log in for good, copy the URI:
             # both leave notifications.
-            await pilot.press("r")
+            await pilot.press("ctrl+r")
             await settle(pilot)
             await pilot.press("l")
             await wait_for_screen(pilot, PinScreen)

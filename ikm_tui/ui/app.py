@@ -183,6 +183,9 @@ class IkmApp(App[int]):
     def action_refresh(self) -> None:
         self.main_screen.action_refresh()
 
+    def action_rescan(self) -> None:
+        self.main_screen.action_rescan()
+
     def action_copy_uri(self) -> None:
         self.main_screen.action_copy_uri()
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 # (name, action on the App, help). The App forwards token actions to the main screen.
 COMMANDS: list[tuple[str, str, str]] = [
     ("Log in / log out", "toggle_login", "Log in with the user PIN, or log out (key l)"),
-    ("Rescan tokens", "refresh", "Rescan modules and tokens and list objects again (key r)"),
+    ("Reload token", "refresh", "List the open token again, still logged in (key r)"),
+    ("Rescan tokens", "rescan", "Re-initialise the modules: finds new tokens; logs out (key ctrl+r)"),
     ("Copy PKCS#11 URI", "copy_uri", "Copy the selected token's or object's URI (key c)"),
     ("New certificate request", "new_request", "Key pair on the token + PKCS#10 request (key n)"),
     ("New self-signed certificate", "new_self_signed", "Key pair on the token + self-signed cert (key N)"),

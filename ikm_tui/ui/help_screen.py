@@ -14,7 +14,8 @@ ikm-tui: keys, certificates and requests on a PKCS#11 token
 
 Keys
   l        log in with the user PIN / log out
-  r        rescan modules and tokens, then list again
+  r        reload: list the open token again, still logged in
+  ctrl+r   rescan: re-initialise the modules (new tokens; logs out)
   c        copy the PKCS#11 URI of the selected token or object
   m        show me the command: pkcs11-tool / openssl / p11tool / runmqakm
            lines for the selected object's actions (PIN as a placeholder)

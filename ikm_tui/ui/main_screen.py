@@ -56,8 +56,12 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("l", "toggle_login", "Login", id="main.login",
                 tooltip="Log in with the user PIN (private keys appear), or log out"),
-        Binding("r", "refresh", "Rescan", id="main.refresh",
-                tooltip="Rescan modules and tokens (finds tokens created elsewhere) and list again"),
+        Binding("r", "refresh", "Reload", id="main.refresh",
+                tooltip="List the open token again, still logged in (shows objects other tools wrote); "
+                        "with no token open, rescan"),
+        Binding("ctrl+r", "rescan", "Rescan", id="main.rescan", show=False,
+                tooltip="Re-initialise every module: finds tokens created or plugged in elsewhere "
+                        "(logs out)"),
         Binding("c", "copy_uri", "Copy URI", id="main.copy_uri",
                 tooltip="Copy the PKCS#11 URI of the selected token or object to the clipboard"),
         Binding("m", "show_commands", "Commands", id="main.show_commands",
@@ -419,6 +423,18 @@ class MainScreen(Screen[None]):
 
     # ----- actions ----------------------------------------------------------------------------
     def action_refresh(self) -> None:
+        """Re-read slots and list the open token again on the session it has (still logged in).
+
+        Other processes' objects show (SoftHSM and smart-card modules see them without
+        re-initialising); tokens created elsewhere on SoftHSM need the rescan. With no token
+        open there is no session to keep, so r rescans (the old meaning of r).
+        """
+        if self.current is None or self.listing is None:
+            self.action_rescan()
+            return
+        start(self, self.load_modules(), name="refresh", group="tokens")
+
+    def action_rescan(self) -> None:
         start(self, self.load_modules(rescan=True), name="rescan", group="tokens")
 
     def action_copy_uri(self) -> None:
