@@ -97,7 +97,7 @@ def get_pin(args: argparse.Namespace, prompt: str = "User PIN: ", *, required: b
 
 def resolve_module(args: argparse.Namespace) -> str:
     """--module, else $IKM_MODULE, else the first discovered module that has a token."""
-    from ikm_tui.core.modules import discover
+    from ikm_tui.core.modules import discover, is_trust_module
     from ikm_tui.core.service import get_service
 
     explicit = getattr(args, "module", None)
@@ -109,7 +109,7 @@ def resolve_module(args: argparse.Namespace) -> str:
         return cands[0].path
     for cand in cands:
         # The p11-kit trust module holds the system CA list, never a keystore.
-        if "p11-kit-trust" in cand.path:
+        if is_trust_module(cand.path):
             continue
         svc = get_service(cand.path)
         try:

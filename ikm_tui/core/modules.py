@@ -38,6 +38,11 @@ class ModuleCandidate:
     name: str = ""
 
 
+def is_trust_module(path: str) -> bool:
+    """p11-kit's trust module: the system CA list as a token, never a keystore."""
+    return "p11-kit-trust" in os.path.basename(path)
+
+
 def _p11kit_modules() -> list[ModuleCandidate]:
     out: list[ModuleCandidate] = []
     for d in _P11KIT_DIRS:
@@ -76,8 +81,12 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     env = os.environ.get("IKM_MODULE")
     if env:
         found.append(ModuleCandidate(env, "IKM_MODULE"))
-    found.extend(m for m in _p11kit_modules() if os.path.exists(m.path))
-    found.extend(ModuleCandidate(p, "well-known") for p in WELL_KNOWN if os.path.exists(p))
+    discovered = [m for m in _p11kit_modules() if os.path.exists(m.path)]
+    discovered += [ModuleCandidate(p, "well-known") for p in WELL_KNOWN if os.path.exists(p)]
+    # The trust store after the keystores (p11-kit registers it between opensc and softhsm2):
+    # the TUI opens the first token it finds, and that must not be "System Trust".
+    found.extend(m for m in discovered if not is_trust_module(m.path))
+    found.extend(m for m in discovered if is_trust_module(m.path))
     seen: set[str] = set()
     out: list[ModuleCandidate] = []
     for cand in found:

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
-from ikm_tui.core.modules import ModuleCandidate, canonical
+from ikm_tui.core.modules import ModuleCandidate, canonical, is_trust_module
 from ikm_tui.core.prefetch import StartupPrefetch
 from ikm_tui.ui import describe, manage_flow, pin_memory, request_flow, token_state
 from ikm_tui.ui.command_screen import CommandScreen, command_sections
@@ -229,6 +229,8 @@ class MainScreen(Screen[None]):
                     target = None  # maybe on another module: the caller asks them all
             else:
                 target = tree.first_token()
+                if target is not None and is_trust_module(target.module_path):
+                    target = None  # the system CA list: a keystore on another module comes first
         if target is None:
             for task in others:
                 task.cancel()  # the caller loads every module again, side by side

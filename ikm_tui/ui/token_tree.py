@@ -11,6 +11,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from ikm_tui.core.model import ModuleInfo, SlotInfo, TokenInfo
+from ikm_tui.core.modules import is_trust_module
 from ikm_tui.ui.text import literal_text
 
 
@@ -121,7 +122,10 @@ class TokenTree(Tree[NodeData]):
             self.move_cursor(node)
 
     def first_token(self) -> TokenRef | None:
-        return next(iter(self._token_nodes), None)
+        """The token to open when none was named: the first keystore, the trust store only when
+        it is all there is (p11-kit-trust lists the system CAs as a token)."""
+        refs = list(self._token_nodes)
+        return next((r for r in refs if not is_trust_module(r.module_path)), refs[0] if refs else None)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
         if isinstance(event.node.data, TokenRef):

@@ -1,0 +1,53 @@
+"""Module discovery order: --module, IKM_MODULE, p11-kit registrations, well-known; trust store last."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ikm_tui.core import modules
+from ikm_tui.ui.app import make_app
+from tests.ui_helpers import FIXED_NOW, SIZE, settle
+
+# Installed by `make test` (scripts/bootstrap.sh: p11-kit-modules).
+TRUST = next(iter(sorted(glob.glob("/usr/lib/*/pkcs11/p11-kit-trust.so"))), "p11-kit-trust.so missing")
+
+
+@pytest.fixture
+def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Three p11-kit registrations in the order p11-kit's own directory has them."""
+    libs = []
+    for name in ("opensc-pkcs11", "p11-kit-trust", "softhsm2"):
+        lib = tmp_path / f"{name}.so"
+        lib.write_bytes(b"")
+        (tmp_path / f"{name}.module").write_text(f"module: {lib}\n")
+        libs.append(lib)
+    monkeypatch.setattr(modules, "_P11KIT_DIRS", [str(tmp_path)])
+    monkeypatch.setattr(modules, "WELL_KNOWN", [])
+    monkeypatch.delenv("IKM_MODULE", raising=False)
+    return libs
+
+
+def test_the_trust_store_comes_after_the_keystores(registry: list[Path]) -> None:
+    opensc, trust, softhsm = map(str, registry)
+    assert [c.path for c in modules.discover(None)] == [opensc, softhsm, trust]
+
+
+def test_an_explicit_module_stays_first_even_the_trust_store(registry: list[Path]) -> None:
+    opensc, trust, softhsm = map(str, registry)
+    found = modules.discover(trust)
+    assert found[0].path == trust and found[0].source == "--module"
+    assert [c.path for c in found[1:]] == [opensc, softhsm]
+
+
+async def test_the_tui_opens_a_keystore_not_system_trust(token: Any) -> None:
+    """Even with the trust module listed first, the token opened without --token is the keystore."""
+    app = make_app(module=None, token=None, modules=[TRUST, token.module], clock=lambda: FIXED_NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.main_screen
+        assert main.current is not None and main.current.module_path == token.module
+        assert main.listing is not None and main.listing.token.label != "System Trust"
