@@ -370,18 +370,32 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     app = prepare_tui(module, label)
     from ikm_tui.ui.object_table import ObjectTable
 
-    # "Populated" is the first line of an object table *drawn* while every object is in the
-    # tables, not just rows added (a table can hold rows the screen has not drawn yet).
+    # "Populated" is every object in the tables *and* the visible table drawn with all of its
+    # rows, not just rows added (a table can hold rows the screen has not drawn yet). Big tokens
+    # filled in chunks (tried; see the README) draw the visible table for the last time before
+    # the hidden one is complete, and nothing is drawn again: completion is what counts then.
     drawn: list[float] = []
     tables: list[ObjectTable] = []
+    last_draw: dict[int, tuple[float, int]] = {}  # id(table) -> (when, rows it had)
     render_line = ObjectTable.render_line
 
     def watch(table: ObjectTable, y: int) -> Any:
         if not tables:  # both tables exist from the first frame on
             tables.extend(table.screen.query(ObjectTable))
+        now = time.time()
+        last_draw[id(table)] = (now, table.row_count)
         if not drawn and sum(t.row_count for t in tables) >= expected:
-            drawn.append(time.time())
+            drawn.append(now)
         return render_line(table, y)
+
+    def complete_and_drawn() -> float | None:
+        """When the rows were all in and every drawn table had been drawn with all of its."""
+        if drawn:
+            return drawn[0]
+        if tables and sum(t.row_count for t in tables) >= expected and all(
+                last_draw[id(t)][1] == t.row_count for t in tables if id(t) in last_draw):
+            return time.time()
+        return None
 
     ObjectTable.render_line = watch  # type: ignore[method-assign]
 
@@ -391,8 +405,9 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
             rows = 0
             while time.monotonic() < deadline:
                 rows = sum(t.row_count for t in app.screen.query(ObjectTable))
-                if drawn:
-                    return {"populated": drawn[0] - t_spawn, "rows": rows}
+                done = complete_and_drawn()
+                if done is not None:
+                    return {"populated": done - t_spawn, "rows": rows}
                 await pilot.pause(0.005)
             login.result(0)  # a failed login explains a short table
             return {"skipped": f"table not populated in 120 s ({rows}/{expected} rows)"}
