@@ -122,3 +122,24 @@ def test_softhsm_batch_reads_hold_the_gil_and_list_the_same(snapshot_token: Any)
     assert flag, "SoftHSM (no device I/O) should be read holding the GIL"
     assert held.objects == released.objects and len(held.objects) > 5
     assert held.pairing == released.pairing
+
+
+async def test_the_gc_comes_back_even_when_the_first_listing_hangs(token: Any, monkeypatch: Any) -> None:
+    from ikm_tui.ui import main_screen
+
+    monkeypatch.setattr(main_screen, "STARTUP_GC_LIMIT", 0.3)
+    plan = faults.FaultPlan().hang("list_objects", seconds=30)
+    faults.install(token.service, plan)
+    try:
+        app = cli.prepare_tui(token.module, token.label, modules=[token.module], clock=lambda: FIXED_NOW)
+        assert not gc.isenabled()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: plan.hanging.is_set())
+            await wait_for(pilot, gc.isenabled, timeout=5)
+            assert app.main_screen.listing is None  # still hanging: the GC did not wait for it
+            plan.release.set()
+            await wait_for(pilot, lambda: app.main_screen.listing is not None)
+    finally:
+        plan.release.set()
+        faults.uninstall(token.service)
+        gc.enable()
