@@ -284,8 +284,8 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
     """The TUI app, with its first token calls already queued on the module's owner thread.
 
     Why first: importing Textual and drawing the first frame is ~0.4 s of Python; SoftHSM's
-    C_Initialize (it reads every object file) and the listing's C calls run beside it on the
-    owner thread, so a 1,000-object table fills when the screen appears, not ~0.3 s later. The
+    C_Initialize (it reads every object file, GIL released) and the listing run beside it on
+    the owner thread, so a 1,000-object table fills when the screen appears, not ~0.3 s later. The
     bench's TUI probe starts the TUI through here too. `app_options` go to make_app (tests
     pass `modules`, `clock`...).
     """

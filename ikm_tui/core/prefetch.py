@@ -16,8 +16,8 @@ class StartupPrefetch:
     (module_info, slots, find_slot when --token is given, list_objects, mechanisms), but queued
     by the CLI *before* it imports Textual, and each queued by the owner thread as the previous
     one ends. Why: importing Textual and drawing the first frame is ~0.4 s of Python on the main
-    thread; SoftHSM's C_Initialize and the listing's C calls run beside it (they release the
-    GIL), so the table fills as soon as the screen exists instead of starting then.
+    thread; SoftHSM's C_Initialize (it releases the GIL) and the listing run beside it, so the
+    table fills as soon as the screen exists instead of starting then.
 
     The token is the one the screen opens: `selector` (--token) on the first module, else the
     first module's first initialised token (the tree's first token). No call is made that the
