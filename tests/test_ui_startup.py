@@ -12,9 +12,10 @@ from typing import Any
 from ikm_tui import cli
 from ikm_tui.core import faults
 from ikm_tui.core.service import get_service
+from ikm_tui.ui.error_screen import ErrorScreen
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.token_tree import TokenRef, TokenTree
-from tests.ui_helpers import FIXED_NOW, SIZE, settle, wait_for
+from tests.ui_helpers import FIXED_NOW, SIZE, settle, wait_for, wait_for_screen
 
 OPENSC = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 
@@ -97,6 +98,31 @@ async def test_the_first_module_opens_without_waiting_for_a_slow_one(token: Any)
     finally:
         plan.release.set()
         faults.uninstall(slow)
+        gc.enable()
+
+
+async def test_an_error_on_the_first_module_is_shown_without_waiting_for_a_slow_one(token: Any) -> None:
+    import pkcs11.exceptions as p11x
+
+    slow = get_service(OPENSC)
+    hang = faults.FaultPlan().hang("module_info", seconds=30)
+    fail = faults.FaultPlan().fail("list_objects", p11x.DeviceRemoved, on_call=1)
+    faults.install(slow, hang)
+    faults.install(token.service, fail)
+    try:
+        app = cli.prepare_tui(token.module, token.label, modules=[token.module, OPENSC],
+                              clock=lambda: FIXED_NOW)
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await wait_for_screen(pilot, ErrorScreen, timeout=5)
+            assert hang.hanging.is_set(), "OpenSC still hangs: the dialog did not wait for it"
+            assert "CKR_DEVICE_REMOVED" in str(screen.query_one("#error-message").render())
+            tree = app.main_screen.query_one("#tokens", TokenTree)
+            hang.release.set()
+            await wait_for(pilot, lambda: len(tree.root.children) == 2)
+    finally:
+        hang.release.set()
+        faults.uninstall(slow)
+        faults.uninstall(token.service)
         gc.enable()
 
 

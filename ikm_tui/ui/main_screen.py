@@ -238,11 +238,25 @@ class MainScreen(Screen[None]):
         tree.select_token(target)
         try:
             await self.open_token(target, early)
-        finally:
-            rest = list(await asyncio.gather(*others))
-            self.entries = [first, *rest]
-            tree.add_modules(rest)
+        except asyncio.CancelledError:
+            for task in others:  # a reload took over: it loads every module itself
+                task.cancel()
+            raise
+        except BaseException:
+            # The error dialog must not wait for a slow module: the others join on their own.
+            start(self, self._join_modules(others), name="join", group="modules")
+            raise
+        await self._join_modules(others)
         return True
+
+    async def _join_modules(self, others: list[asyncio.Future[ModuleEntry]]) -> None:
+        """Add the modules that loaded after the first one to the tree, below it."""
+        shown = self.entries
+        rest = list(await asyncio.gather(*others))
+        if self.entries is not shown:
+            return  # a reload rebuilt the tree meanwhile, with every module in it
+        self.entries = [*shown, *rest]
+        self.query_one("#tokens", TokenTree).add_modules(rest)
 
     async def _find_token(self, selector: str, early: StartupPrefetch | None = None) -> TokenRef:
         """--token LABEL|URI: ask each loaded module; the first module's error names the labels."""
