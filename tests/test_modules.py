@@ -51,3 +51,16 @@ async def test_the_tui_opens_a_keystore_not_system_trust(token: Any) -> None:
         main = app.main_screen
         assert main.current is not None and main.current.module_path == token.module
         assert main.listing is not None and main.listing.token.label != "System Trust"
+
+
+async def test_a_named_module_without_a_token_is_explained_not_replaced(token: Any) -> None:
+    """--module with a typo (or a Nitrokey not plugged in): say why, do not open another module's token."""
+    missing = "/opt/vendor/lib/libmissing-pkcs11.so"
+    app = make_app(module=missing, token=None, clock=lambda: FIXED_NOW)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        main = app.main_screen
+        assert main.current is None and main.listing is None
+        details = main.query_one("#details").plain_text  # type: ignore[attr-defined]
+        assert "libmissing-pkcs11.so: failed to load" in details
+        assert "No token" in str(main.query_one("#status").render())  # type: ignore[attr-defined]

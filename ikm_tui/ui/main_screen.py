@@ -198,6 +198,14 @@ class MainScreen(Screen[None]):
                     raise  # tokens are present, just not this one: the dialog lists their labels
                 token_state.show_absent(self, entries, err)
                 return
+        if target is None and app.token is None and cands and cands[0].source in ("--module", "IKM_MODULE"):
+            named = entries[0]
+            if named.error is not None or not any(s.token is not None and s.token.initialized
+                                                  for s in named.slots):
+                # The operator named this module (a mistyped path, a Nitrokey not plugged in):
+                # say why it shows no token instead of opening some other module's token.
+                token_state.show_absent(self, [named])
+                return
         if target is None:
             target = tree.first_token()
         if target is None:
