@@ -30,7 +30,7 @@ from ikm_tui.ui.message_screen import MessageScreen
 from ikm_tui.ui.object_table import ObjectTable
 from ikm_tui.ui.pin_change_screen import PinChangeScreen
 from ikm_tui.ui.receive_preview import ReceivePreviewScreen
-from ikm_tui.ui.request_flow import _ensure_login
+from ikm_tui.ui.request_flow import _ensure_login, select_certificate
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 
@@ -76,21 +76,6 @@ def _need_selection(main: MainScreen, what: str, classes: tuple[ObjClass, ...] |
     if obj is None:
         main.notify(what, severity="warning")
     return obj
-
-
-def select_certificate(main: MainScreen, handle: int | None, label: str) -> None:
-    """Certificates tab, cursor on the cert (by handle, else by label), details shown: the pair
-    appears linked ("paired with key …") and the Keys cursor moves to its key."""
-    main.query_one("#tabs", TabbedContent).active = "tab-certs"
-    assert main.listing is not None
-    cert = main.listing.by_handle(handle) if handle is not None else None
-    if cert is None or cert.cls is not ObjClass.CERTIFICATE:
-        cert = next((o for o in main.listing.objects if o.cls is ObjClass.CERTIFICATE and o.label == label), None)
-    table = main.query_one("#certs", ObjectTable)
-    table.focus()
-    if cert is not None:
-        table.select_handle(cert.handle)
-        main.show_object(cert)
 
 
 def _safe_name(label: str, fallback: str) -> str:

@@ -124,7 +124,7 @@ async def new_request(main: MainScreen, *, self_signed: bool = False) -> None:
     await main.open_token(ref)
     main.app.clear_notifications()
     if self_signed:
-        _select_certificate(main, form.label)
+        select_certificate(main, None, form.label)
         main.notify(plain(f"Certificate {form.label} created on the token ({result.key_type})."),
                     title="Self-signed certificate", markup=False)
         return
@@ -161,10 +161,14 @@ def _select_request(main: MainScreen, label: str) -> None:
     show_request_details(main)
 
 
-def _select_certificate(main: MainScreen, label: str) -> None:
+def select_certificate(main: MainScreen, handle: int | None, label: str) -> None:
+    """Certificates tab, cursor on the cert (by handle, else by label), details shown: the pair
+    appears linked ("paired with key …") and the Keys cursor moves to its key."""
     main.query_one("#tabs", TabbedContent).active = "tab-certs"
     assert main.listing is not None
-    cert = next((o for o in main.listing.objects if o.cls is ObjClass.CERTIFICATE and o.label == label), None)
+    cert = main.listing.by_handle(handle) if handle is not None else None
+    if cert is None or cert.cls is not ObjClass.CERTIFICATE:
+        cert = next((o for o in main.listing.objects if o.cls is ObjClass.CERTIFICATE and o.label == label), None)
     table = main.query_one("#certs", ObjectTable)
     table.focus()
     if cert is not None:
