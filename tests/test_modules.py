@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ikm_tui.core import modules
+from ikm_tui.core import faults, modules
 from ikm_tui.ui.app import make_app
 from tests.ui_helpers import FIXED_NOW, SIZE, settle
 
@@ -45,12 +45,31 @@ def test_an_explicit_module_stays_first_even_the_trust_store(registry: list[Path
 
 async def test_the_tui_opens_a_keystore_not_system_trust(token: Any) -> None:
     """Even with the trust module listed first, the token opened without --token is the keystore."""
+    from ikm_tui.core.service import get_service
+
+    trust_calls: list[str] = []
+    keystore_calls: list[str] = []
+    trust = get_service(TRUST)
+    # Slow, as when it parses a big CA store: the keystore module loads meanwhile.
+    slow = faults.FaultPlan().hang("module_info", seconds=0.3)
+    faults.install(trust, slow)
+    trust.tracers.append(lambda e: trust_calls.append(e.function))
+    token.service.tracers.append(lambda e: keystore_calls.append(e.function))
     app = make_app(module=None, token=None, modules=[TRUST, token.module], clock=lambda: FIXED_NOW)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        main = app.main_screen
-        assert main.current is not None and main.current.module_path == token.module
-        assert main.listing is not None and main.listing.token.label != "System Trust"
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            main = app.main_screen
+            assert main.current is not None and main.current.module_path == token.module
+            assert main.listing is not None and main.listing.token.label != "System Trust"
+    finally:
+        faults.uninstall(trust)
+        trust.tracers.clear()
+        token.service.tracers.clear()
+    # The trust module passed over, the keystore loaded beside it and then chosen: each module
+    # asked once, not loaded again for the choice.
+    for calls in (trust_calls, keystore_calls):
+        assert calls.count("module_info") == 1 and calls.count("slots") == 1, calls
 
 
 async def test_a_named_module_without_a_token_is_explained_not_replaced(token: Any) -> None:

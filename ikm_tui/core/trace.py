@@ -61,13 +61,12 @@ class TraceFeed:
         self.wake: Callable[[], None] | None = None
         self.count = 0  # entries seen by this feed: the pane's row numbers
 
-    def attach(self, service: Any) -> bool:
-        """True when this service is new to the feed."""
+    def attach(self, service: Any) -> None:
+        """Trace this service into the feed (once, however often it is asked)."""
         if any(s is service for s in self._services):
-            return False
+            return
         self._services.append(service)
         service.tracers.append(self.buffer)
-        return True
 
     def detach_all(self) -> None:
         for svc in self._services:

@@ -36,20 +36,24 @@ from ikm_tui.ui.workers import start
 if TYPE_CHECKING:
     from ikm_tui.ui.app import IkmApp
 
-# gc.freeze() is done once per process, by the first screen that loads modules.
+# gc.freeze() is done once per process, by end_startup_gc.
 _heap_frozen = False
 # Seconds after which the cyclic GC is back on even if the first listing has not come.
 STARTUP_GC_LIMIT = 5.0
 
 
 def end_startup_gc() -> None:
-    """Freeze what start-up allocated and turn the cyclic GC back on (cli.prepare_tui turned
-    it off). Idempotent; with the GC never turned off (tests, the demo) it only freezes once."""
+    """Freeze what start-up allocated (once per process) and turn the cyclic GC back on.
+
+    Why: Textual, Rich, the core and the first listing are ~300k objects that live as long as
+    the app; every full collection rescanned them (~25 ms each). cli.prepare_tui turns the GC
+    off until the first listing is on screen; frozen then, collections only see what came after.
+    """
     global _heap_frozen
-    if not gc.isenabled():
+    if not _heap_frozen:
         gc.freeze()
         _heap_frozen = True
-        gc.enable()
+    gc.enable()
 
 
 class MainScreen(Screen[None]):
@@ -128,16 +132,7 @@ class MainScreen(Screen[None]):
             end_startup_gc()  # the first token is on screen (or failed): collect as usual
 
     async def _load_modules(self, *, initial: bool, rescan: bool) -> None:
-        global _heap_frozen
         app = self.ikm
-        if not _heap_frozen and gc.isenabled():
-            # Textual, Rich and the core allocated ~200k long-lived objects at import; each full
-            # collection rescanned them all (~25 ms, three of them before a 1,000-object table
-            # showed). Frozen once per process, collections only see what came after. (Started
-            # by the CLI, the GC is off until the first listing is shown: end_startup_gc.)
-            gc.freeze()
-            _heap_frozen = True
-
         cands = app.module_candidates()
         # Queued now, not from a task that starts when the event loop next comes round.
         early = None
@@ -174,9 +169,10 @@ class MainScreen(Screen[None]):
         # entries keep the candidates' order.
         tree = self.query_one("#tokens", TokenTree)
         if initial and len(cands) > 1:
-            if await self._open_first_module_first(cands, load, early):
+            opened = await self._open_first_module_first(cands, load, early)
+            if opened is None:
                 return
-            entries = list(await asyncio.gather(*(load(c, i == 0) for i, c in enumerate(cands))))
+            entries = opened
         elif len(cands) == 1:
             # No gather (a task per module) for the usual single module: with the start-up
             # calls already done, the token is then listed before the first frame is drawn.
@@ -215,13 +211,14 @@ class MainScreen(Screen[None]):
         await self.open_token(target, early)
 
     async def _open_first_module_first(self, cands: list[ModuleCandidate], load: Any,
-                                       early: StartupPrefetch | None) -> bool:
+                                       early: StartupPrefetch | None) -> list[ModuleEntry] | None:
         """At start-up, open the token on the first module without waiting for the others.
 
         The other modules load meanwhile (each on its own thread) and join the tree when they
         are in. Why: p11-kit-trust parsing the CA store or OpenSC waiting for readers must not
-        hold back the token the operator asked for. False when the first module does not have
-        the token to open: the caller then waits for every module and shows them all.
+        hold back the token the operator asked for. None when done; when the first module does
+        not have the token to open, every module's entry (once all are in) for the caller to
+        choose from, without asking any module twice.
         """
         tree = self.query_one("#tokens", TokenTree)
         others = [asyncio.ensure_future(load(c, False)) for c in cands[1:]]
@@ -240,9 +237,7 @@ class MainScreen(Screen[None]):
                 if target is not None and is_trust_module(target.module_path):
                     target = None  # the system CA list: a keystore on another module comes first
         if target is None:
-            for task in others:
-                task.cancel()  # the caller loads every module again, side by side
-            return False
+            return [first, *await asyncio.gather(*others)]
         tree.select_token(target)
         try:
             await self.open_token(target, early)
@@ -255,7 +250,7 @@ class MainScreen(Screen[None]):
             start(self, self._join_modules(others), name="join", group="modules")
             raise
         await self._join_modules(others)
-        return True
+        return None
 
     async def _join_modules(self, others: list[asyncio.Future[ModuleEntry]]) -> None:
         """Add the modules that loaded after the first one to the tree, below it."""
