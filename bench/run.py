@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from ikm_tui.core import softhsm  # noqa: E402
+from ikm_tui.core.p11 import softhsm  # noqa: E402
 
 # Throw-away PINs of throw-away bench tokens: they go through argv to softhsm2-util and pkcs11-tool.
 PIN = "11223344"
@@ -80,8 +80,8 @@ def build_token(size: int, root: Path, label: str) -> None:
     from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    from ikm_tui.core.backend import make_mapper
-    from ikm_tui.core.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, certificate_template
+    from ikm_tui.core.p11.backend import make_mapper
+    from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, certificate_template
 
     home = softhsm.make_home(root)
     softhsm.init_token(home, label, PIN, SO_PIN)
@@ -313,9 +313,9 @@ def probe_stall(module: str, root: Path, bits: int) -> None:
     home = softhsm.make_home(root)
     softhsm.init_token(home, "bench-keygen", PIN, SO_PIN)
     os.environ["SOFTHSM2_CONF"] = str(home.conf)
-    from ikm_tui.core.keys import KeySpec, generate_keypair
+    from ikm_tui.core.p11.keys import KeySpec, generate_keypair
     from ikm_tui.core.pin import Pin
-    from ikm_tui.core.service import TokenService
+    from ikm_tui.core.p11.service import TokenService
 
     svc = TokenService(module)
     svc.wait_ready()
@@ -353,12 +353,12 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     import asyncio
 
     try:
-        from ikm_tui.cli import prepare_tui
+        from ikm_tui.cli.main import prepare_tui
     except ImportError as exc:
         print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
         return
     from ikm_tui.core.pin import Pin
-    from ikm_tui.core.service import get_service
+    from ikm_tui.core.p11.service import get_service
 
     # Log in through the same process-wide service the TUI uses, as the CLI does with IKM_PIN,
     # so both list every object (the Keys and Certificates tables together). Queued, not
@@ -368,7 +368,7 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     login = svc.after(svc.submit("find_slot", label), "login",
                       lambda slot: (slot, Pin(os.environ["IKM_PIN"])))
     app = prepare_tui(module, label)
-    from ikm_tui.ui.object_table import ObjectTable
+    from ikm_tui.ui.widgets.object_table import ObjectTable
 
     # "Populated" is every object in the tables *and* the visible table drawn with all of its
     # rows, not just rows added (a table can hold rows the screen has not drawn yet). Big tokens

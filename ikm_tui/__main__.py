@@ -1,5 +1,5 @@
 """Allow `python -m ikm_tui`."""
 
-from ikm_tui.cli import main
+from ikm_tui.cli.main import main
 
 raise SystemExit(main())

@@ -22,7 +22,7 @@ probe openssl                 "command -v openssl"
 probe default-jre-headless    "command -v keytool"
 probe make                    "command -v make"
 # p11-kit's trust module (the system CAs as a token): desktops have it, and the TUI must not
-# open it instead of the keystore (tests/test_modules.py).
+# open it instead of the keystore (tests/token/test_modules.py).
 probe p11-kit-modules         "ls /usr/lib/*/pkcs11/p11-kit-trust.so"
 PY="${PYTHON:-python3}"
 probe python3-venv            "$PY -c 'import venv, ensurepip'"

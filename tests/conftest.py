@@ -21,7 +21,7 @@ os.environ["XDG_DATA_HOME"] = str(_RUN_DIR / "xdg")
 os.environ.pop("IKM_PIN", None)
 os.environ.pop("IKM_MODULE", None)
 
-from ikm_tui.core import softhsm  # noqa: E402
+from ikm_tui.core.p11 import softhsm  # noqa: E402
 from ikm_tui.core.pin import Pin  # noqa: E402
 
 HOME = softhsm.make_home(_RUN_DIR)
@@ -50,7 +50,7 @@ class TestToken:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    from ikm_tui.core.service import close_all
+    from ikm_tui.core.p11.service import close_all
 
     close_all()
     shutil.rmtree(_RUN_DIR, ignore_errors=True)
@@ -70,7 +70,7 @@ def module_path() -> str:
 
 @pytest.fixture(scope="session")
 def service(module_path: str) -> Any:
-    from ikm_tui.core.service import get_service
+    from ikm_tui.core.p11.service import get_service
 
     svc = get_service(module_path)
     svc.wait_ready()
@@ -107,8 +107,8 @@ def token(service: Any, module_path: str) -> Any:
 # ----- TUI: the snapshot token and top-level snapshots/ --------------------------------------
 # Appended for the TUI tests (tests/test_ui_*.py).
 
-SNAPSHOT_TOKEN_SRC = Path(__file__).resolve().parent / "fixtures" / "snapshot-token"
-SNAPSHOT_LABEL = "UserPIN (snapshot)"  # tests/fixtures/make_snapshot_token.py
+SNAPSHOT_TOKEN_SRC = Path(__file__).resolve().parent / "support" / "fixtures" / "snapshot-token"
+SNAPSHOT_LABEL = "UserPIN (snapshot)"  # tests/support/fixtures/make_snapshot_token.py
 SNAPSHOTS_DIR = Path(__file__).resolve().parent.parent / "snapshots"
 
 
@@ -177,7 +177,7 @@ def _no_os_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
     operator sees then is the same on every machine, and no test touches a real keyring."""
     from keyring.backends import fail
 
-    from ikm_tui.core.pinstore import PinStore
-    from ikm_tui.ui import pin_memory
+    from ikm_tui.core.ops.pinstore import PinStore
+    from ikm_tui.ui.flows import pin_memory
 
     monkeypatch.setattr(pin_memory, "default_store", lambda: PinStore(fail.Keyring()))

@@ -15,17 +15,17 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerState
 
-from ikm_tui.core import hangup
+from ikm_tui.core.p11 import hangup
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.modules import ModuleCandidate, canonical, discover
-from ikm_tui.core.prefetch import StartupPrefetch
-from ikm_tui.core.trace import TraceFeed
+from ikm_tui.core.p11.modules import ModuleCandidate, canonical, discover
+from ikm_tui.core.p11.prefetch import StartupPrefetch
+from ikm_tui.core.p11.trace import TraceFeed
 from ikm_tui.ui.commands import IkmCommands
-from ikm_tui.ui.error_screen import ErrorScreen
-from ikm_tui.ui.help_screen import HelpScreen
+from ikm_tui.ui.screens.error_screen import ErrorScreen
+from ikm_tui.ui.screens.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.text import plain
-from ikm_tui.ui.trace_pane import TracePane
+from ikm_tui.ui.widgets.trace_pane import TracePane
 
 Clock = Callable[[], datetime]
 
@@ -108,7 +108,7 @@ class IkmApp(App[int]):
 
     def _warn_leaky_module(self, module_path: str) -> None:
         """pkcs11-spy, p11-kit's call log and OpenSC debug write the PIN in clear: say so first."""
-        from ikm_tui.core.trace import trace_warnings
+        from ikm_tui.core.p11.trace import trace_warnings
 
         warnings = trace_warnings(module_path)
         if not warnings:
@@ -154,7 +154,7 @@ class IkmApp(App[int]):
         Textual 8.2.8 always renders this traceback with every frame's local variables and
         offers no switch; a PIN (or anything else secret) in any frame's locals would be
         printed to the terminal and its scrollback. This is the same rendering with locals
-        off. Textual is pinned exactly; tests/test_ui_app.py checks both that plain Textual
+        off. Textual is pinned exactly; tests/tui/test_ui_app.py checks both that plain Textual
         still shows locals (so this override is still needed) and that ours does not.
         """
         import rich
@@ -196,22 +196,22 @@ class IkmApp(App[int]):
         self.main_screen.action_new_self_signed()
 
     def action_save_request(self) -> None:
-        from ikm_tui.ui import request_flow
+        from ikm_tui.ui.flows import request_flow
 
         request_flow.start_save(self)
 
     def action_delete_request(self) -> None:
-        from ikm_tui.ui import request_flow
+        from ikm_tui.ui.flows import request_flow
 
         request_flow.start_delete(self)
 
     def action_manage(self, what: str) -> None:
-        from ikm_tui.ui import manage_flow
+        from ikm_tui.ui.flows import manage_flow
 
         manage_flow.start_action(self, what)
 
     def action_recreate_request(self) -> None:
-        from ikm_tui.ui import request_flow
+        from ikm_tui.ui.flows import request_flow
 
         request_flow.start_recreate(self)
 
@@ -229,7 +229,7 @@ def make_app(module: str | None, token: str | None, demo_pin: str | None = None,
     queues the first token calls before Textual is imported.
     """
     if service_factory is None:
-        from ikm_tui.core.service import get_service
+        from ikm_tui.core.p11.service import get_service
 
         service_factory = get_service
     app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store,

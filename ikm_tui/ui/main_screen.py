@@ -17,20 +17,21 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
-from ikm_tui.core.modules import ModuleCandidate, canonical, is_trust_module
-from ikm_tui.core.prefetch import StartupPrefetch
-from ikm_tui.ui import describe, manage_flow, pin_memory, request_flow, token_state
-from ikm_tui.ui.command_screen import CommandScreen, command_sections
-from ikm_tui.ui.details import DetailsPane
-from ikm_tui.ui.lint_view import LintView, certificate_findings
-from ikm_tui.ui.mechanism_table import MechanismTable
-from ikm_tui.ui.object_table import ObjectTable
-from ikm_tui.ui.pin_screen import PinScreen
-from ikm_tui.ui.requests_pane import RequestsPane
+from ikm_tui.core.p11.modules import ModuleCandidate, canonical, is_trust_module
+from ikm_tui.core.p11.prefetch import StartupPrefetch
+from ikm_tui.ui import describe
+from ikm_tui.ui.flows import manage_flow, pin_memory, request_flow, token_state
+from ikm_tui.ui.screens.command_screen import CommandScreen, command_sections
+from ikm_tui.ui.widgets.details import DetailsPane
+from ikm_tui.ui.widgets.lint_view import LintView, certificate_findings
+from ikm_tui.ui.widgets.mechanism_table import MechanismTable
+from ikm_tui.ui.widgets.object_table import ObjectTable
+from ikm_tui.ui.screens.pin_screen import PinScreen
+from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.text import literal, plain
-from ikm_tui.ui.token_activity import TokenActivity
-from ikm_tui.ui.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
-from ikm_tui.ui.trace_pane import TracePane
+from ikm_tui.ui.widgets.token_activity import TokenActivity
+from ikm_tui.ui.widgets.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
+from ikm_tui.ui.widgets.trace_pane import TracePane
 from ikm_tui.ui.workers import start
 
 if TYPE_CHECKING:

@@ -1,0 +1,314 @@
+"""`ikm-tui cert ...`: receive a signed cert, add CA certs, extract, delete, rename, pairing doctor."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from typing import Any
+
+from ikm_tui.cli.common import add_common, open_token
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.model import CertFields
+from ikm_tui.core.sanitize import safe_text
+
+RAW = argparse.RawDescriptionHelpFormatter
+
+
+def _say(text: str) -> None:
+    print(safe_text(text))
+
+
+def _hex_id(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a hex CKA_ID: {text!r} (e.g. 01 or a1b2c3)") from None
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "cert", help="receive, add, extract, delete, rename certificates; pairing doctor",
+        description="Certificates on the token, kept paired with their keys (same CKA_ID and label, "
+                    "as Java keytool, NSS and OpenSSL expect).",
+        formatter_class=RAW,
+        epilog="examples:\n"
+               "  ikm-tui cert receive signed.pem --with-chain\n"
+               "  ikm-tui cert add root-ca.pem --label \"Example Root CA\"\n"
+               "  ikm-tui cert extract web01 --out web01.pem\n"
+               "  ikm-tui cert doctor\n")
+    add_common(p, top=False)
+    cs = p.add_subparsers(dest="cert_command", metavar="SUBCOMMAND", required=True)
+
+    q = cs.add_parser(
+        "receive", help="store the CA-signed certificate next to its private key",
+        formatter_class=RAW,
+        description="Read FILE (PEM, DER, PKCS#7 .p7b/.p7c, or a PEM bundle with the chain), find the "
+                    "certificate whose public key matches a private key on the token, show it, and store it "
+                    "with the key's CKA_ID and label. The pending request for that key is removed.",
+        epilog="examples:\n"
+               "  IKM_PIN=... ikm-tui --token mytoken cert receive web01.pem\n"
+               "  ikm-tui cert receive chain.p7b --with-chain --pin-file ~/.pin\n"
+               "  ikm-tui cert receive renewed.pem --replace      # swap the key's old certificate\n")
+    add_common(q, top=False)
+    q.add_argument("file", metavar="FILE", help="certificate file from the CA")
+    q.add_argument("--with-chain", action="store_true",
+                   help="also store the CA certificates of the file as authority certificates")
+    q.add_argument("--replace", action="store_true",
+                   help="replace the certificate the key already has (the new one is written first)")
+    q.add_argument("--id", type=_hex_id, metavar="HEX", help="if several keys match, the CKA_ID of the one to use")
+    q.set_defaults(func=cmd_receive)
+
+    q = cs.add_parser(
+        "add", help="store a CA / signer certificate (category authority)", formatter_class=RAW,
+        description="Store the certificate(s) in FILE as CA/signer certificates (no private key).",
+        epilog="examples:\n  ikm-tui cert add root.pem --label \"Example Root CA\"\n")
+    add_common(q, top=False)
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--label", required=True, metavar="L", help="label (Java alias / NSS nickname)")
+    q.set_defaults(func=cmd_add)
+
+    q = cs.add_parser(
+        "extract", help="write a certificate from the token to a file", formatter_class=RAW,
+        description="Write the certificate labelled L to FILE (PEM by default).",
+        epilog="examples:\n  ikm-tui cert extract web01 --out web01.pem\n"
+               "  ikm-tui cert extract web01 --out web01.der --format der --id 01\n")
+    add_common(q, top=False)
+    q.add_argument("label", metavar="L")
+    q.add_argument("--out", required=True, metavar="FILE")
+    q.add_argument("--format", choices=("pem", "der"), default="pem")
+    q.add_argument("--id", type=_hex_id, metavar="HEX", help="pick among certificates with the same label")
+    q.add_argument("--sha256", metavar="PREFIX", help="pick by SHA-256 fingerprint prefix")
+    q.set_defaults(func=cmd_extract)
+
+    q = cs.add_parser(
+        "delete", help="delete one certificate (needs --yes)", formatter_class=RAW,
+        description="Delete the certificate labelled L. Prints exactly what it deletes; without --yes it "
+                    "only prints. If several certificates carry the label, nothing is deleted and they are "
+                    "listed: pick one with --id or --sha256.",
+        epilog="examples:\n  ikm-tui cert delete old-web01              # shows what would go\n"
+               "  ikm-tui cert delete old-web01 --yes\n  ikm-tui cert delete web01 --id 02 --yes\n")
+    add_common(q, top=False)
+    q.add_argument("label", metavar="L")
+    q.add_argument("--id", type=_hex_id, metavar="HEX")
+    q.add_argument("--sha256", metavar="PREFIX")
+    q.add_argument("--yes", action="store_true", help="really delete")
+    q.set_defaults(func=cmd_delete)
+
+    q = cs.add_parser(
+        "rename", help="rename a certificate with its private and public key", formatter_class=RAW,
+        description="Set the label of the certificate, private key and public key (and pending request) "
+                    "labelled OLD to NEW, then read them back in a fresh session. The Java alias and NSS "
+                    "nickname follow.",
+        epilog="examples:\n  ikm-tui cert rename web01 web01-2026\n")
+    add_common(q, top=False)
+    q.add_argument("old", metavar="OLD")
+    q.add_argument("new", metavar="NEW")
+    q.add_argument("--id", type=_hex_id, metavar="HEX", help="if OLD labels several keys, the CKA_ID to rename")
+    q.set_defaults(func=cmd_rename)
+
+    q = cs.add_parser(
+        "doctor", help="find keys without certs, certs without keys, mislinked pairs", formatter_class=RAW,
+        description="Checks that every key has its certificate under the same CKA_ID and label (what Java "
+                    "and NSS need) and shows a repair plan. Changes nothing unless --fix --yes.",
+        epilog="examples:\n  ikm-tui cert doctor\n  ikm-tui cert doctor --fix --yes\n")
+    add_common(q, top=False)
+    q.add_argument("--fix", action="store_true", help="apply the repair plan (with --yes)")
+    q.add_argument("--yes", action="store_true")
+    q.set_defaults(func=cmd_doctor)
+
+    # The requests module (branch certreq) contributes `cert create` (self-signed) to this group.
+    try:
+        cli_certreq = importlib.import_module("ikm_tui.cli.certreq")
+    except ModuleNotFoundError as exc:
+        if exc.name != "ikm_tui.cli.certreq":
+            raise
+    else:
+        add_create = getattr(cli_certreq, "add_cert_create", None)
+        if add_create is not None:
+            add_create(cs)
+    from ikm_tui.cli.lint import add_cert_lint
+
+    add_cert_lint(cs)
+
+
+def _cert_lines(f: CertFields, indent: str = "  ") -> list[str]:
+    nb = f"{f.not_before:%Y-%m-%d %H:%M}Z" if f.not_before else "?"
+    na = f"{f.not_after:%Y-%m-%d %H:%M}Z" if f.not_after else "?"
+    return [f"{indent}subject:  {f.subject}", f"{indent}issuer:   {f.issuer}",
+            f"{indent}serial:   {f.serial}", f"{indent}validity: {nb} .. {na}",
+            f"{indent}sha256:   {f.sha256}"]
+
+
+def cmd_receive(args: argparse.Namespace) -> int:
+    from ikm_tui.core.x509.certfile import read_cert_file
+    from ikm_tui.core.ops.receive import apply_receive, preview_findings, preview_receive
+
+    bundle = read_cert_file(args.file)
+    svc, slot = open_token(args, login=True)
+    pv = svc.run(preview_receive, slot, bundle.certs, bundle.fmt, key_id=args.id)
+    _say(f"read {len(bundle.certs)} certificate(s) from {args.file} ({bundle.fmt})")
+    _say("certificate:")
+    for line in _cert_lines(pv.leaf.fields):
+        _say(line)
+    _say(f"matches private key {pv.key.label!r} id={pv.key.id_hex} ({pv.key.key_type}) by {pv.match}")
+    _say(f"will be stored with label {pv.label!r} id={pv.key.id_hex} (category token user)")
+    for e in pv.existing:
+        _say(f"existing certificate for this key: {e.label!r} id={e.id.hex()} subject={e.fields.subject} "
+             f"serial={e.fields.serial}" + ("  -> will be replaced" if args.replace else ""))
+    for c in pv.chain:
+        what = c.action if args.with_chain or c.action != "store" else "not stored (no --with-chain)"
+        _say(f"chain: {c.cert.fields.subject} -> {what}")
+    for r in pv.pending_requests:
+        _say(f"pending request {r.label!r} will be removed as fulfilled")
+    for w in pv.warnings:
+        _say(f"warning: {w}")
+    for f in preview_findings(pv):
+        _say(f"lint {f.severity.upper()} {f.code}: {f.message}")
+    if pv.existing and not args.replace:
+        same = any(e.der == pv.leaf.der for e in pv.existing)
+        raise IkmError(f"The key {pv.key.label!r} already has "
+                       + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
+                       "Add --replace to swap it for the new one (the new one is written first).",
+                       operation="Receiving the certificate")
+    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)
+    _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
+    for r in res.removed:
+        _say(f"removed old certificate {r.label!r} id={r.id.hex()} serial={r.fields.serial}")
+    for c in res.chain_written:
+        _say(f"stored CA certificate {c.label!r} id={c.id.hex()} subject={c.fields.subject}")
+    for c in res.chain_skipped:
+        _say(f"skipped chain certificate {c.fields.subject} (already on the token or not a CA)")
+    for r in res.requests_removed:
+        _say(f"removed pending request {r.label!r}")
+    for n in res.notes:
+        _say(f"note: {n}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from ikm_tui.core.x509.certfile import read_cert_file
+    from ikm_tui.core.ops.receive import add_authority_cert
+
+    bundle = read_cert_file(args.file)
+    if len(bundle.certs) != 1:
+        raise IkmError(f"{args.file} holds {len(bundle.certs)} certificates; `cert add` stores one under one label.",
+                       "Split the file, or use `cert receive --with-chain` for a chain that came with your cert.")
+    svc, slot = open_token(args)
+    ref = svc.run(add_authority_cert, slot, bundle.certs[0], args.label)
+    _say(f"stored CA certificate {ref.label!r} id={ref.id.hex()} (category authority)")
+    for line in _cert_lines(ref.fields):
+        _say(line)
+    if ref.fields.is_ca is not True:
+        _say("warning: this certificate is not marked as a CA (basicConstraints CA:TRUE)")
+    return 0
+
+
+def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
+    from ikm_tui.core.ops.manage import plan_delete_cert
+
+    # The delete planner does the selection (and refuses duplicates); reading is harmless.
+    return svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256).objects[0]
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from ikm_tui.core.x509.certfile import der_to_pem
+
+    svc, slot = open_token(args)
+    cert = _one_cert(svc, slot, args)
+    data = der_to_pem(cert.value).encode() if args.format == "pem" else cert.value
+    _write_out(args.out, data)
+    _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
+    return 0
+
+
+def _write_out(path: str, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise IkmError(f"Cannot write {safe_text(path)}: {exc.strerror}.", "Check the path.") from None
+
+
+def print_plan(plan: Any, verb: str) -> None:
+    from ikm_tui.core.ops.manage import describe
+
+    for o in plan.objects:
+        _say(f"{verb}: {describe(o)}")
+    for w in plan.warnings:
+        _say(f"warning: {w}")
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.manage import apply_delete, plan_delete_cert
+
+    svc, slot = open_token(args)
+    plan = svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256)
+    if not args.yes:
+        print_plan(plan, "would delete")
+        raise IkmError("Nothing was deleted.", "Add --yes to delete what is listed above.")
+    done = svc.run(apply_delete, slot, plan)
+    from ikm_tui.core.ops.manage import describe
+
+    for o in done:
+        _say(f"deleted: {describe(o)}")
+    for w in plan.warnings:
+        _say(f"warning: {w}")
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.manage import apply_rename, describe, plan_rename
+
+    svc, slot = open_token(args, login=True)
+    try:
+        plan = svc.run(plan_rename, slot, args.old, args.new, args.id)
+    except ValueError as exc:
+        raise IkmError(f"Cannot rename to {safe_text(args.new)!r}: {exc}.", "Give another label.") from None
+    for w in plan.warnings:
+        _say(f"warning: {w}")
+    results = svc.run(apply_rename, slot, plan)
+    bad = [r for r in results if not r.ok]
+    for r in results:
+        state = "ok" if r.ok else f"TOKEN KEPT {r.actual!r}" if r.actual is not None else "NOT FOUND"
+        _say(f"renamed {describe(r.obj)} -> {r.wanted!r}: read back {state}")
+    if bad:
+        raise IkmError(f"The token silently ignored the rename of {len(bad)} object(s) (read back in a fresh "
+                       "session).", "Rename those with another tool or recreate them; see the lines above.",
+                       operation="Renaming")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.manage import apply_repairs, describe, diagnose
+
+    svc, slot = open_token(args, login=True)
+    rep = svc.run(diagnose, slot)
+    for k in rep.keys_without_certs:
+        _say(f"key without certificate (Java keytool will not list it): {describe(k)}")
+    for c in rep.certs_without_keys:
+        _say(f"certificate without a key on this token: {describe(c)}")
+    for group in rep.duplicate_certs:
+        _say("several certificates for one key: " + "; ".join(describe(c) for c in group))
+    for r in rep.repairs:
+        _say(f"repair: {r.describe()}")
+    if rep.healthy:
+        _say("every key has its certificate under the same CKA_ID and label")
+        return 0
+    todo = [r for r in rep.repairs if r.blocked is None]
+    if not todo:
+        return 0
+    if not args.fix:
+        _say(f"{len(todo)} repair(s) planned; nothing changed. Apply with --fix --yes.")
+        return 0
+    if not args.yes:
+        raise IkmError(f"{len(todo)} repair(s) planned; nothing changed.", "Add --yes to apply them.")
+    bad = 0
+    for rb in svc.run(apply_repairs, slot, rep):
+        ok = "ok" if rb.ok else f"READ BACK {rb.actual!r}"
+        bad += not rb.ok
+        _say(f"repaired {describe(rb.obj)}: now label|id {rb.wanted!r} ({ok})")
+    if bad:
+        raise IkmError(f"{bad} repair(s) did not stick on the token.", "See the lines above.")
+    return 0

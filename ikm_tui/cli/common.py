@@ -1,0 +1,274 @@
+"""Shared CLI plumbing: common options, PIN sources, opening the token service, output."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import stat
+import sys
+from typing import Any
+
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.pin import Pin
+from ikm_tui.core.sanitize import safe_text
+
+
+def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """--module/--token/--pin-file on the top parser and on every subcommand.
+
+    On subcommands the defaults are SUPPRESS so `ikm-tui --token T list` is not reset by the
+    subparser: both orders mean the same.
+    """
+    d = None if top else argparse.SUPPRESS
+    g = parser.add_argument_group("token selection")
+    g.add_argument("--module", metavar="PATH", default=d,
+                   help="PKCS#11 module (.so). Default: $IKM_MODULE, then p11-kit registered modules, "
+                        "then well-known paths (SoftHSM, OpenSC, ykcs11)")
+    g.add_argument("--token", metavar="LABEL|URI", default=d,
+                   help='token label (e.g. "UserPIN (SmartCard-HSM)") or pkcs11: URI; default: first token')
+    g.add_argument("--pin-file", metavar="FILE", default=d,
+                   help="read the user PIN from FILE (must be mode 0600). Or set IKM_PIN (visible to "
+                        "other processes of the same user via /proc; prefer the prompt or a file). "
+                        "There is deliberately no --pin VALUE: argv is world-readable")
+    g.add_argument("--login", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="log in with the user PIN (prompted on a terminal) to see private objects")
+    g.add_argument("--trace", metavar="FILE", default=d,
+                   help="write every PKCS#11 call (PIN shown as ***) to FILE, created 0600")
+    g.add_argument("--show-command", action="store_true", default=False if top else argparse.SUPPRESS,
+                   help="also print the equivalent pkcs11-tool / openssl / p11tool / runmqakm command lines "
+                        "(to stderr, PIN as a placeholder)")
+    g.add_argument("--confirm-final-try", action="store_true",
+                   default=False if top else argparse.SUPPRESS,
+                   help="log in even though the token reports FINAL TRY (one more wrong PIN locks it)")
+
+
+# Never echo what follows: it would be the PIN itself.
+PIN_ARG_REFUSAL = (
+    "there is no {opt} option: a PIN on the command line is visible to every user of this machine "
+    "(ps, /proc/PID/cmdline, shell history). Use the prompt (--login), --pin-file FILE (mode 0600) "
+    "or the IKM_PIN environment variable."
+)
+_PIN_ARGS = ("--pin", "--so-pin", "--user-pin")
+
+
+def refuse_pin_argv(argv: list[str]) -> str | None:
+    """The refusal message when argv carries a PIN option (`--pin X`, `--pin=X`), else None."""
+    for arg in argv:
+        if arg == "--":
+            break
+        opt = arg.split("=", 1)[0]
+        if opt in _PIN_ARGS:
+            return PIN_ARG_REFUSAL.format(opt=opt)
+    return None
+
+
+def read_pin_file(path: str) -> Pin:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise IkmError(f"Cannot read the PIN file {safe_text(path)}: {exc.strerror}.",
+                       "Give an existing file readable by you.") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise IkmError(
+            f"The PIN file {safe_text(path)} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}).",
+            f"Run `chmod 600 {safe_text(path)}` and try again.",
+        )
+    with open(path, encoding="utf-8") as fh:
+        value = fh.read().rstrip("\r\n")
+    return Pin(value)
+
+
+def get_pin(args: argparse.Namespace, prompt: str = "User PIN: ", *, required: bool = False) -> Pin | None:
+    """PIN from --pin-file, IKM_PIN, or a prompt on a TTY (only with --login or when required)."""
+    if getattr(args, "pin_file", None):
+        return read_pin_file(args.pin_file)
+    env = os.environ.get("IKM_PIN")
+    if env is not None:
+        return Pin(env)
+    if getattr(args, "login", False) or required:
+        if not sys.stdin.isatty():
+            raise IkmError("A PIN is needed but there is no terminal to ask on.",
+                           "Use --pin-file FILE (mode 0600) or set IKM_PIN.")
+        return Pin(getpass.getpass(prompt))
+    return None
+
+
+def resolve_module(args: argparse.Namespace) -> str:
+    """--module, else $IKM_MODULE, else the first discovered module that has a token."""
+    from ikm_tui.core.p11.modules import discover, is_trust_module
+    from ikm_tui.core.p11.service import get_service
+
+    explicit = getattr(args, "module", None)
+    cands = discover(explicit)
+    if not cands:
+        raise IkmError("No PKCS#11 module found.",
+                       "Install one (softhsm2, opensc, ykcs11) or give --module PATH.")
+    if explicit or os.environ.get("IKM_MODULE"):
+        return cands[0].path
+    for cand in cands:
+        # The p11-kit trust module holds the system CA list, never a keystore.
+        if is_trust_module(cand.path):
+            continue
+        svc = get_service(cand.path)
+        try:
+            svc.wait_ready()
+            if any(s.token is not None and s.token.initialized for s in svc.call("slots")):
+                return cand.path
+        except IkmError:
+            continue
+    return cands[0].path
+
+
+def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[Any, int]:
+    """(service, slot_id) for the selected module and token; logs in when a PIN is available."""
+    from ikm_tui.core.p11.service import get_service
+
+    from ikm_tui.core.p11.trace import trace_warnings
+
+    module = resolve_module(args)
+    svc = get_service(module)
+    # The owner thread now loads the module: C_Initialize runs without the GIL (SoftHSM reads
+    # every object file of its tokens then), so import the certificate parser meanwhile instead
+    # of importing it later on the owner thread, on the listing's critical path.
+    import ikm_tui.core.x509.info  # noqa: F401
+    svc.wait_ready()
+    if getattr(args, "trace", None):
+        from ikm_tui.core.p11.trace import file_tracer
+
+        svc.tracers.append(file_tracer(args.trace))
+    slot = svc.call("find_slot", getattr(args, "token", None))
+    pin = get_pin(args, required=bool(login))
+    if pin is not None:
+        for warning in trace_warnings(module):
+            print(safe_text(f"ikm-tui: WARNING: {warning}"), file=sys.stderr)
+        result = svc.call("login", slot, pin,
+                          allow_final_try=bool(getattr(args, "confirm_final_try", False)))
+        del pin
+        if result.warning is not None:
+            print(safe_text(f"ikm-tui: warning: {result.warning}", multiline=True), file=sys.stderr)
+    return svc, slot
+
+
+def print_json(data: Any) -> None:
+    # ensure_ascii: control and bidi characters come out as \u escapes, never raw.
+    print(dumps_indented(data))
+
+
+_encode_str = json.encoder.encode_basestring_ascii  # the C function, when _json is built
+_float_repr = float.__repr__
+_int_repr = int.__repr__
+
+
+def _json_float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return _float_repr(value)
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return _encode_str(key)
+    if key is True:
+        return '"true"'
+    if key is False:
+        return '"false"'
+    if key is None:
+        return '"null"'
+    if isinstance(key, int):
+        return '"' + _int_repr(key) + '"'
+    if isinstance(key, float):
+        return '"' + _json_float(key) + '"'
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def dumps_indented(data: Any) -> str:
+    """Exactly `json.dumps(data, indent=2, ensure_ascii=True, default=str)`, about 3x faster.
+
+    With `indent`, the standard library falls back to its pure-Python encoder, which was a
+    tenth of `list --json` on a 1,000-object token; this builds the same text with the C string
+    escaper. tests/token/test_listing.py compares the two on real listings.
+    """
+    out: list[str] = []
+    append = out.append
+    encode_str = _encode_str
+    # Leaves by exact type (no subclasses: an IntEnum or str subclass takes the general path).
+    plain = {str: encode_str, bool: lambda b: "true" if b else "false", int: _int_repr,
+             type(None): lambda _: "null"}
+
+    def enc(o: Any, pad: str) -> None:
+        if isinstance(o, str):
+            append(encode_str(o))
+        elif o is None:
+            append("null")
+        elif o is True:
+            append("true")
+        elif o is False:
+            append("false")
+        elif isinstance(o, int):
+            append(_int_repr(o))
+        elif isinstance(o, float):
+            append(_json_float(o))
+        elif isinstance(o, dict):
+            if not o:
+                append("{}")
+                return
+            inner = pad + "  "
+            sep = "{\n" + inner
+            for key, value in o.items():
+                leaf = plain.get(type(value))
+                if leaf is not None and type(key) is str:
+                    append(sep + encode_str(key) + ": " + leaf(value))
+                else:
+                    append(sep)
+                    append(_json_key(key))
+                    append(": ")
+                    enc(value, inner)
+                sep = ",\n" + inner
+            append("\n" + pad + "}")
+        elif isinstance(o, (list, tuple)):
+            if not o:
+                append("[]")
+                return
+            inner = pad + "  "
+            sep = "[\n" + inner
+            for value in o:
+                leaf = plain.get(type(value))
+                if leaf is not None:
+                    append(sep + leaf(value))
+                else:
+                    append(sep)
+                    enc(value, inner)
+                sep = ",\n" + inner
+            append("\n" + pad + "]")
+        else:
+            enc(str(o), pad)
+
+    enc(data, "")
+    return "".join(out)
+
+
+def show_commands(args: argparse.Namespace, action: str, **ctx: Any) -> None:
+    """With --show-command, print the other tools' equivalents of `action` to stderr.
+
+    stderr, so `--json` output on stdout stays parseable. Unknown keys (a `pin` above all) are
+    dropped by CommandContext.from_values: no PIN can reach the printed commands.
+    """
+    if not getattr(args, "show_command", False):
+        return
+    from ikm_tui.core.text.equivalents import CommandContext, equivalent_commands
+
+    for eq in equivalent_commands(action, CommandContext.from_values(**ctx)):
+        if eq.available:
+            print(f"# equivalent: {eq.render()}", file=sys.stderr)
+            if eq.note:
+                print(f"#   {safe_text(eq.note)}", file=sys.stderr)
+        else:
+            print(f"# equivalent: {eq.tool}: {safe_text(eq.note)}", file=sys.stderr)
+
+
+def out(text: str) -> None:
+    print(safe_text(text))

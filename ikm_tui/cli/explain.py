@@ -1,0 +1,48 @@
+"""The `ikm-tui explain CODE` subcommand: PKCS#11 return codes and GSKit messages in plain words."""
+
+from __future__ import annotations
+
+import argparse
+
+from ikm_tui.core.text.explain import explain, lookup
+
+EXIT_KNOWN = 0
+# Same status argparse uses for bad usage: scripts treat "could not explain" as a usage problem.
+EXIT_UNKNOWN = 2
+
+_EPILOG = """\
+examples:
+  ikm-tui explain CKR_PIN_INCORRECT
+  ikm-tui explain PIN_INCORRECT        (the CKR_ prefix is optional)
+  ikm-tui explain 0xA0                 (hex: 0xA0 or a0; digits alone are decimal: 160)
+  ikm-tui explain PinIncorrect         (a python-pkcs11 exception name)
+  ikm-tui explain "Unmapped error code 0x68"
+  ikm-tui explain CTGSK3026W           (runmqakm/gskcapicmd messages; paste the whole line if you like)
+  ikm-tui explain GSK_KEY_LABEL_NOT_FOUND
+
+exit status: 0 when the code is known, 2 when it is not.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `explain CODE` to the main CLI's subparsers; the handler is set as `func`."""
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain a PKCS#11 return code or a GSKit (runmqakm) message",
+        description=("Explain a PKCS#11 return code (CKR_* name or number) or a GSKit message\n"
+                     "from runmqakm/gskcapicmd: what it means, why it usually happens on a token,\n"
+                     "and what to do with ikm-tui instead. Needs no module or token."),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # nargs="+" so a pasted message works without quotes: explain CTGSK3026W The key file ...
+    parser.add_argument("code", metavar="CODE", nargs="+",
+                        help="a CKR name or number, a python-pkcs11 exception name, or a GSKit code or message")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the explanation; 0 when the code is known, 2 when it is not."""
+    code = " ".join(args.code)
+    print(explain(code))
+    return EXIT_KNOWN if lookup(code) is not None else EXIT_UNKNOWN

@@ -1,0 +1,373 @@
+"""Command line: `ikm-tui [--module M] [--token T] [COMMAND]`; no command opens the TUI.
+
+Textual is imported only when the TUI opens, so scripted commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ikm_tui import __version__
+from ikm_tui.cli.common import add_common, open_token, print_json, refuse_pin_argv, show_commands
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.sanitize import safe_text
+
+# Command groups that live in their own modules; each exposes register(subparsers).
+COMMAND_MODULES = [
+    "ikm_tui.cli.explain",
+    "ikm_tui.cli.howto",
+    "ikm_tui.cli.certreq",
+    "ikm_tui.cli.cert",
+    "ikm_tui.cli.keys",
+    # After the modules that make the `cert` group: it adds `cert lint` there too.
+    "ikm_tui.cli.lint",
+]
+
+EPILOG = """\
+examples:
+  ikm-tui                                   open the TUI on the first token found
+  ikm-tui demo                              seed a SoftHSM demo token and open the TUI on it
+  ikm-tui tokens                            list modules, slots and tokens with their PIN state
+  ikm-tui --token "UserPIN (mytoken)" list  list public objects of one token
+  ikm-tui list --login --json               log in (PIN prompt) and list everything as JSON
+  ikm-tui --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --token "UserPIN (SmartCard-HSM)"
+
+the runmqakm -certreq / -cert -receive flow, on the token:
+  ikm-tui certreq create --label web01 --key-type ec:p256 --subject "CN=web01.example.com,O=Example" \\
+          --san DNS:web01.example.com --out web01.csr      (send web01.csr to your CA)
+  ikm-tui cert receive web01.pem --with-chain               (stored next to its key, same CKA_ID+label)
+  ikm-tui cert lint web01                                   (what Chrome / openssl -x509_strict will say)
+  ikm-tui explain CTGSK3026W                                (what a GSKit or CKR code means)
+
+The PIN is never a command-line value: it is prompted for on a terminal, read from
+--pin-file FILE (mode 0600) or taken from $IKM_PIN.
+"""
+
+
+class IkmArgumentParser(argparse.ArgumentParser):
+    """No abbreviated options: `--pin 1234` must never be taken as `--pin-file 1234` (and then
+    echoed in "cannot read the PIN file 1234"). Subparsers inherit the class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
+# The commands defined in this file. For these (and for the TUI, which takes no command) the
+# parser needs none of COMMAND_MODULES: importing them and building their subparsers was ~20 ms
+# of every `ikm-tui list`.
+CORE_COMMANDS = ("tokens", "list", "demo")
+# Top-level options (add_common(top=True)) that take a value, and those that take none.
+_TOP_VALUE_OPTIONS = ("--module", "--token", "--pin-file", "--trace")
+_TOP_FLAGS = ("--login", "--show-command", "--confirm-final-try")
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand argparse will dispatch `argv` to, "" for none (the TUI), or None when that
+    cannot be told for sure without the full parser (help, --version, anything unexpected)."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _TOP_VALUE_OPTIONS:
+            i += 2
+        elif arg.split("=", 1)[0] in _TOP_VALUE_OPTIONS or arg in _TOP_FLAGS:
+            i += 1
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg
+    return "" if i == len(argv) else None
+
+
+def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
+    """The CLI parser; without `command_modules`, only the commands this file defines."""
+    parser = IkmArgumentParser(
+        prog="ikm-tui",
+        description="Keystore manager for PKCS#11 tokens (SoftHSM2, SmartCard-HSM/Nitrokey via OpenSC, "
+                    "YubiKey via ykcs11): keys, certificates and requests on the token.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ikm-tui {__version__}")
+    add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IkmArgumentParser)
+
+    p = sub.add_parser("tokens", help="list modules, slots and tokens (with PIN flags)",
+                       description="List every slot and token of the module, with PIN state flags.")
+    add_common(p, top=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_tokens)
+
+    p = sub.add_parser("list", help="list keys, certificates and data objects of a token",
+                       description="List the objects on a token. Without a PIN only public objects are "
+                                   "shown; add --login (or --pin-file / IKM_PIN) for private keys.")
+    add_common(p, top=False)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("demo", help="create (once) a SoftHSM demo token and open the TUI on it",
+                       description="Creates a SoftHSM2 token 'UserPIN (mytoken)' in your data dir "
+                                   "(~/.local/share/ikm-tui/demo, own softhsm2.conf) seeded with example "
+                                   "keys and certificates, then opens the TUI. Demo PIN: 123456.")
+    p.add_argument("--no-tui", action="store_true", help="only create the token, print how to use it")
+    p.set_defaults(func=cmd_demo)
+
+    for mod_name in COMMAND_MODULES if command_modules else ():
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod_name:
+                raise
+            continue
+        mod.register(sub)
+    return parser
+
+
+def token_json(slot: Any) -> dict[str, Any]:
+    t = slot.token
+    data: dict[str, Any] = {"slot_id": slot.slot_id, "slot_description": slot.description,
+                            "slot_manufacturer": slot.manufacturer, "token": None}
+    if t is not None:
+        from ikm_tui.core.uri import token_uri
+
+        data["token"] = {
+            "label": t.label, "manufacturer": t.manufacturer, "model": t.model, "serial": t.serial,
+            "flags": list(t.flags), "pin_state": list(t.pin.badges()),
+            "min_pin_len": t.min_pin_len, "max_pin_len": t.max_pin_len,
+            "free_public_memory": t.free_public_memory, "free_private_memory": t.free_private_memory,
+            "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
+        }
+    return data
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from ikm_tui.core.p11.modules import discover
+    from ikm_tui.core.p11.service import get_service
+
+    # With no --module, every discovered module is shown: operators often do not know which
+    # .so their token answers on.
+    explicit = getattr(args, "module", None)
+    cands = discover(explicit)
+    if explicit:
+        cands = cands[:1]
+    modules_json = []
+    for cand in cands:
+        svc = get_service(cand.path)
+        try:
+            svc.wait_ready()
+            info = svc.call("module_info")
+            slots = svc.call("slots")
+        except IkmError as err:
+            if explicit:
+                raise
+            modules_json.append({"path": cand.path, "source": cand.source, "error": str(err), "slots": []})
+            if not args.json:
+                print(safe_text(f"module {cand.path} ({cand.source}): {err}", multiline=True))
+            continue
+        show_commands(args, "tokens", module=info.path)
+        modules_json.append({"path": info.path, "source": cand.source, "description": info.description,
+                             "manufacturer": info.manufacturer, "version": info.library_version,
+                             "slots": [token_json(s) for s in slots]})
+        if not args.json:
+            _print_module(info, cand.source, slots)
+    if args.json:
+        print_json({"modules": modules_json})
+    elif not cands:
+        print("no PKCS#11 module found: install softhsm2, opensc or ykcs11, or give --module PATH")
+    return 0
+
+
+def _print_module(info: Any, source: str, slots: Any) -> None:
+    print(safe_text(f"module {info.path} ({source}): {info.description} {info.library_version} "
+                    f"({info.manufacturer})"))
+    if not slots:
+        print("  no slots: is the reader connected (and pcscd running for smart cards)?")
+    for s in slots:
+        print(safe_text(f"  slot {s.slot_id}: {s.description}"))
+        if s.token is None:
+            print("    (no token)")
+            continue
+        t = s.token
+        badges = " ".join(f"[{b}]" for b in t.pin.badges())
+        state = "initialised" if t.initialized else "NOT initialised"
+        print(safe_text(f"    token {t.label!r} {t.manufacturer} {t.model} serial {t.serial} {state} {badges}"))
+
+
+def object_json(o: Any, listing: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"class": o.cls.value, "label": o.label, "id": o.id.hex(), "uri": o.uri,
+                         "private": o.private}
+    if o.key_type:
+        d["key_type"] = o.key_type
+    if o.bits:
+        d["bits"] = o.bits
+    if o.curve:
+        d["curve"] = o.curve
+    if o.flags:
+        d["flags"] = list(o.flags)
+    if o.cls.value == "certificate" and o.cert is not None:
+        c = o.cert
+        key = listing.pairing.cert_to_key.get(o.handle)
+        key_obj = listing.by_handle(key) if key is not None else None
+        d.update({
+            "subject": c.subject, "issuer": c.issuer, "serial": c.serial,
+            "not_before": c.not_before.isoformat() if c.not_before else None,
+            "not_after": c.not_after.isoformat() if c.not_after else None,
+            "sans": list(c.sans), "key_usage": list(c.key_usage), "eku": list(c.eku), "is_ca": c.is_ca,
+            "sha256": c.sha256,
+            "has_private_key": key is not None,
+            "paired_key_id": key_obj.id.hex() if key_obj is not None else None,
+            "id_mismatch": o.handle in listing.pairing.id_mismatch,
+        })
+        if c.error:
+            d["parse_error"] = c.error
+    if o.cls.value == "data":
+        d["application"] = o.application
+    d["marker"] = listing.pairing.markers.get(o.handle, "")
+    return d
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ikm_tui.core.uri import token_uri
+
+    svc, slot = open_token(args)
+    listing = svc.call("list_objects", slot)
+    t = listing.token
+    show_commands(args, "list", module=svc.module_path, token_label=t.label, token_serial=t.serial,
+                  login=listing.logged_in)
+    if args.json:
+        print_json({
+            "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,
+                      "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
+                      "logged_in": listing.logged_in},
+            "complete": listing.complete,
+            "objects": [object_json(o, listing) for o in listing.objects],
+        })
+        return 0
+    print(safe_text(f"token {t.label!r} serial {t.serial}" + ("" if listing.logged_in else
+                                                             "  (not logged in: public objects only)")))
+    for o in listing.objects:
+        marker = listing.pairing.markers.get(o.handle, "") or " "
+        kind = o.cls.value
+        extra = ""
+        if o.key_type:
+            extra = f" {o.key_type}" + (f":{o.curve}" if o.curve and o.key_type == "ec" else
+                                        f":{o.bits}" if o.bits else "")
+        if o.cert is not None:
+            extra += f" subject={o.cert.subject}" if not o.cert.error else f" {o.cert.error}"
+        print(safe_text(f"{marker} {kind:<12} {o.label!r:<28} id={o.id.hex() or '-'}{extra}"))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.demo import DEMO_LABEL, DEMO_PIN, ensure_demo_token
+    from ikm_tui.core.p11.service import get_service
+
+    module, label = ensure_demo_token(get_service)
+    if args.no_tui:
+        print(f"demo token {DEMO_LABEL!r} ready (PIN {DEMO_PIN}); SOFTHSM2_CONF={_conf()}")
+        return 0
+    return run_tui(module, label, demo_pin=DEMO_PIN)
+
+
+def _conf() -> str:
+    import os
+
+    return os.environ.get("SOFTHSM2_CONF", "")
+
+
+def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = None, **app_options: Any) -> Any:
+    """The TUI app, with its first token calls already queued on the module's owner thread.
+
+    Why first: importing Textual and drawing the first frame is ~0.4 s of Python; SoftHSM's
+    C_Initialize (it reads every object file, GIL released) and the listing run beside it on
+    the owner thread, so a 1,000-object table fills when the screen appears, not ~0.3 s later. The
+    bench's TUI probe starts the TUI through here too. `app_options` go to make_app (tests
+    pass `modules`, `clock`...).
+    """
+    from ikm_tui.core.p11.modules import ModuleCandidate, discover
+    from ikm_tui.core.p11.prefetch import StartupPrefetch
+    from ikm_tui.core.p11.service import get_service
+    from ikm_tui.core.p11.trace import TraceFeed
+
+    # Start-up allocates ~300k objects that live as long as the app (Textual's classes, CSS,
+    # widgets, the first listing); the cyclic GC would rescan them in every full collection on
+    # the way (~50 ms before a 1,000-object table shows). Off until the first listing is on
+    # screen; the main screen then freezes that heap and turns it back on (end_startup_gc),
+    # after 5 s at the latest.
+    gc.disable()
+    feed = TraceFeed()  # the Trace pane shows these first calls too
+    prefetch = None
+    given = app_options.get("modules")
+    cands = [ModuleCandidate(p, "given") for p in given] if given is not None else discover(module)
+    if cands:
+        try:
+            svc = get_service(cands[0].path)
+            feed.attach(svc)
+            prefetch = StartupPrefetch(svc, cands[0].path, token)
+        except Exception:  # noqa: BLE001 - the screen makes the calls itself and shows the error
+            prefetch = None
+    from ikm_tui.ui.app import make_app
+
+    return make_app(module=module, token=token, demo_pin=demo_pin, trace_feed=feed, prefetch=prefetch,
+                    **app_options)
+
+
+def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
+    from ikm_tui.core.p11.hangup import HANGUP_EXIT
+
+    app = prepare_tui(module, token, demo_pin)
+    app.run()
+    if app.return_code == HANGUP_EXIT:
+        # The app closed the sessions at SIGHUP (IkmApp._hangup); the terminal is restored now.
+        try:
+            print("ikm-tui: hangup: sessions closed", file=sys.stderr)
+        except OSError:  # the terminal is really gone
+            pass
+    return app.return_code or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ikm_tui.core.p11 import hangup
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    refusal = refuse_pin_argv(argv)
+    if refusal:
+        print(f"ikm-tui: error: {refusal}", file=sys.stderr)
+        return 2
+    word = command_word(argv)
+    parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "command", None) is None:
+            return run_tui(args.module, args.token)
+        # A command is one short process: what the imports and the parser allocated lives until
+        # exit, so take it out of the cyclic GC's sight. Every later collection (a dozen during a
+        # 1,000-object listing) and the one at interpreter exit then skip those ~100k objects:
+        # ~20 ms less CPU per run.
+        gc.freeze()
+        # The TUI handles SIGHUP on its event loop (hangup.install_loop_handler).
+        hangup.install_cli_handler()
+        return int(args.func(args) or 0)
+    except hangup.Hangup:
+        # The terminal is gone: close (log out) every session, then leave without a traceback.
+        hangup.close_sessions()
+        try:
+            print("ikm-tui: hangup: sessions closed", file=sys.stderr)
+        except OSError:
+            pass
+        return hangup.HANGUP_EXIT
+    except IkmError as err:
+        print(safe_text(f"ikm-tui: {err}", multiline=True), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ikm-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

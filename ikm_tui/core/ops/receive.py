@@ -1,0 +1,439 @@
+"""Receive a CA-signed certificate onto the token, next to its private key.
+
+Two steps, so a UI can show what will happen before anything is written:
+
+    preview = service.run(preview_receive, slot_id, bundle.certs)       # reads only
+    result = service.run(apply_receive, slot_id, preview, replace=..., with_chain=...)
+
+Both run on the module's owner thread (`fn(backend, ...)`). The certificate is written with the
+key's CKA_ID and the key's label, because Java SunPKCS11 and NSS pair key and cert by CKA_ID and
+name the entry after the *cert's* label (see shared/PKCS11_NOTES.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.x509.oid import NameOID
+from pkcs11 import Attribute, Mechanism, ObjectClass
+
+from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.p11.keys import key_id_for
+from ikm_tui.core.x509.lint import assess, intended_use_of, token_ca_certificates
+from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo
+from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, write_certificate
+from ikm_tui.core.sanitize import safe_text
+from ikm_tui.core.x509.info import parse_certificate
+
+# Pending requests are DATA objects with this application and label = the key's label.
+from ikm_tui.core.ops.requests import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A private key on the token, as the preview shows it."""
+
+    label: str
+    id: bytes
+    key_type: str | None
+    handle: int
+    public_handle: int | None = None
+
+    @property
+    def id_hex(self) -> str:
+        return self.id.hex()
+
+
+@dataclass(frozen=True)
+class CertRef:
+    """A certificate (in the file or on the token) with its parsed fields."""
+
+    der: bytes
+    fields: CertFields
+    label: str = ""
+    id: bytes = b""
+    handle: int | None = None  # set for certs on the token
+    category: int | None = None
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    cert: CertRef
+    label: str  # label it will get on the token
+    action: str  # "store" | "present" (same DER already on the token) | "ignored (not a CA)"
+
+
+@dataclass(frozen=True)
+class ReceivePreview:
+    """What `apply_receive` will do; nothing has been written yet."""
+
+    source_format: str
+    leaf: CertRef
+    key: KeyRef
+    label: str  # the label the cert gets (the key's)
+    match: str  # "modulus" | "public-key object" | "sign-and-verify challenge"
+    existing: tuple[CertRef, ...]  # certs now on the token for this key / CKA_ID
+    chain: tuple[ChainEntry, ...]
+    pending_requests: tuple[ObjectInfo, ...]  # DATA objects removed as fulfilled
+    warnings: tuple[str, ...] = ()
+    token_ca_certs: tuple[bytes, ...] = ()  # CA certs on the token when previewed, for the chain check
+
+    @property
+    def needs_replace(self) -> bool:
+        return bool(self.existing)
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    written: CertRef
+    removed: tuple[CertRef, ...] = ()
+    chain_written: tuple[CertRef, ...] = ()
+    chain_skipped: tuple[CertRef, ...] = ()
+    requests_removed: tuple[ObjectInfo, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ----- helpers shared with manage.py -----------------------------------------------------------
+def require_login(backend: Backend, slot_id: int, what: str) -> None:
+    if not backend.is_logged_in(slot_id):
+        raise IkmError(f"{what} needs the private keys, which are only visible after login.",
+                       "Give the PIN (prompt, --pin-file FILE or IKM_PIN) and retry.",
+                       "CKR_USER_NOT_LOGGED_IN", 0x101, what)
+
+
+def describe_key(o: ObjectInfo) -> str:
+    kind = o.key_type or "?"
+    if o.curve and o.key_type == "ec":
+        kind += f":{o.curve}"
+    elif o.bits:
+        kind += f":{o.bits}"
+    return f"{o.label!r} id={o.id.hex() or '-'} {kind}"
+
+
+def cert_ref(o: ObjectInfo) -> CertRef:
+    return CertRef(der=o.value or b"", fields=o.cert or parse_certificate(o.value or b""), label=o.label,
+                   id=o.id, handle=o.handle, category=o.cert_category)
+
+
+def _file_cert(der: bytes) -> CertRef:
+    return CertRef(der=der, fields=parse_certificate(der))
+
+
+def cn_label(der: bytes) -> str:
+    """A label for a CA cert: its subject CN, else the whole subject."""
+    cert = x509.load_der_x509_certificate(der)
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if cns and isinstance(cns[0].value, str) and cns[0].value.strip():
+        return cns[0].value.strip()
+    return cert.subject.rfc4514_string() or hashlib.sha1(der).hexdigest()[:16]  # noqa: S324
+
+
+def _challenge(backend: Backend, slot_id: int, key: ObjectInfo, cert_der: bytes) -> bool:
+    """Sign random bytes with the token key and verify with the cert's public key.
+
+    For keys whose public half is not on the token (EC private keys expose no point).
+    """
+    sess = backend.session(slot_id)
+    found = list(sess.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: key.id}))
+    found = [k for k in found if int(k.handle) == key.handle] or found
+    if not found:
+        return False
+    priv = found[0]
+    pub = x509.load_der_x509_certificate(cert_der).public_key()
+    data = os.urandom(32)
+    try:
+        if isinstance(pub, ec.EllipticCurvePublicKey) and key.key_type == "ec":
+            digest = hashlib.sha256(data).digest()
+            raw = priv.sign(digest, mechanism=Mechanism.ECDSA)
+            half = len(raw) // 2
+            sig = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+            pub.verify(sig, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+        elif isinstance(pub, rsa.RSAPublicKey) and key.key_type == "rsa":
+            sig = priv.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS)
+            pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(pub, ed25519.Ed25519PublicKey) and key.key_type == "ed25519":
+            sig = priv.sign(data, mechanism=Mechanism.EDDSA)
+            pub.verify(sig, data)
+        else:
+            return False
+    except Exception:  # noqa: BLE001 - wrong key, no SIGN capability, unsupported mechanism
+        return False
+    return True
+
+
+def _matching_keys(backend: Backend, slot_id: int, listing: Listing, der: bytes,
+                   fields: CertFields) -> list[tuple[ObjectInfo, str]]:
+    """Private keys whose public key is the cert's, with how we know."""
+    if not fields.public_key_id:
+        return []
+    by_handle = {o.handle: o for o in listing.objects}
+    out: list[tuple[ObjectInfo, str]] = []
+    unknown: list[ObjectInfo] = []
+    for k in listing.objects:
+        if k.cls is not ObjClass.PRIVATE_KEY:
+            continue
+        if k.public_key_id:  # RSA: the private key exposes CKA_MODULUS
+            if k.public_key_id == fields.public_key_id:
+                out.append((k, "modulus"))
+            continue
+        pub_handle = listing.pairing.private_to_public.get(k.handle)
+        pub = by_handle.get(pub_handle) if pub_handle is not None else None
+        if pub is not None and pub.public_key_id:
+            if pub.public_key_id == fields.public_key_id:
+                out.append((k, "public-key object"))
+            continue
+        unknown.append(k)
+    if not out:
+        for k in unknown:
+            if k.key_type and fields.key_type and k.key_type != fields.key_type:
+                continue
+            if _challenge(backend, slot_id, k, der):
+                out.append((k, "sign-and-verify challenge"))
+    return out
+
+
+def _no_match_error(listing: Listing, bundle_len: int) -> IkmError:
+    keys = [describe_key(o) for o in listing.objects if o.cls is ObjClass.PRIVATE_KEY]
+    present = "; ".join(keys) if keys else "none"
+    what = "The certificate's" if bundle_len == 1 else f"None of the {bundle_len} certificates'"
+    return IkmError(
+        f"{what} public key matches no private key on this token, so nothing was written. "
+        f"Private keys present: {present}.",
+        "Check you chose the right token (--token) and the certificate issued for a request made "
+        "on it; a certificate for a key held elsewhere cannot be used here.",
+        operation="Receiving the certificate",
+    )
+
+
+def _validity_warnings(fields: CertFields) -> list[str]:
+    now = datetime.now(timezone.utc)
+    out = []
+    if fields.not_after and fields.not_after < now:
+        out.append(f"the certificate expired on {fields.not_after:%Y-%m-%d}")
+    if fields.not_before and fields.not_before > now:
+        out.append(f"the certificate is not valid before {fields.not_before:%Y-%m-%d}")
+    if fields.is_ca:
+        out.append("the certificate is a CA certificate (basicConstraints CA:TRUE)")
+    if fields.error:
+        out.append(f"the certificate is {fields.error}")
+    return out
+
+
+def _request_matches(value: bytes | None, cert_der: bytes) -> bool:
+    """Does the stored request carry the cert's public key? Unparsable requests count as a match."""
+    if not value:
+        return True
+    try:
+        csr = x509.load_der_x509_csr(value)
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        enc = serialization.Encoding.DER
+        cert = x509.load_der_x509_certificate(cert_der)
+        return bool(csr.public_key().public_bytes(enc, spki) == cert.public_key().public_bytes(enc, spki))
+    except Exception:  # noqa: BLE001
+        return True
+
+
+# ----- the two steps ---------------------------------------------------------------------------
+def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | list[bytes],
+                    source_format: str = "", *, key_id: bytes | None = None) -> ReceivePreview:
+    """Find the leaf and its private key; read only. `key_id` picks among several matching keys."""
+    require_login(backend, slot_id, "Receiving a certificate")
+    if not certs:
+        raise IkmError("No certificate given.", "Give the certificate file the CA sent back.")
+    listing = backend.list_objects(slot_id)
+    matches: list[tuple[bytes, CertFields, list[tuple[ObjectInfo, str]]]] = []
+    for der in certs:
+        fields = parse_certificate(der)
+        keys = _matching_keys(backend, slot_id, listing, der, fields)
+        if key_id is not None:
+            keys = [(k, how) for k, how in keys if k.id == key_id]
+        if keys:
+            matches.append((der, fields, keys))
+    if not matches:
+        raise _no_match_error(listing, len(certs))
+    if len(matches) > 1:
+        names = "; ".join(f"{m[1].subject} -> {describe_key(m[2][0][0])}" for m in matches)
+        raise IkmError(f"Several certificates in the file match keys on this token: {names}.",
+                       "Receive them one at a time (split the file).",
+                       operation="Receiving the certificate")
+    leaf_der, leaf_fields, keys = matches[0]
+    if len(keys) > 1:
+        names = "; ".join(describe_key(k) for k, _ in keys)
+        raise IkmError(f"Several private keys hold this certificate's public key: {names}.",
+                       "Pick one with --id HEX (its CKA_ID).", operation="Receiving the certificate")
+    key, how = keys[0]
+    warnings = _validity_warnings(leaf_fields)
+    label = key.label
+    if not label:
+        label = cn_label(leaf_der)
+        warnings.append(f"the key has no label; the certificate will be labelled {label!r} "
+                        "(rename the pair with `cert rename` to give the key the same label)")
+
+    existing: list[CertRef] = []
+    for o in listing.objects:
+        if o.cls is not ObjClass.CERTIFICATE:
+            continue
+        if o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle:
+            existing.append(cert_ref(o))
+
+    present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
+    chain: list[ChainEntry] = []
+    for der in certs:
+        if der == leaf_der:
+            continue
+        ref = _file_cert(der)
+        if der in present:
+            action = "present"
+        elif not ref.fields.is_ca:
+            action = "ignored (not a CA)"
+        else:
+            action = "store"
+        chain.append(ChainEntry(ref, cn_label(der) if not ref.fields.error else "CA", action))
+
+    requests = tuple(o for o in listing.objects
+                     if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION
+                     and o.label == key.label and key.label and _request_matches(o.value, leaf_der))
+    return ReceivePreview(
+        source_format=source_format,
+        leaf=_file_cert(leaf_der),
+        key=KeyRef(key.label, key.id, key.key_type, key.handle,
+                   listing.pairing.private_to_public.get(key.handle)),
+        label=label,
+        match=how,
+        existing=tuple(existing),
+        chain=tuple(chain),
+        pending_requests=requests,
+        warnings=tuple(warnings),
+        token_ca_certs=tuple(token_ca_certificates(listing.objects)),
+    )
+
+
+def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, replace: bool = False,
+                  with_chain: bool = False) -> ReceiveResult:
+    """Write what the preview showed. The token is re-read first: if it changed, nothing is written.
+
+    Order: new cert first, then the old ones go, so an interruption leaves two certs (fixable)
+    and never a key without its cert.
+    """
+    require_login(backend, slot_id, "Receiving a certificate")
+    listing = backend.list_objects(slot_id)
+    key = listing.by_handle(preview.key.handle)
+    if key is None or key.cls is not ObjClass.PRIVATE_KEY or key.id != preview.key.id:
+        raise IkmError("The private key shown in the preview is no longer on the token; nothing was written.",
+                       "Run the receive again.", operation="Receiving the certificate")
+    existing = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE
+                and (o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle)]
+    if existing and not replace:
+        names = "; ".join(f"{o.label!r} id={o.id.hex()} subject={o.cert.subject if o.cert else '?'}"
+                          for o in existing)
+        raise IkmError(
+            f"The key {key.label!r} already has a certificate on the token ({names}); nothing was written.",
+            "Use --replace (CLI) or confirm the replacement to swap it for the new one.",
+            operation="Receiving the certificate")
+    try:
+        handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key.id,
+                                   CATEGORY_TOKEN_USER)
+    except Exception as exc:  # noqa: BLE001
+        raise from_exception(exc, "Writing the certificate") from None
+    written = CertRef(preview.leaf.der, preview.leaf.fields, preview.label, key.id, handle, CATEGORY_TOKEN_USER)
+    removed: list[CertRef] = []
+    for o in existing:
+        try:
+            backend.pkcs11_object(slot_id, o.handle).destroy()
+        except Exception as exc:  # noqa: BLE001
+            raise IkmError(
+                f"The new certificate was written, but the old one {o.label!r} could not be removed "
+                f"({from_exception(exc)}). The key now has two certificates.",
+                f"Delete the old one: `ikm-tui cert delete {safe_text(o.label)} --id {o.id.hex()} --yes` "
+                "(check the serial it prints).", operation="Replacing the certificate") from None
+        removed.append(cert_ref(o))
+
+    requests_removed: list[ObjectInfo] = []
+    notes: list[str] = []
+    current = {o.handle for o in listing.objects}
+    for req in preview.pending_requests:
+        if req.handle not in current:
+            continue
+        try:
+            backend.pkcs11_object(slot_id, req.handle).destroy()
+            requests_removed.append(req)
+        except Exception as exc:  # noqa: BLE001 - the cert is in; a stale request is only clutter
+            notes.append(f"the pending request {req.label!r} could not be removed: {from_exception(exc)}")
+
+    chain_written: list[CertRef] = []
+    chain_skipped: list[CertRef] = []
+    if with_chain:
+        present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
+        present.add(preview.leaf.der)
+        for entry in preview.chain:
+            if entry.action != "store" or entry.cert.der in present:
+                chain_skipped.append(entry.cert)
+                continue
+            ca_id = _ca_id(entry.cert)
+            h = write_certificate(backend, slot_id, entry.cert.der, entry.label, ca_id, CATEGORY_AUTHORITY)
+            present.add(entry.cert.der)
+            chain_written.append(CertRef(entry.cert.der, entry.cert.fields, entry.label, ca_id, h,
+                                         CATEGORY_AUTHORITY))
+    return ReceiveResult(written, tuple(removed), tuple(chain_written), tuple(chain_skipped),
+                         tuple(requests_removed), tuple(notes))
+
+
+def _ca_id(ref: CertRef) -> bytes:
+    """CKA_ID for an authority cert: SHA-1 of its public key, the NSS/OpenSC convention.
+
+    If the CA's own key were on this token, it would then pair with it as it should.
+    """
+    ident = ref.fields.public_key_id
+    if ident:
+        return key_id_for(bytes.fromhex(ident if len(ident) % 2 == 0 else "0" + ident))
+    return hashlib.sha1(ref.der).digest()  # noqa: S324 - an identifier
+
+
+def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -> CertRef:
+    """Store a CA/signer cert (category authority). Refuses a DER already on the token."""
+    fields = parse_certificate(der)
+    if fields.error and not fields.subject:
+        raise IkmError(f"The certificate does not parse ({fields.error}).", "Check the file.")
+    listing = backend.list_objects(slot_id)
+    for o in listing.objects:
+        if o.cls is ObjClass.CERTIFICATE and o.value == der:
+            raise IkmError(f"This certificate is already on the token as {o.label!r} (id {o.id.hex()}); "
+                           "nothing was written.", "Nothing to do.", operation="Adding the certificate")
+    clash = [o for o in listing.objects if o.label == label
+             and o.cls in (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)]
+    if clash:
+        names = "; ".join(f"{o.cls.value} id={o.id.hex() or '-'}" for o in clash)
+        raise IkmError(f"The label {label!r} is already used on this token ({names}); nothing was written.",
+                       "Choose another label: Java aliases, NSS nicknames and OpenSSL URIs need it unique.",
+                       operation="Adding the certificate")
+    ref = CertRef(der, fields)
+    ca_id = _ca_id(ref)
+    h = write_certificate(backend, slot_id, der, label, ca_id, CATEGORY_AUTHORITY)
+    return CertRef(der, fields, label, ca_id, h, CATEGORY_AUTHORITY)
+
+
+def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace: bool = False,
+            with_chain: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
+    """Both steps at once, for scripts."""
+    preview = preview_receive(backend, slot_id, certs)
+    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain)
+
+
+def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:
+    """Lint of the leaf, its chain checked against the file's other certs and the token's CAs.
+
+    Shared by `cert receive` and the TUI's preview so both say the same; errors first. Uses the
+    CA certs the preview already read, so no token call is made.
+    """
+    candidates = [c.cert.der for c in preview.chain]
+    candidates += [d for d in preview.token_ca_certs if d not in candidates]
+    return assess(preview.leaf.der, candidates, now=now, intended_use=intended_use_of(preview.leaf.fields.eku))

@@ -1,0 +1,326 @@
+"""TokenService: one thread owns each loaded PKCS#11 module; sync and async facades over it.
+
+python-pkcs11 initialises modules without locking (C_Initialize(NULL)) and SoftHSM then crashes
+under concurrent calls, so every call to a Backend, including its construction, happens on the
+service's own thread. Callers get plain dataclasses back.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ikm_tui.core.errors import IkmError, from_exception
+
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the owner thread is doing: the call running (and for how long) and the calls queued
+    behind it, oldest first. Read from any thread, for a "waiting for the token" indicator."""
+
+    running: str | None = None
+    running_for: float = 0.0
+    queued: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One call through the owner thread. `args` is a summary with PINs replaced by ***."""
+
+    seq: int
+    function: str
+    args: str
+    result: str
+    duration_ms: float
+    started: float
+
+
+# Calls whose positional str/bytes arguments may be a PIN (a caller passing a plain str by
+# mistake): those arguments are never shown, not even their length.
+_PIN_CALLS = ("login", "pin")
+
+# After these the module has dropped our sessions: forget them so the next call reopens a public
+# one. Logging in again is the operator's decision, and this is never counted as a wrong PIN.
+_SESSION_LOST = ("CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_DEVICE_REMOVED",
+                 "CKR_TOKEN_NOT_PRESENT")  # only as raised by the module, not our own IkmErrors
+
+
+def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], function: str = "") -> str:
+    from ikm_tui.core.pin import Pin
+
+    pin_call = any(word in function.lower() for word in _PIN_CALLS)
+
+    def one(v: Any) -> str:
+        if isinstance(v, Pin):
+            return "***"
+        if pin_call and isinstance(v, (str, bytes, bytearray, memoryview)):
+            return "***"
+        if isinstance(v, (bytes, bytearray)):
+            return f"<{len(v)} bytes>"
+        text = repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    parts = [one(a) for a in args]
+    for k, v in kwargs.items():
+        parts.append(f"{k}={'***' if 'pin' in k.lower() else one(v)}")
+    return ", ".join(parts)
+
+
+class TokenService:
+    """Runs `backend_factory(module_path)` and every later call on one daemon thread.
+
+    Calls queue in order; a hung call holds up the queue but never the caller's event loop,
+    and the thread is a daemon so quitting never waits for a hung module.
+    """
+
+    def __init__(self, module_path: str, backend_factory: Callable[[str], Any] | None = None,
+                 tracer: Callable[[TraceEntry], None] | None = None) -> None:
+        if backend_factory is None:
+            from ikm_tui.core.p11.backend import Backend
+
+            backend_factory = Backend
+        self.module_path = module_path
+        self._factory = backend_factory
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._seq = itertools.count(1)
+        self._tickets = itertools.count(1)
+        self.tracers: list[Callable[[TraceEntry], None]] = [tracer] if tracer else []
+        self._backend: Any = None
+        self._load_error: IkmError | None = None
+        self._closed = False
+        # For activity() only: calls submitted and not finished (ticket -> name, in order) and
+        # the one running (ticket, name, start). Their own lock, never held during a call.
+        self._activity_lock = threading.Lock()
+        self._waiting: dict[int, str] = {}
+        self._running: tuple[int, str, float] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"pkcs11:{module_path}", daemon=True)
+        self._thread.start()
+        self._ready = self._submit("load", None, (), {})
+
+    @property
+    def owner_thread(self) -> threading.Thread:
+        return self._thread
+
+    # ----- the owner thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                started = time.monotonic()
+                result_name = "OK"
+                if self._backend is not None:
+                    try:
+                        self._backend.close()
+                    except Exception as exc:  # noqa: BLE001 - closing must not raise at exit
+                        result_name = type(exc).__name__
+                # Traced so an operator (and the SIGHUP test) can see the sessions were closed.
+                self._trace(TraceEntry(next(self._seq), "close", "", result_name,
+                                       (time.monotonic() - started) * 1000.0, started))
+                return
+            fut, name, fn, args, kwargs, ticket = item
+            if not fut.set_running_or_notify_cancel():
+                self._finished(ticket)
+                continue
+            started = time.monotonic()
+            with self._activity_lock:
+                self._running = (ticket, name, started)
+            result_name = "OK"
+            try:
+                if name == "load":
+                    try:
+                        self._backend = self._factory(self.module_path)
+                    except Exception as exc:  # noqa: BLE001
+                        self._load_error = from_exception(exc, "Loading the module")
+                        raise self._load_error from None
+                    value: Any = None
+                else:
+                    if self._backend is None:
+                        raise self._load_error or IkmError("The module is not loaded.")
+                    value = fn(self._backend, *args, **kwargs) if fn else getattr(self._backend, name)(*args, **kwargs)
+                fut.set_result(value)
+            except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
+                err = exc if isinstance(exc, IkmError) else from_exception(exc, name)
+                result_name = err.ckr_name or type(exc).__name__
+                if (err.ckr_name in _SESSION_LOST and not isinstance(exc, IkmError)
+                        and self._backend is not None):
+                    err = self._session_lost(err)
+                # Hand back our IkmError without the original traceback: its frames hold the
+                # arguments (a PIN included) and would reach a crash screen's locals.
+                fut.set_exception(err.with_traceback(None))
+            finally:
+                self._finished(ticket)
+                self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
+                                       result_name, (time.monotonic() - started) * 1000.0, started))
+            # Drop references so a PIN does not linger in this frame's locals.
+            del item, fut, args, kwargs
+
+    def _finished(self, ticket: int) -> None:
+        with self._activity_lock:
+            self._waiting.pop(ticket, None)
+            if self._running is not None and self._running[0] == ticket:
+                self._running = None
+
+    def activity(self) -> Activity:
+        """The call running on the owner thread and the calls queued behind it (thread-safe)."""
+        with self._activity_lock:
+            running = self._running
+            queued = tuple(name for t, name in self._waiting.items() if running is None or t != running[0])
+        if running is None:
+            return Activity(None, 0.0, queued)
+        return Activity(running[1], time.monotonic() - running[2], queued)
+
+    def _trace(self, entry: TraceEntry) -> None:
+        for tracer in list(self.tracers):
+            try:
+                tracer(entry)
+            except Exception:  # noqa: BLE001 - a broken tracer must not break calls
+                pass
+
+    def _session_lost(self, err: IkmError) -> IkmError:
+        forget = getattr(self._backend, "forget_sessions", None)
+        if forget is not None:
+            try:
+                forget()
+            except Exception:  # noqa: BLE001 - forgetting is best effort; the error matters
+                pass
+        if err.ckr_name in ("CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED"):
+            return IkmError(
+                err.cause + " ikm-tui dropped it; the next action opens a new public session.",
+                "Log in again if you need private objects (you will be asked; this was not a "
+                "wrong PIN and used no PIN try).", err.ckr_name, err.ckr_code, err.operation)
+        return err
+
+    def wrap_backend(self, fn: Callable[[Any], Any]) -> Any:
+        """Replace the backend by fn(backend), on the owner thread; return the new backend.
+
+        For fault injection in tests (`faults.install`): the process-wide service keeps its
+        thread and its loaded module, only the object calls go through changes.
+        """
+
+        def swap(backend: Any) -> Any:
+            self._backend = fn(backend)
+            return self._backend
+
+        return self._submit("wrap_backend", swap, (), {}).result()
+
+    def _submit(self, name: str, fn: Callable[..., Any] | None, args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        if self._closed:
+            raise IkmError("The token service is closed.")
+        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        ticket = next(self._tickets)
+        with self._activity_lock:
+            self._waiting[ticket] = name
+        self._queue.put((fut, name, fn, args, kwargs, ticket))
+        return fut
+
+    # ----- facades ----------------------------------------------------------------------------
+    def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Blocking facade for the CLI: run backend.<name>(*args) on the owner thread."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("call() from the owner thread would deadlock")
+        return self._submit(name, None, args, kwargs).result(timeout)
+
+    def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+        """Blocking: run fn(backend, *args) on the owner thread (for multi-step operations)."""
+        return self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs).result()
+
+    def submit(self, name: str, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """Queue backend.<name>(*args) and return its future at once, without waiting."""
+        return self._submit(name, None, args, kwargs)
+
+    def after(self, first: concurrent.futures.Future[Any], name: str,
+              make_args: Callable[[Any], tuple[Any, ...] | None]) -> concurrent.futures.Future[Any]:
+        """backend.<name>(*make_args(first's result)), queued the moment `first` completes.
+
+        The queuing happens on the owner thread (where `first` completes), so a chain of calls
+        runs back to back instead of each waiting for its caller's event loop to come round
+        (the TUI's is busy drawing its first frame then). The future fails with `first`'s
+        error; it is None, and nothing is called, when make_args returns None.
+        """
+        out: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def forward(done: concurrent.futures.Future[Any]) -> None:
+            exc = done.exception()
+            if exc is not None:
+                out.set_exception(exc)
+            else:
+                out.set_result(done.result())
+
+        def chain(done: concurrent.futures.Future[Any]) -> None:
+            try:
+                exc = done.exception()
+                if exc is not None:
+                    out.set_exception(exc)
+                    return
+                args = make_args(done.result())
+                if args is None:
+                    out.set_result(None)
+                    return
+                self._submit(name, None, args, {}).add_done_callback(forward)
+            except BaseException as exc:  # noqa: BLE001 - a closed service, a bad make_args
+                if not out.done():
+                    out.set_exception(exc)
+
+        first.add_done_callback(chain)
+        return out
+
+    async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Async facade for the UI: awaits without blocking the event loop."""
+        import asyncio  # here, not at the top: the CLI never needs it (~20 ms of its start-up)
+
+        return await asyncio.wrap_future(self._submit(name, None, args, kwargs))
+
+    async def arun(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+        import asyncio
+
+        return await asyncio.wrap_future(
+            self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs))
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Raise the load error, if the module failed to load."""
+        self._ready.result(timeout)
+
+    @property
+    def load_error(self) -> IkmError | None:
+        return self._load_error
+
+    def close(self, wait: float = 2.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join(wait)
+
+
+# One TokenService per module file for the whole process: two would mean two threads calling
+# into the same (unlocked) module.
+_registry: dict[str, TokenService] = {}
+_registry_lock = threading.Lock()
+
+
+def get_service(module_path: str, backend_factory: Callable[[str], Any] | None = None) -> TokenService:
+    from ikm_tui.core.p11.modules import canonical
+
+    key = canonical(module_path)
+    with _registry_lock:
+        svc = _registry.get(key)
+        if svc is None or svc._closed:  # noqa: SLF001
+            svc = TokenService(key, backend_factory)
+            _registry[key] = svc
+        return svc
+
+
+def close_all(wait: float = 2.0) -> None:
+    with _registry_lock:
+        for svc in _registry.values():
+            svc.close(wait)
+        _registry.clear()

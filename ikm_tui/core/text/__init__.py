@@ -1,0 +1,1 @@
+"""Operator text: explanations of return codes and messages, and equivalent command lines."""

@@ -1,0 +1,388 @@
+"""Certificate and key management flows of the TUI: receive, add CA cert, extract, export public
+key, delete, rename, change PIN, pairing doctor.
+
+Same shape as ui.request_flow: each flow is one coroutine run as an App-owned worker; it awaits
+dialogs with push_screen_wait and the token through `svc.arun(core_fn, slot, ...)`, so a token
+error (no matching key, changed token, wrong PIN) reaches the App's one error dialog and nothing
+half-done is hidden. Every action on an object starts from the *selected row's handle*.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.dom import DOMNode
+from textual.widgets import TabbedContent
+
+from ikm_tui.core.ops import manage, receive
+from ikm_tui.core.x509.certfile import CertBundle, der_to_pem
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.model import ObjClass, ObjectInfo
+from ikm_tui.ui import describe
+from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
+from ikm_tui.ui.screens.delete_screen import DeleteObjectScreen
+from ikm_tui.ui.screens.doctor_screen import DoctorScreen
+from ikm_tui.ui.screens.export_screen import ExportChoice, ExportScreen
+from ikm_tui.ui.screens.label_screen import LabelScreen, label_problem
+from ikm_tui.ui.screens.message_screen import MessageScreen
+from ikm_tui.ui.widgets.object_table import ObjectTable
+from ikm_tui.ui.screens.pin_change_screen import PinChangeScreen
+from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
+from ikm_tui.ui.flows.request_flow import _ensure_login, select_certificate
+from ikm_tui.ui.text import plain
+from ikm_tui.ui.workers import start
+
+if TYPE_CHECKING:
+    from ikm_tui.ui.main_screen import MainScreen
+
+_PAIR = (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
+
+
+def _main(node: DOMNode) -> MainScreen:
+    return node.app.main_screen  # type: ignore[attr-defined,no-any-return]
+
+
+def _svc(main: MainScreen) -> Any:
+    assert main.current is not None
+    return main.ikm.service_for(main.current.module_path)
+
+
+def _token_open(main: MainScreen) -> bool:
+    if main.current is None or main.listing is None:
+        main.notify("Open a token first.", severity="warning")
+        return False
+    return True
+
+
+def selected_object(main: MainScreen, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
+    """The object under the cursor of the visible Keys/Certificates table (by handle)."""
+    active = main.query_one("#tabs", TabbedContent).active
+    table_id = {"tab-keys": "#keys", "tab-certs": "#certs"}.get(active)
+    if table_id is None or main.listing is None:
+        return None
+    handle = main.query_one(table_id, ObjectTable).current_handle()
+    obj = main.listing.by_handle(handle) if handle is not None else None
+    if obj is not None and classes is not None and obj.cls not in classes:
+        return None
+    return obj
+
+
+def _need_selection(main: MainScreen, what: str, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
+    if not _token_open(main):
+        return None
+    obj = selected_object(main, classes)
+    if obj is None:
+        main.notify(what, severity="warning")
+    return obj
+
+
+def _safe_name(label: str, fallback: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label).strip(".") or fallback
+
+
+async def _write_file(main: MainScreen, path: str, data: bytes, what: str) -> bool:
+    """Write `data` to `path`, asking before replacing a file; False when nothing was written."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        main.notify(plain(f"{target} is a directory: give a file name."), severity="error", markup=False)
+        return False
+    if target.exists() and not await main.app.push_screen_wait(ConfirmScreen(
+            "Overwrite?", f"{target} exists. Replace it with {what}?", yes="Overwrite")):
+        main.notify("Nothing saved.")
+        return False
+    try:
+        # "x" when there was nothing to confirm: a file that appeared meanwhile is not replaced.
+        with open(target, "wb" if target.exists() else "xb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        main.notify(plain(f"Could not write {target}: {exc.strerror or exc}"), title="Not saved",
+                    severity="error", markup=False)
+        return False
+    main.notify(plain(f"Wrote {what} to {target}"), title="Saved", markup=False)
+    return True
+
+
+# ----- receive ----------------------------------------------------------------------------------
+
+def start_receive(node: DOMNode) -> None:
+    main = _main(node)
+    if _token_open(main):
+        start(main, receive_flow(main), name="receive", group="manage")
+
+
+async def receive_flow(main: MainScreen) -> None:
+    ref = main.current
+    assert ref is not None
+    svc = _svc(main)
+    if not await _ensure_login(main, svc, "Receiving a certificate needs the private keys, which are "
+                                          "visible only after login with the user PIN."):
+        return
+    from ikm_tui.ui.screens.receive_screen import CertSourceScreen  # TextArea: ~20 ms of import, not at start-up
+
+    bundle: CertBundle | None = await main.app.push_screen_wait(
+        CertSourceScreen("Receive a signed certificate (PEM, DER, PKCS#7, bundle)"))
+    if bundle is None:
+        return
+    # Reads only; no matching key → an IkmError naming the keys present, nothing written.
+    preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt, name="preview_receive")
+    now = main.ikm.clock()
+    findings = receive.preview_findings(preview, now=now)
+    choice = await main.app.push_screen_wait(
+        ReceivePreviewScreen(preview, findings, now, bundle.source, len(bundle.certs)))
+    if choice is None:
+        main.notify("Nothing was written.")
+        return
+    result = await svc.arun(receive.apply_receive, ref.slot_id, preview, replace=choice.replace,
+                            with_chain=choice.with_chain, name="apply_receive")
+    await main.open_token(ref)
+    select_certificate(main, result.written.handle, result.written.label)
+    lines = [f"Stored {result.written.label!r} (id {result.written.id.hex()}) next to its key."]
+    lines += [f"Replaced {r.label!r} serial {r.fields.serial}." for r in result.removed]
+    lines += [f"Stored CA certificate {c.label!r}." for c in result.chain_written]
+    lines += [f"Removed the fulfilled request {r.label!r}." for r in result.requests_removed]
+    lines += list(result.notes)
+    main.notify(plain("\n".join(lines)), title="Certificate received", markup=False)
+
+
+# ----- add a CA certificate -------------------------------------------------------------------
+
+def start_add_ca(node: DOMNode) -> None:
+    main = _main(node)
+    if _token_open(main):
+        start(main, add_ca_flow(main), name="add_ca", group="manage")
+
+
+async def add_ca_flow(main: MainScreen) -> None:
+    ref, listing = main.current, main.listing
+    assert ref is not None and listing is not None
+    from ikm_tui.ui.screens.receive_screen import CertSourceScreen
+
+    bundle: CertBundle | None = await main.app.push_screen_wait(
+        CertSourceScreen("Add a CA / signer certificate", ok_label="Next"))
+    if bundle is None:
+        return
+    if len(bundle.certs) != 1:
+        raise IkmError(f"{bundle.source} holds {len(bundle.certs)} certificates; a CA certificate is "
+                       "stored one at a time under one label.",
+                       "Split the file, or receive your certificate with its chain (i, store chain).",
+                       operation="Adding the certificate")
+    der = bundle.certs[0]
+    taken = frozenset(o.label for o in listing.objects if o.cls in _PAIR)
+    label = await main.app.push_screen_wait(LabelScreen(
+        "Label for the CA certificate",
+        "Java shows it as the alias, NSS as the nickname. It is stored as category authority.",
+        receive.cn_label(der), ok="Add", check=lambda v: label_problem(v, taken)))
+    if label is None:
+        return
+    ref_cert = await main.ikm.service_for(ref.module_path).arun(
+        receive.add_authority_cert, ref.slot_id, der, label, name="add_authority_cert")
+    await main.open_token(ref)
+    select_certificate(main, ref_cert.handle, ref_cert.label)
+    note = "" if ref_cert.fields.is_ca else "\nWarning: it is not marked as a CA (basicConstraints CA:TRUE)."
+    main.notify(plain(f"Stored CA certificate {ref_cert.label!r} (id {ref_cert.id.hex()}).{note}"),
+                title="CA certificate added", severity="warning" if note else "information", markup=False)
+
+
+# ----- extract a certificate / export a public key --------------------------------------------
+
+def start_extract(node: DOMNode) -> None:
+    main = _main(node)
+    cert = _need_selection(main, "Select a certificate on the Certificates tab first.", (ObjClass.CERTIFICATE,))
+    if cert is not None:
+        start(main, extract_flow(main, cert), name="extract_cert", group="manage")
+
+
+async def extract_flow(main: MainScreen, cert: ObjectInfo) -> None:
+    if not cert.value:
+        raise IkmError(f"The certificate {cert.label!r} has no value on the token.", "Refresh (r) and retry.",
+                       operation="Saving the certificate")
+    choice: ExportChoice | None = await main.app.push_screen_wait(ExportScreen(
+        f"Save certificate {cert.label}", os.path.join(".", _safe_name(cert.label, "cert") + ".pem")))
+    if choice is None:
+        return
+    data = der_to_pem(cert.value).encode() if choice.fmt == "pem" else cert.value
+    await _write_file(main, choice.path, data, f"certificate {cert.label} ({choice.fmt.upper()})")
+
+
+def start_export_public(node: DOMNode) -> None:
+    main = _main(node)
+    key = _need_selection(main, "Select a private or public key on the Keys tab first.",
+                          (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY))
+    if key is not None:
+        start(main, export_public_flow(main, key), name="export_public", group="manage")
+
+
+async def export_public_flow(main: MainScreen, key: ObjectInfo) -> None:
+    ref = main.current
+    assert ref is not None
+    obj, pem = await _svc(main).arun(manage.export_public_key, ref.slot_id, key.label, key.id,
+                                     name="export_public_key")
+    choice = await main.app.push_screen_wait(ExportScreen(
+        f"Save the public key of {obj.label} (PEM)",
+        os.path.join(".", _safe_name(obj.label, "key") + ".pub.pem"), formats=False))
+    if choice is not None:
+        await _write_file(main, choice.path, pem.encode("ascii"), f"public key {obj.label}")
+
+
+# ----- delete -------------------------------------------------------------------------------------
+
+def start_delete(node: DOMNode) -> None:
+    main = _main(node)
+    obj = _need_selection(main, "Select a key or certificate on the Keys or Certificates tab first.")
+    if obj is not None:
+        start(main, delete_flow(main, obj), name="delete_object", group="manage")
+
+
+async def delete_flow(main: MainScreen, obj: ObjectInfo) -> None:
+    ref = main.current
+    assert ref is not None
+    svc = _svc(main)
+    plan: manage.Plan = await svc.arun(manage.plan_delete_object, ref.slot_id, obj.handle, name="plan_delete")
+    lines = ["This deletes exactly:"] + [f"  {manage.describe(o)}" for o in plan.objects]
+    lines += [f"Warning: {w}" for w in plan.warnings]
+    lines.append("Type the label to confirm.")
+    confirmed, _ = await main.app.push_screen_wait(DeleteObjectScreen(
+        f"Delete {describe.class_name(obj)} {obj.label or '(no label)'}", "\n".join(lines), obj.label))
+    if not confirmed:
+        main.notify("Nothing was deleted.")
+        return
+    done = await svc.arun(manage.apply_delete, ref.slot_id, plan, name="apply_delete")
+    await main.open_token(ref)
+    main.notify(plain("Deleted: " + "; ".join(manage.describe(o) for o in done)), title="Deleted", markup=False)
+
+
+# ----- rename -------------------------------------------------------------------------------------
+
+def start_rename(node: DOMNode) -> None:
+    main = _main(node)
+    obj = _need_selection(main, "Select a certificate or key first.", _PAIR)
+    if obj is not None:
+        start(main, rename_flow(main, obj), name="rename", group="manage")
+
+
+async def rename_flow(main: MainScreen, obj: ObjectInfo) -> None:
+    ref, listing = main.current, main.listing
+    assert ref is not None and listing is not None
+    svc = _svc(main)
+    taken = frozenset(o.label for o in listing.objects if o.cls in _PAIR and o.id != obj.id)
+    new = await main.app.push_screen_wait(LabelScreen(
+        f"Rename {obj.label or '(no label)'}",
+        "The certificate, private key and public key with this label and CKA_ID "
+        f"({obj.id.hex() or '-'}) get the new label together; Java's alias and NSS's nickname follow.",
+        obj.label, ok="Rename", check=lambda v: label_problem(v, taken) or ("Same label." if v == obj.label else "")))
+    if new is None:
+        return
+    try:
+        plan: manage.Plan = await svc.arun(manage.plan_rename, ref.slot_id, obj.label, new, obj.id, name="plan_rename")
+    except ValueError as exc:
+        raise IkmError(f"Cannot rename to {new!r}: {exc}.", "Give another label.", operation="Renaming") from None
+    if plan.warnings and not await main.app.push_screen_wait(ConfirmScreen(
+            "Rename anyway?", "\n".join([f"Renaming {len(plan.objects)} object(s) to {new!r}:"]
+                                       + [f"  {manage.describe(o)}" for o in plan.objects]
+                                       + [f"Warning: {w}" for w in plan.warnings]), yes="Rename")):
+        return
+    results = await svc.arun(manage.apply_rename, ref.slot_id, plan, name="apply_rename")
+    await main.open_token(ref)
+    bad = [r for r in results if not r.ok]
+    lines = ["Read back in a fresh session:"]
+    for r in results:
+        state = "ok" if r.ok else f"TOKEN KEPT {r.actual!r}" if r.actual is not None else "NOT FOUND"
+        lines.append(f"  {manage.describe(r.obj)} -> {r.wanted!r}: {state}")
+    if bad:
+        lines.append(f"The token silently ignored the rename of {len(bad)} object(s).")
+    cert = next((r.obj for r in results if r.obj.cls is ObjClass.CERTIFICATE), None)
+    if cert is not None:
+        select_certificate(main, cert.handle, new)
+    await main.app.push_screen_wait(MessageScreen(
+        "Rename NOT fully applied" if bad else f"Renamed to {new}", "\n".join(lines), warning=bool(bad)))
+
+
+# ----- change the user PIN ------------------------------------------------------------------------
+
+def start_change_pin(node: DOMNode) -> None:
+    main = _main(node)
+    if _token_open(main):
+        start(main, change_pin_flow(main), name="change_pin", group="manage")
+
+
+async def change_pin_flow(main: MainScreen) -> None:
+    ref = main.current
+    assert ref is not None
+    svc = _svc(main)
+    info = await svc.acall("token_info", ref.slot_id)
+    if await main.app.push_screen_wait(PinChangeScreen(svc, ref.slot_id, info)):
+        main.notify("The user PIN was changed. Use the new PIN from now on.", title="PIN changed")
+
+
+# ----- pairing doctor ---------------------------------------------------------------------------
+
+def start_doctor(node: DOMNode) -> None:
+    main = _main(node)
+    if _token_open(main):
+        start(main, doctor_flow(main), name="doctor", group="manage")
+
+
+async def doctor_flow(main: MainScreen) -> None:
+    ref = main.current
+    assert ref is not None
+    svc = _svc(main)
+    if not await _ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
+                                          "only after login with the user PIN."):
+        return
+    report: manage.DoctorReport = await svc.arun(manage.diagnose, ref.slot_id, name="diagnose")
+    if not await main.app.push_screen_wait(DoctorScreen(report)):
+        return
+    todo = [r for r in report.repairs if r.blocked is None]
+    if not await main.app.push_screen_wait(ConfirmScreen(
+            f"Apply {len(todo)} repair(s)?", "\n".join(r.describe() for r in todo), yes="Apply")):
+        main.notify("Nothing was changed.")
+        return
+    results = await svc.arun(manage.apply_repairs, ref.slot_id, report, name="apply_repairs")
+    await main.open_token(ref)
+    bad = [r for r in results if not r.ok]
+    lines = [f"{manage.describe(r.obj)}: label|id now {r.wanted!r} "
+             + ("(ok)" if r.ok else f"(READ BACK {r.actual!r})") for r in results]
+    await main.app.push_screen_wait(MessageScreen(
+        f"{len(bad)} repair(s) did not stick" if bad else "Repairs applied", "\n".join(lines), warning=bool(bad)))
+
+
+# ----- keys, palette and help ---------------------------------------------------------------------
+# (key, flow, footer text, tooltip): MainScreen binds them to `manage('<flow>')`, the palette and
+# the App forward to start_action().
+ACTIONS: dict[str, Any] = {
+    "receive": start_receive,
+    "add_ca": start_add_ca,
+    "extract": start_extract,
+    "export_public": start_export_public,
+    "delete": start_delete,
+    "rename": start_rename,
+    "change_pin": start_change_pin,
+    "doctor": start_doctor,
+}
+
+
+def start_action(node: DOMNode, what: str) -> None:
+    ACTIONS[what](node)
+
+
+def _binding(key: str, what: str, text: str, tooltip: str) -> Any:
+    from textual.binding import Binding
+
+    return Binding(key, f"manage('{what}')", text, id=f"main.{what}", show=False, tooltip=tooltip)
+
+
+BINDINGS = [
+    _binding("i", "receive", "Receive cert",
+             "Import/receive the CA-signed certificate: stored next to its private key (same CKA_ID and label)"),
+    _binding("a", "add_ca", "Add CA cert", "Store a CA / signer certificate from a file (category authority)"),
+    _binding("x", "extract", "Save cert", "Save the selected certificate to a PEM or DER file"),
+    _binding("p", "export_public", "Export public key", "Save the selected key's public key (PEM)"),
+    _binding("d,delete", "delete", "Delete",
+             "Delete the selected key or certificate (shows exactly what goes; type its label to confirm)"),
+    _binding("R", "rename", "Rename", "Rename the selected certificate with its private and public key"),
+    _binding("P", "change_pin", "Change PIN", "Change the user PIN (old once, new twice)"),
+    _binding("D", "doctor", "Pairing doctor",
+             "Find keys without certs, certs without keys, mislinked pairs; repair on confirm"),
+]

@@ -1,0 +1,276 @@
+"""Request flows of the TUI: new request / self-signed certificate, save, delete, re-sign.
+
+Each flow is one coroutine run as an App-owned worker (ui.workers.start): it awaits dialogs with
+push_screen_wait and the token through the module's TokenService (`svc.arun`), so token errors
+reach the App's one error dialog. Key generation runs on the owner thread; the UI keeps going.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.dom import DOMNode
+from textual.widgets import TabbedContent
+
+from ikm_tui.core.ops import requests
+from ikm_tui.core.model import ObjClass
+from ikm_tui.ui import describe
+from ikm_tui.ui.screens.confirm_screen import ConfirmScreen, TypeToConfirmScreen
+from ikm_tui.ui.widgets.details import DetailsPane
+from ikm_tui.ui.widgets.object_table import ObjectTable
+from ikm_tui.ui.screens.pin_screen import PinScreen
+from ikm_tui.ui.screens.request_form import RequestForm, RequestFormResult
+from ikm_tui.ui.widgets.request_progress import RequestProgress
+from ikm_tui.ui.widgets.requests_pane import RequestsPane, request_notes, request_rows
+from ikm_tui.ui.screens.save_screen import SavePathScreen
+from ikm_tui.ui.text import plain
+from ikm_tui.ui.workers import start
+
+if TYPE_CHECKING:
+    from ikm_tui.ui.main_screen import MainScreen
+
+
+def _main(node: DOMNode) -> MainScreen:
+    return node.app.main_screen  # type: ignore[attr-defined,no-any-return]
+
+
+def _pane(main: MainScreen) -> RequestsPane:
+    return main.query_one("#requests", RequestsPane)
+
+
+# ----- listing and details ----------------------------------------------------------------------
+
+def load_requests(main: MainScreen) -> None:
+    """Fill the Requests pane from the listing just shown: the request data objects and their
+    values are in it already, so this costs no further token calls."""
+    if main.listing is None:
+        _pane(main).show([])
+        return
+    _pane(main).show(requests.requests_in_listing(main.listing))
+
+
+def show_request_details(main: MainScreen) -> bool:
+    """Show the selected request in the details pane; False when there is none to show."""
+    pane = _pane(main)
+    req = pane.current()
+    details = main.query_one("#details", DetailsPane)
+    if req is None:
+        if pane.error:
+            details.show("Requests could not be listed", [], [pane.error], None, warn=[pane.error])
+            return True
+        return False
+    notes = request_notes(req)
+    details.show(f"request {req.label}", request_rows(req), notes, None,
+                 warn=[n for n in notes if not n.startswith("kept")])
+    return True
+
+
+def _busy(main: MainScreen) -> bool:
+    if main.query("#request-progress"):
+        main.notify("A key pair is being made on this token: wait until it is done.", severity="warning")
+        return True
+    return False
+
+
+async def _ensure_login(main: MainScreen, svc: Any, why: str) -> bool:
+    """Offer the PIN dialog when the token is not logged in; True when it is (now)."""
+    ref, listing = main.current, main.listing
+    if ref is None or listing is None:
+        main.notify("Open a token first.", severity="warning")
+        return False
+    if listing.logged_in:
+        return True
+    main.notify(why, title="Log in first")
+    info = await svc.acall("token_info", ref.slot_id)
+    if not await main.app.push_screen_wait(PinScreen(svc, ref.slot_id, info)):
+        return False
+    await main.open_token(ref)
+    return True
+
+
+# ----- new request / self-signed certificate --------------------------------------------------
+
+def start_new(node: DOMNode, *, self_signed: bool = False) -> None:
+    main = _main(node)
+    if _busy(main):
+        return
+    # Not exclusive: a second flow must never cancel a keygen that is running.
+    start(main, new_request(main, self_signed=self_signed), name="new_request", group="request",
+          exclusive=False)
+
+
+async def new_request(main: MainScreen, *, self_signed: bool = False) -> None:
+    ref = main.current
+    if ref is None or main.listing is None:
+        main.notify("Open a token first.", severity="warning")
+        return
+    svc = main.ikm.service_for(ref.module_path)
+    what = "A self-signed certificate" if self_signed else "A certificate request"
+    if not await _ensure_login(main, svc, f"{what} needs a key pair made on the token, "
+                                          "which needs a login with the user PIN."):
+        return
+    listing = main.listing
+    assert listing is not None
+    caps = await svc.arun(requests.capabilities, ref.slot_id)
+    taken = {o.label for o in listing.objects if o.cls in describe.KEY_CLASSES or o.cls is ObjClass.CERTIFICATE}
+    taken |= {r.label for r in _pane(main).requests}
+    form = await main.app.push_screen_wait(
+        RequestForm(caps, self_signed=self_signed, token_label=listing.token.label, taken_labels=taken))
+    if form is None or _busy(main):
+        return
+    result = await _create(main, svc, ref.slot_id, form, self_signed)
+    await main.open_token(ref)
+    main.app.clear_notifications()
+    if self_signed:
+        select_certificate(main, None, form.label)
+        main.notify(plain(f"Certificate {form.label} created on the token ({result.key_type})."),
+                    title="Self-signed certificate", markup=False)
+        return
+    _select_request(main, form.label)
+    notes = "\n".join(result.warnings)
+    where = "on the token" if result.where == "token" else f"in {result.path}"
+    if await main.app.push_screen_wait(ConfirmScreen(
+            "Request created", f"Request {form.label} ({result.key_type}) is kept {where}.\n"
+            + (f"{notes}\n" if notes else "") + "Save it to a file for the CA now?",
+            yes="Save request…", no="Not now")):
+        await save_request(main, form.label)
+
+
+async def _create(main: MainScreen, svc: Any, slot_id: int, form: RequestFormResult, self_signed: bool) -> Any:
+    progress = RequestProgress(f"Creating {form.key_type} key {form.label}…")
+    await main.mount(progress, after=main.query_one("#topbar"))
+    try:
+        if self_signed:
+            return await svc.arun(requests.create_self_signed, slot_id, form.key_type, form.label, form.subject,
+                                  form.sans, form.key_usage, form.eku, form.hash, form.days or 365, form.key_id,
+                                  progress=progress.hook, name="create_self_signed")
+        return await svc.arun(requests.create_request, slot_id, form.key_type, form.label, form.subject,
+                              form.sans, form.key_usage, form.eku, form.hash, form.key_id,
+                              progress=progress.hook, name="create_request")
+    finally:
+        await progress.remove()
+
+
+def _select_request(main: MainScreen, label: str) -> None:
+    main.query_one("#tabs", TabbedContent).active = "tab-requests"
+    pane = _pane(main)
+    pane.select_label(label)
+    pane.focus()
+    show_request_details(main)
+
+
+def select_certificate(main: MainScreen, handle: int | None, label: str) -> None:
+    """Certificates tab, cursor on the cert (by handle, else by label), details shown: the pair
+    appears linked ("paired with key …") and the Keys cursor moves to its key."""
+    main.query_one("#tabs", TabbedContent).active = "tab-certs"
+    assert main.listing is not None
+    cert = main.listing.by_handle(handle) if handle is not None else None
+    if cert is None or cert.cls is not ObjClass.CERTIFICATE:
+        cert = next((o for o in main.listing.objects if o.cls is ObjClass.CERTIFICATE and o.label == label), None)
+    table = main.query_one("#certs", ObjectTable)
+    table.focus()
+    if cert is not None:
+        table.select_handle(cert.handle)
+        main.show_object(cert)
+
+
+# ----- save / delete / re-sign the selected request -------------------------------------------
+
+def _selected(node: DOMNode) -> tuple[MainScreen, str] | None:
+    main = _main(node)
+    label = _pane(main).current_label()
+    if main.current is None or label is None:
+        main.notify("Select a pending request on the Requests tab first.", severity="warning")
+        return None
+    return main, label
+
+
+def default_path(label: str) -> str:
+    """`./<label>.csr.pem`, with anything a file name should not hold replaced by `_`."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label).strip(".") or "request"
+    return os.path.join(".", f"{safe}.csr.pem")
+
+
+def start_save(node: DOMNode) -> None:
+    if (sel := _selected(node)) is not None:
+        start(sel[0], save_request(*sel), name="save_request", group="request-save")
+
+
+async def save_request(main: MainScreen, label: str) -> None:
+    ref = main.current
+    assert ref is not None
+    path = await main.app.push_screen_wait(SavePathScreen(f"Save request {label} as PEM", default_path(label)))
+    if not path:
+        return
+    target = Path(path).expanduser()
+    if target.exists():
+        if target.is_dir():
+            main.notify(plain(f"{target} is a directory: give a file name."), severity="error", markup=False)
+            return
+        if not await main.app.push_screen_wait(ConfirmScreen(
+                "Overwrite?", f"{target} exists. Replace it with request {label}?", yes="Overwrite")):
+            main.notify("Nothing saved.")
+            return
+    pem = await main.ikm.service_for(ref.module_path).arun(requests.extract, ref.slot_id, label)
+    try:
+        # "x" when there was nothing to confirm: a file that appeared meanwhile is not replaced.
+        with open(target, "w" if target.exists() else "x", encoding="ascii") as fh:
+            fh.write(pem)
+    except OSError as exc:
+        main.notify(plain(f"Could not write {target}: {exc.strerror or exc}"), title="Not saved",
+                    severity="error", markup=False)
+        return
+    main.notify(plain(f"Wrote {target}"), title="Request saved", markup=False)
+
+
+def start_delete(node: DOMNode) -> None:
+    if (sel := _selected(node)) is not None:
+        start(sel[0], delete_request(*sel), name="delete_request", group="request-delete")
+
+
+async def delete_request(main: MainScreen, label: str) -> None:
+    ref = main.current
+    assert ref is not None
+    confirmed, with_key = await main.app.push_screen_wait(TypeToConfirmScreen(
+        f"Delete request {label}",
+        f"The pending request {label!r} will be removed from the token. Type its label to confirm.",
+        label))
+    if not confirmed:
+        return
+    svc = main.ikm.service_for(ref.module_path)
+    if with_key and not await _ensure_login(main, svc, "Deleting the key pair needs a login with the user PIN."):
+        return
+    done = await svc.arun(requests.delete, ref.slot_id, label, with_key=with_key)
+    await main.open_token(ref)
+    main.notify(plain(f"Deleted: {', '.join(done)} ({label})"), title="Request deleted", markup=False)
+
+
+def start_recreate(node: DOMNode) -> None:
+    main = _main(node)
+    if _busy(main):
+        return
+    if (sel := _selected(node)) is not None:
+        start(main, recreate_request(*sel), name="recreate_request", group="request", exclusive=False)
+
+
+async def recreate_request(main: MainScreen, label: str) -> None:
+    ref = main.current
+    assert ref is not None
+    svc = main.ikm.service_for(ref.module_path)
+    if not await main.app.push_screen_wait(ConfirmScreen(
+            f"Re-sign request {label}", "Sign a new request with the same key pair, subject, SANs and "
+            "usages; it replaces the pending one.", yes="Re-sign")):
+        return
+    if not await _ensure_login(main, svc, "Signing with the private key needs a login with the user PIN."):
+        return
+    progress = RequestProgress(f"Signing a new request for {label}…")
+    await main.mount(progress, after=main.query_one("#topbar"))
+    try:
+        await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook, name="recreate_request")
+    finally:
+        await progress.remove()
+    await main.open_token(ref)
+    _select_request(main, label)
+    main.notify(plain(f"Request {label} signed again."), title="Request replaced", markup=False)

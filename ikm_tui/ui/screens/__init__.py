@@ -1,0 +1,1 @@
+"""Modal screens and dialogs of the TUI, one per module."""

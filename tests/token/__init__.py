@@ -1,0 +1,1 @@
+"""Tests against real PKCS#11 tokens (SoftHSM2 per test)."""

@@ -1,0 +1,1 @@
+"""Textual tests: Pilot flows and snapshots."""

@@ -1,0 +1,1 @@
+"""Tests without a token: parsing, text, lint, layout."""
