@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -68,6 +68,10 @@ class FlowHost(Protocol):
     def action_toggle_login(self) -> None: ...
 
     # The screen's panes, by id (#tabs, #keys, #certs, #requests, #details, #tokens, #status, ...).
+    @overload
+    def query_one(self, selector: str) -> Widget: ...
+
+    @overload
     def query_one(self, selector: str, expect_type: type[W]) -> W: ...
 
     def query(self, selector: str) -> DOMQuery[Widget]: ...

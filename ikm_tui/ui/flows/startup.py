@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.core.errors import IkmError
@@ -88,7 +88,7 @@ async def open_first_module_first(main: FlowHost, cands: list[ModuleCandidate], 
     return None
 
 
-async def join_modules(main: FlowHost, others: list[asyncio.Future[ModuleEntry]]) -> None:
+async def join_modules(main: FlowHost, others: Sequence[asyncio.Future[ModuleEntry]]) -> None:
     """Add the modules that loaded after the first one to the tree, below it."""
     shown = main.entries
     rest = list(await asyncio.gather(*others))
