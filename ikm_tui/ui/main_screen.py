@@ -41,6 +41,9 @@ STARTUP_GC_LIMIT = 5.0
 
 
 class MainScreen(Screen[None]):
+    """The token browser. It is the FlowHost (ui.flows.host) its flows run on: it imports them,
+    they never import it; its widgets reach it with Messages (ui.messages)."""
+
     BINDINGS = [
         Binding("l", "toggle_login", "Login", id="main.login",
                 tooltip="Log in with the user PIN (private keys appear), or log out"),
