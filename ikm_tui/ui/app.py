@@ -24,7 +24,9 @@ from ikm_tui.ui.commands import IkmCommands
 from ikm_tui.ui.screens.error_screen import ErrorScreen
 from ikm_tui.ui.screens.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
+from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
 from ikm_tui.ui.text import plain
+from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.widgets.trace_pane import TracePane
 
 Clock = Callable[[], datetime]
@@ -195,25 +197,21 @@ class IkmApp(App[int]):
     def action_new_self_signed(self) -> None:
         self.main_screen.action_new_self_signed()
 
-    def action_save_request(self) -> None:
-        from ikm_tui.ui.flows import request_flow
+    def action_manage(self, what: str) -> None:
+        self.main_screen.action_manage(what)
 
-        request_flow.start_save(self)
+    # The pending-request entries ask as the Requests pane's keys do, about its selected row.
+    def action_save_request(self) -> None:
+        self.main_screen.post_message(SaveRequest(self._selected_request()))
 
     def action_delete_request(self) -> None:
-        from ikm_tui.ui.flows import request_flow
-
-        request_flow.start_delete(self)
-
-    def action_manage(self, what: str) -> None:
-        from ikm_tui.ui.flows import manage_flow
-
-        manage_flow.start_action(self, what)
+        self.main_screen.post_message(DeleteRequest(self._selected_request()))
 
     def action_recreate_request(self) -> None:
-        from ikm_tui.ui.flows import request_flow
+        self.main_screen.post_message(ResignRequest(self._selected_request()))
 
-        request_flow.start_recreate(self)
+    def _selected_request(self) -> str | None:
+        return self.main_screen.query_one("#requests", RequestsPane).current_label()
 
 
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,

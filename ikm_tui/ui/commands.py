@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-if TYPE_CHECKING:
-    from ikm_tui.ui.app import IkmApp
 
 # (name, action on the App, help). The App forwards token actions to the main screen.
 COMMANDS: list[tuple[str, str, str]] = [
@@ -38,8 +34,8 @@ COMMANDS: list[tuple[str, str, str]] = [
 
 class IkmCommands(Provider):
     def _runner(self, action: str) -> Callable[[], object]:
-        app: IkmApp = self.app  # type: ignore[assignment]
-        return partial(app.run_action, action)
+        # An action name, not a function: the palette needs neither the App class nor a flow.
+        return partial(self.app.run_action, action)
 
     async def discover(self) -> Hits:
         for name, action, help_text in COMMANDS:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import gc
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,15 +15,19 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
-from ikm_tui.core.p11.modules import ModuleCandidate, canonical, is_trust_module
+from ikm_tui.core.p11.modules import ModuleCandidate
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.ui import describe
 from ikm_tui.ui.flows import manage_flow, pin_memory, request_flow, token_state
+from ikm_tui.ui.flows.host import AppHost
+from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
+from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
+from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
 from ikm_tui.ui.screens.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.lint_view import LintView, certificate_findings
 from ikm_tui.ui.widgets.mechanism_table import MechanismTable
-from ikm_tui.ui.widgets.object_table import ObjectTable
+from ikm_tui.ui.widgets.object_table import ObjectTable, select_partner
 from ikm_tui.ui.screens.pin_screen import PinScreen
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.text import literal, plain
@@ -34,30 +36,14 @@ from ikm_tui.ui.widgets.token_tree import ModuleEntry, NodeData, TokenRef, Token
 from ikm_tui.ui.widgets.trace_pane import TracePane
 from ikm_tui.ui.workers import start
 
-if TYPE_CHECKING:
-    from ikm_tui.ui.app import IkmApp
-
-# gc.freeze() is done once per process, by end_startup_gc.
-_heap_frozen = False
 # Seconds after which the cyclic GC is back on even if the first listing has not come.
 STARTUP_GC_LIMIT = 5.0
 
 
-def end_startup_gc() -> None:
-    """Freeze what start-up allocated (once per process) and turn the cyclic GC back on.
-
-    Why: Textual, Rich, the core and the first listing are ~300k objects that live as long as
-    the app; every full collection rescanned them (~25 ms each). cli.prepare_tui turns the GC
-    off until the first listing is on screen; frozen then, collections only see what came after.
-    """
-    global _heap_frozen
-    if not _heap_frozen:
-        gc.freeze()
-        _heap_frozen = True
-    gc.enable()
-
-
 class MainScreen(Screen[None]):
+    """The token browser. It is the FlowHost (ui.flows.host) its flows run on: it imports them,
+    they never import it; its widgets reach it with Messages (ui.messages)."""
+
     BINDINGS = [
         Binding("l", "toggle_login", "Login", id="main.login",
                 tooltip="Log in with the user PIN (private keys appear), or log out"),
@@ -88,7 +74,7 @@ class MainScreen(Screen[None]):
         self.listing: Listing | None = None
 
     @property
-    def ikm(self) -> IkmApp:
+    def ikm(self) -> AppHost:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -170,7 +156,7 @@ class MainScreen(Screen[None]):
         # entries keep the candidates' order.
         tree = self.query_one("#tokens", TokenTree)
         if initial and len(cands) > 1:
-            opened = await self._open_first_module_first(cands, load, early)
+            opened = await open_first_module_first(self, cands, load, self._find_token, early)
             if opened is None:
                 return
             entries = opened
@@ -210,57 +196,6 @@ class MainScreen(Screen[None]):
             return
         tree.select_token(target)
         await self.open_token(target, early)
-
-    async def _open_first_module_first(self, cands: list[ModuleCandidate], load: Any,
-                                       early: StartupPrefetch | None) -> list[ModuleEntry] | None:
-        """At start-up, open the token on the first module without waiting for the others.
-
-        The other modules load meanwhile (each on its own thread) and join the tree when they
-        are in. Why: p11-kit-trust parsing the CA store or OpenSC waiting for readers must not
-        hold back the token the operator asked for. None when done; when the first module does
-        not have the token to open, every module's entry (once all are in) for the caller to
-        choose from, without asking any module twice.
-        """
-        tree = self.query_one("#tokens", TokenTree)
-        others = [asyncio.ensure_future(load(c, False)) for c in cands[1:]]
-        first: ModuleEntry = await load(cands[0], True)
-        target = None
-        if first.error is None:
-            self.entries = [first]
-            tree.show_modules([first])
-            if self.ikm.token is not None:
-                try:
-                    target = await self._find_token(self.ikm.token, early)
-                except IkmError:
-                    target = None  # maybe on another module: the caller asks them all
-            else:
-                target = tree.first_token()
-                if target is not None and is_trust_module(target.module_path):
-                    target = None  # the system CA list: a keystore on another module comes first
-        if target is None:
-            return [first, *await asyncio.gather(*others)]
-        tree.select_token(target)
-        try:
-            await self.open_token(target, early)
-        except asyncio.CancelledError:
-            for task in others:  # a reload took over: it loads every module itself
-                task.cancel()
-            raise
-        except BaseException:
-            # The error dialog must not wait for a slow module: the others join on their own.
-            start(self, self._join_modules(others), name="join", group="modules")
-            raise
-        await self._join_modules(others)
-        return None
-
-    async def _join_modules(self, others: list[asyncio.Future[ModuleEntry]]) -> None:
-        """Add the modules that loaded after the first one to the tree, below it."""
-        shown = self.entries
-        rest = list(await asyncio.gather(*others))
-        if self.entries is not shown:
-            return  # a reload rebuilt the tree meanwhile, with every module in it
-        self.entries = [*shown, *rest]
-        self.query_one("#tokens", TokenTree).add_modules(rest)
 
     async def _find_token(self, selector: str, early: StartupPrefetch | None = None) -> TokenRef:
         """--token LABEL|URI: ask each loaded module; the first module's error names the labels."""
@@ -378,26 +313,13 @@ class MainScreen(Screen[None]):
     def show_object(self, obj: ObjectInfo) -> None:
         listing = self.listing
         assert listing is not None
-        self._highlight_pair(obj)
+        select_partner(self.query_one("#keys", ObjectTable), self.query_one("#certs", ObjectTable), listing, obj)
         notes = describe.pairing_lines(listing, obj)
         rows = describe.object_rows(listing, obj, self.ikm.clock())
         title = f"{describe.class_name(obj)} {obj.label or '(no label)'}"
         self.query_one("#details", DetailsPane).show(title, rows, notes, obj.uri)
         if obj.cls is ObjClass.CERTIFICATE:
             self.query_one(LintView).show(certificate_findings(listing, obj, self.ikm.clock()))
-
-    def _highlight_pair(self, obj: ObjectInfo) -> None:
-        """Put the other table's cursor on the partner: cert → its key, key → its (first) cert."""
-        assert self.listing is not None
-        p = self.listing.pairing
-        if obj.cls is ObjClass.CERTIFICATE and obj.handle in p.cert_to_key:
-            self.query_one("#keys", ObjectTable).select_handle(p.cert_to_key[obj.handle])
-        elif obj.cls is ObjClass.PRIVATE_KEY and p.key_to_cert.get(obj.handle):
-            self.query_one("#certs", ObjectTable).select_handle(p.key_to_cert[obj.handle][0])
-        elif obj.cls is ObjClass.PUBLIC_KEY and obj.handle in p.public_to_private:
-            priv = p.public_to_private[obj.handle]
-            if p.key_to_cert.get(priv):
-                self.query_one("#certs", ObjectTable).select_handle(p.key_to_cert[priv][0])
 
     def show_token_details(self, ref: TokenRef | None) -> None:
         pane = self.query_one("#details", DetailsPane)
@@ -408,34 +330,19 @@ class MainScreen(Screen[None]):
         self._show_slot(slot)
 
     def _show_slot(self, slot: SlotInfo) -> None:
-        entry = next((e for e in self.entries if canonical(e.path) == canonical(slot.module_path)), None)
-        desc = ""
-        if entry is not None and entry.info is not None:
-            i = entry.info
-            desc = f"{i.description} {i.library_version} ({i.manufacturer}), Cryptoki {i.cryptoki_version}"
-        uri = describe.token_uri_of(slot.token) if slot.token is not None and slot.token.initialized else None
-        title = f"token {slot.token.label}" if slot.token is not None else f"slot {slot.slot_id}"
-        self.query_one("#details", DetailsPane).show(title, describe.token_rows(slot, desc), (), uri)
+        self.query_one("#details", DetailsPane).show_slot(slot, self.entries)
 
     @on(Tree.NodeHighlighted, "#tokens")
     def _tree_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         data = event.node.data
-        tree = self.query_one("#tokens", TokenTree)
-        pane = self.query_one("#details", DetailsPane)
         if isinstance(data, TokenRef):
-            slot = tree.slot_info(data)
+            slot = self.query_one("#tokens", TokenTree).slot_info(data)
             if slot is not None:
                 self._show_slot(slot)
         elif isinstance(data, SlotInfo):
             self._show_slot(data)
         elif isinstance(data, ModuleEntry):
-            rows = [("module", data.path), ("found by", data.source)]
-            if data.info is not None:
-                rows += [("description", data.info.description), ("manufacturer", data.info.manufacturer),
-                         ("version", data.info.library_version), ("Cryptoki", data.info.cryptoki_version),
-                         ("slots", str(len(data.slots)))]
-            notes = data.error.splitlines() if data.error else []  # a note is one line
-            pane.show(f"module {data.path}", rows, notes, None, warn=notes)
+            self.query_one("#details", DetailsPane).show_module(data)
 
     @on(TokenTree.TokenChosen)
     def _token_chosen(self, event: TokenTree.TokenChosen) -> None:
@@ -484,6 +391,19 @@ class MainScreen(Screen[None]):
         """i, a, x, p, d, R, P, D: certificate and key management flows (ui.manage_flow)."""
         manage_flow.start_action(self, what)
 
+    # The Requests pane's keys (s, d, e) and the palette post these (ui.messages).
+    @on(SaveRequest)
+    def _save_request(self, event: SaveRequest) -> None:
+        request_flow.start_save(self, event.label)
+
+    @on(DeleteRequest)
+    def _delete_request(self, event: DeleteRequest) -> None:
+        request_flow.start_delete(self, event.label)
+
+    @on(ResignRequest)
+    def _resign_request(self, event: ResignRequest) -> None:
+        request_flow.start_recreate(self, event.label)
+
     def action_toggle_login(self) -> None:
         start(self, self.toggle_login(), name="login", group="login")
 
@@ -521,25 +441,3 @@ class MainScreen(Screen[None]):
         if self.ikm.pin_store is None:
             self.ikm.pin_store = await asyncio.to_thread(pin_memory.default_store)
         return self.ikm.pin_store
-
-
-async def _outcome(fut: concurrent.futures.Future[Any]) -> Any:
-    """A start-up call's result; without a trip round the event loop when it is already in.
-
-    Why: each trip lets Textual lay out and draw a frame first, and at start-up the calls are
-    usually done (queued before Textual was imported), so the table can be filled before the
-    first frame instead of after two or three.
-    """
-    if fut.done():
-        return fut.result()
-    return await asyncio.wrap_future(fut)
-
-
-async def _prefetch_lists(early: StartupPrefetch, ref: TokenRef) -> bool:
-    """Whether the start-up chain lists the token `ref` names (so open_token takes its results)."""
-    try:
-        await _outcome(early.info)
-        await _outcome(early.slot)
-    except IkmError:
-        return False
-    return early.lists(ref.module_path, ref.slot_id)

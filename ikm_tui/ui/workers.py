@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from textual.dom import DOMNode
 from textual.worker import Worker
 
+if TYPE_CHECKING:
+    from textual.app import App
 
-def start(node: DOMNode, work: Coroutine[Any, Any, Any], *, name: str, group: str,
+
+class _InApp(Protocol):
+    """A widget, a screen or a flow's host: anything that knows its App."""
+
+    @property
+    def app(self) -> App[object]: ...
+
+
+def start(node: _InApp, work: Coroutine[Any, Any, Any], *, name: str, group: str,
           exclusive: bool = True) -> Worker[Any]:
     """Run `work` (which awaits the token service) as a worker owned by the App.
 

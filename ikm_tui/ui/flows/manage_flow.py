@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.dom import DOMNode
 from textual.widgets import TabbedContent
 
 from ikm_tui.core.ops import manage, receive
@@ -35,28 +34,24 @@ from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 
 if TYPE_CHECKING:
-    from ikm_tui.ui.main_screen import MainScreen
+    from ikm_tui.ui.flows.host import FlowHost
 
 _PAIR = (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
 
 
-def _main(node: DOMNode) -> MainScreen:
-    return node.app.main_screen  # type: ignore[attr-defined,no-any-return]
-
-
-def _svc(main: MainScreen) -> Any:
+def _svc(main: FlowHost) -> Any:
     assert main.current is not None
     return main.ikm.service_for(main.current.module_path)
 
 
-def _token_open(main: MainScreen) -> bool:
+def _token_open(main: FlowHost) -> bool:
     if main.current is None or main.listing is None:
         main.notify("Open a token first.", severity="warning")
         return False
     return True
 
 
-def selected_object(main: MainScreen, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
+def selected_object(main: FlowHost, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
     """The object under the cursor of the visible Keys/Certificates table (by handle)."""
     active = main.query_one("#tabs", TabbedContent).active
     table_id = {"tab-keys": "#keys", "tab-certs": "#certs"}.get(active)
@@ -69,7 +64,7 @@ def selected_object(main: MainScreen, classes: tuple[ObjClass, ...] | None = Non
     return obj
 
 
-def _need_selection(main: MainScreen, what: str, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
+def _need_selection(main: FlowHost, what: str, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
     if not _token_open(main):
         return None
     obj = selected_object(main, classes)
@@ -82,7 +77,7 @@ def _safe_name(label: str, fallback: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label).strip(".") or fallback
 
 
-async def _write_file(main: MainScreen, path: str, data: bytes, what: str) -> bool:
+async def _write_file(main: FlowHost, path: str, data: bytes, what: str) -> bool:
     """Write `data` to `path`, asking before replacing a file; False when nothing was written."""
     target = Path(path).expanduser()
     if target.is_dir():
@@ -106,13 +101,12 @@ async def _write_file(main: MainScreen, path: str, data: bytes, what: str) -> bo
 
 # ----- receive ----------------------------------------------------------------------------------
 
-def start_receive(node: DOMNode) -> None:
-    main = _main(node)
+def start_receive(main: FlowHost) -> None:
     if _token_open(main):
         start(main, receive_flow(main), name="receive", group="manage")
 
 
-async def receive_flow(main: MainScreen) -> None:
+async def receive_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
@@ -148,13 +142,12 @@ async def receive_flow(main: MainScreen) -> None:
 
 # ----- add a CA certificate -------------------------------------------------------------------
 
-def start_add_ca(node: DOMNode) -> None:
-    main = _main(node)
+def start_add_ca(main: FlowHost) -> None:
     if _token_open(main):
         start(main, add_ca_flow(main), name="add_ca", group="manage")
 
 
-async def add_ca_flow(main: MainScreen) -> None:
+async def add_ca_flow(main: FlowHost) -> None:
     ref, listing = main.current, main.listing
     assert ref is not None and listing is not None
     from ikm_tui.ui.screens.receive_screen import CertSourceScreen
@@ -187,14 +180,13 @@ async def add_ca_flow(main: MainScreen) -> None:
 
 # ----- extract a certificate / export a public key --------------------------------------------
 
-def start_extract(node: DOMNode) -> None:
-    main = _main(node)
+def start_extract(main: FlowHost) -> None:
     cert = _need_selection(main, "Select a certificate on the Certificates tab first.", (ObjClass.CERTIFICATE,))
     if cert is not None:
         start(main, extract_flow(main, cert), name="extract_cert", group="manage")
 
 
-async def extract_flow(main: MainScreen, cert: ObjectInfo) -> None:
+async def extract_flow(main: FlowHost, cert: ObjectInfo) -> None:
     if not cert.value:
         raise IkmError(f"The certificate {cert.label!r} has no value on the token.", "Refresh (r) and retry.",
                        operation="Saving the certificate")
@@ -206,15 +198,14 @@ async def extract_flow(main: MainScreen, cert: ObjectInfo) -> None:
     await _write_file(main, choice.path, data, f"certificate {cert.label} ({choice.fmt.upper()})")
 
 
-def start_export_public(node: DOMNode) -> None:
-    main = _main(node)
+def start_export_public(main: FlowHost) -> None:
     key = _need_selection(main, "Select a private or public key on the Keys tab first.",
                           (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY))
     if key is not None:
         start(main, export_public_flow(main, key), name="export_public", group="manage")
 
 
-async def export_public_flow(main: MainScreen, key: ObjectInfo) -> None:
+async def export_public_flow(main: FlowHost, key: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
     obj, pem = await _svc(main).arun(manage.export_public_key, ref.slot_id, key.label, key.id,
@@ -228,14 +219,13 @@ async def export_public_flow(main: MainScreen, key: ObjectInfo) -> None:
 
 # ----- delete -------------------------------------------------------------------------------------
 
-def start_delete(node: DOMNode) -> None:
-    main = _main(node)
+def start_delete(main: FlowHost) -> None:
     obj = _need_selection(main, "Select a key or certificate on the Keys or Certificates tab first.")
     if obj is not None:
         start(main, delete_flow(main, obj), name="delete_object", group="manage")
 
 
-async def delete_flow(main: MainScreen, obj: ObjectInfo) -> None:
+async def delete_flow(main: FlowHost, obj: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
@@ -255,14 +245,13 @@ async def delete_flow(main: MainScreen, obj: ObjectInfo) -> None:
 
 # ----- rename -------------------------------------------------------------------------------------
 
-def start_rename(node: DOMNode) -> None:
-    main = _main(node)
+def start_rename(main: FlowHost) -> None:
     obj = _need_selection(main, "Select a certificate or key first.", _PAIR)
     if obj is not None:
         start(main, rename_flow(main, obj), name="rename", group="manage")
 
 
-async def rename_flow(main: MainScreen, obj: ObjectInfo) -> None:
+async def rename_flow(main: FlowHost, obj: ObjectInfo) -> None:
     ref, listing = main.current, main.listing
     assert ref is not None and listing is not None
     svc = _svc(main)
@@ -301,13 +290,12 @@ async def rename_flow(main: MainScreen, obj: ObjectInfo) -> None:
 
 # ----- change the user PIN ------------------------------------------------------------------------
 
-def start_change_pin(node: DOMNode) -> None:
-    main = _main(node)
+def start_change_pin(main: FlowHost) -> None:
     if _token_open(main):
         start(main, change_pin_flow(main), name="change_pin", group="manage")
 
 
-async def change_pin_flow(main: MainScreen) -> None:
+async def change_pin_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
@@ -318,13 +306,12 @@ async def change_pin_flow(main: MainScreen) -> None:
 
 # ----- pairing doctor ---------------------------------------------------------------------------
 
-def start_doctor(node: DOMNode) -> None:
-    main = _main(node)
+def start_doctor(main: FlowHost) -> None:
     if _token_open(main):
         start(main, doctor_flow(main), name="doctor", group="manage")
 
 
-async def doctor_flow(main: MainScreen) -> None:
+async def doctor_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
@@ -349,8 +336,8 @@ async def doctor_flow(main: MainScreen) -> None:
 
 
 # ----- keys, palette and help ---------------------------------------------------------------------
-# (key, flow, footer text, tooltip): MainScreen binds them to `manage('<flow>')`, the palette and
-# the App forward to start_action().
+# (key, flow, footer text, tooltip): MainScreen binds them to `manage('<flow>')` and runs
+# start_action(); the palette's entries reach it through the App's manage action.
 ACTIONS: dict[str, Any] = {
     "receive": start_receive,
     "add_ca": start_add_ca,
@@ -363,8 +350,8 @@ ACTIONS: dict[str, Any] = {
 }
 
 
-def start_action(node: DOMNode, what: str) -> None:
-    ACTIONS[what](node)
+def start_action(main: FlowHost, what: str) -> None:
+    ACTIONS[what](main)
 
 
 def _binding(key: str, what: str, text: str, tooltip: str) -> Any:

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.dom import DOMNode
 from textual.widgets import TabbedContent
 
 from ikm_tui.core.ops import requests
@@ -29,20 +28,16 @@ from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 
 if TYPE_CHECKING:
-    from ikm_tui.ui.main_screen import MainScreen
+    from ikm_tui.ui.flows.host import FlowHost
 
 
-def _main(node: DOMNode) -> MainScreen:
-    return node.app.main_screen  # type: ignore[attr-defined,no-any-return]
-
-
-def _pane(main: MainScreen) -> RequestsPane:
+def _pane(main: FlowHost) -> RequestsPane:
     return main.query_one("#requests", RequestsPane)
 
 
 # ----- listing and details ----------------------------------------------------------------------
 
-def load_requests(main: MainScreen) -> None:
+def load_requests(main: FlowHost) -> None:
     """Fill the Requests pane from the listing just shown: the request data objects and their
     values are in it already, so this costs no further token calls."""
     if main.listing is None:
@@ -51,7 +46,7 @@ def load_requests(main: MainScreen) -> None:
     _pane(main).show(requests.requests_in_listing(main.listing))
 
 
-def show_request_details(main: MainScreen) -> bool:
+def show_request_details(main: FlowHost) -> bool:
     """Show the selected request in the details pane; False when there is none to show."""
     pane = _pane(main)
     req = pane.current()
@@ -67,14 +62,14 @@ def show_request_details(main: MainScreen) -> bool:
     return True
 
 
-def _busy(main: MainScreen) -> bool:
+def _busy(main: FlowHost) -> bool:
     if main.query("#request-progress"):
         main.notify("A key pair is being made on this token: wait until it is done.", severity="warning")
         return True
     return False
 
 
-async def _ensure_login(main: MainScreen, svc: Any, why: str) -> bool:
+async def _ensure_login(main: FlowHost, svc: Any, why: str) -> bool:
     """Offer the PIN dialog when the token is not logged in; True when it is (now)."""
     ref, listing = main.current, main.listing
     if ref is None or listing is None:
@@ -92,8 +87,7 @@ async def _ensure_login(main: MainScreen, svc: Any, why: str) -> bool:
 
 # ----- new request / self-signed certificate --------------------------------------------------
 
-def start_new(node: DOMNode, *, self_signed: bool = False) -> None:
-    main = _main(node)
+def start_new(main: FlowHost, *, self_signed: bool = False) -> None:
     if _busy(main):
         return
     # Not exclusive: a second flow must never cancel a keygen that is running.
@@ -101,7 +95,7 @@ def start_new(node: DOMNode, *, self_signed: bool = False) -> None:
           exclusive=False)
 
 
-async def new_request(main: MainScreen, *, self_signed: bool = False) -> None:
+async def new_request(main: FlowHost, *, self_signed: bool = False) -> None:
     ref = main.current
     if ref is None or main.listing is None:
         main.notify("Open a token first.", severity="warning")
@@ -138,7 +132,7 @@ async def new_request(main: MainScreen, *, self_signed: bool = False) -> None:
         await save_request(main, form.label)
 
 
-async def _create(main: MainScreen, svc: Any, slot_id: int, form: RequestFormResult, self_signed: bool) -> Any:
+async def _create(main: FlowHost, svc: Any, slot_id: int, form: RequestFormResult, self_signed: bool) -> Any:
     progress = RequestProgress(f"Creating {form.key_type} key {form.label}…")
     await main.mount(progress, after=main.query_one("#topbar"))
     try:
@@ -153,7 +147,7 @@ async def _create(main: MainScreen, svc: Any, slot_id: int, form: RequestFormRes
         await progress.remove()
 
 
-def _select_request(main: MainScreen, label: str) -> None:
+def _select_request(main: FlowHost, label: str) -> None:
     main.query_one("#tabs", TabbedContent).active = "tab-requests"
     pane = _pane(main)
     pane.select_label(label)
@@ -161,7 +155,7 @@ def _select_request(main: MainScreen, label: str) -> None:
     show_request_details(main)
 
 
-def select_certificate(main: MainScreen, handle: int | None, label: str) -> None:
+def select_certificate(main: FlowHost, handle: int | None, label: str) -> None:
     """Certificates tab, cursor on the cert (by handle, else by label), details shown: the pair
     appears linked ("paired with key …") and the Keys cursor moves to its key."""
     main.query_one("#tabs", TabbedContent).active = "tab-certs"
@@ -178,9 +172,8 @@ def select_certificate(main: MainScreen, handle: int | None, label: str) -> None
 
 # ----- save / delete / re-sign the selected request -------------------------------------------
 
-def _selected(node: DOMNode) -> tuple[MainScreen, str] | None:
-    main = _main(node)
-    label = _pane(main).current_label()
+def _selected(main: FlowHost, label: str | None) -> tuple[FlowHost, str] | None:
+    """The screen and the request label a pane key (or the palette) asked about, when both are there."""
     if main.current is None or label is None:
         main.notify("Select a pending request on the Requests tab first.", severity="warning")
         return None
@@ -193,12 +186,12 @@ def default_path(label: str) -> str:
     return os.path.join(".", f"{safe}.csr.pem")
 
 
-def start_save(node: DOMNode) -> None:
-    if (sel := _selected(node)) is not None:
+def start_save(main: FlowHost, label: str | None) -> None:
+    if (sel := _selected(main, label)) is not None:
         start(sel[0], save_request(*sel), name="save_request", group="request-save")
 
 
-async def save_request(main: MainScreen, label: str) -> None:
+async def save_request(main: FlowHost, label: str) -> None:
     ref = main.current
     assert ref is not None
     path = await main.app.push_screen_wait(SavePathScreen(f"Save request {label} as PEM", default_path(label)))
@@ -225,12 +218,12 @@ async def save_request(main: MainScreen, label: str) -> None:
     main.notify(plain(f"Wrote {target}"), title="Request saved", markup=False)
 
 
-def start_delete(node: DOMNode) -> None:
-    if (sel := _selected(node)) is not None:
+def start_delete(main: FlowHost, label: str | None) -> None:
+    if (sel := _selected(main, label)) is not None:
         start(sel[0], delete_request(*sel), name="delete_request", group="request-delete")
 
 
-async def delete_request(main: MainScreen, label: str) -> None:
+async def delete_request(main: FlowHost, label: str) -> None:
     ref = main.current
     assert ref is not None
     confirmed, with_key = await main.app.push_screen_wait(TypeToConfirmScreen(
@@ -247,15 +240,14 @@ async def delete_request(main: MainScreen, label: str) -> None:
     main.notify(plain(f"Deleted: {', '.join(done)} ({label})"), title="Request deleted", markup=False)
 
 
-def start_recreate(node: DOMNode) -> None:
-    main = _main(node)
+def start_recreate(main: FlowHost, label: str | None) -> None:
     if _busy(main):
         return
-    if (sel := _selected(node)) is not None:
+    if (sel := _selected(main, label)) is not None:
         start(main, recreate_request(*sel), name="recreate_request", group="request", exclusive=False)
 
 
-async def recreate_request(main: MainScreen, label: str) -> None:
+async def recreate_request(main: FlowHost, label: str) -> None:
     ref = main.current
     assert ref is not None
     svc = main.ikm.service_for(ref.module_path)

@@ -23,7 +23,7 @@ from ikm_tui.ui.text import literal
 from ikm_tui.ui.widgets.token_tree import ModuleEntry, TokenRef, TokenTree
 
 if TYPE_CHECKING:
-    from ikm_tui.ui.main_screen import MainScreen
+    from ikm_tui.ui.flows.host import FlowHost
 
 # The token is not there (any more): nothing read from it can be shown as current.
 GONE = frozenset({"CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT", "CKR_SLOT_ID_INVALID"})
@@ -42,7 +42,7 @@ def load_failure(exc: Exception) -> str:
     return str(IkmError(err.cause, step, err.ckr_name, err.ckr_code, err.operation))
 
 
-def clear_token_panes(main: MainScreen) -> None:
+def clear_token_panes(main: FlowHost) -> None:
     """Empty every pane that shows the token's contents, so nothing stale stays selected."""
     main.listing = None
     for table_id in ("#keys", "#certs"):
@@ -51,7 +51,7 @@ def clear_token_panes(main: MainScreen) -> None:
     main.query_one("#mechanisms", MechanismTable).show([])
 
 
-def show_removed(main: MainScreen, ref: TokenRef, err: IkmError | None) -> None:
+def show_removed(main: FlowHost, ref: TokenRef, err: IkmError | None) -> None:
     """The token went away (mid-listing or before): error state, empty panes, rescan to recover.
 
     `main.current` keeps the token, so a rescan after reinsertion opens it again rather than
@@ -90,7 +90,7 @@ def absent_hints(entries: Sequence[ModuleEntry]) -> list[str]:
     return lines
 
 
-def show_absent(main: MainScreen, entries: Sequence[ModuleEntry], err: IkmError | None = None) -> None:
+def show_absent(main: FlowHost, entries: Sequence[ModuleEntry], err: IkmError | None = None) -> None:
     """No token to open at all (or not the one asked for with --token): an empty state that says
     so, per module, and that r rescans."""
     clear_token_panes(main)
@@ -105,7 +105,7 @@ def show_absent(main: MainScreen, entries: Sequence[ModuleEntry], err: IkmError 
         warn=hints)
 
 
-async def offer_relogin(main: MainScreen, ref: TokenRef) -> None:
+async def offer_relogin(main: FlowHost, ref: TokenRef) -> None:
     """After a reinsertion: ask before logging in again. Nothing is sent until the operator says
     yes, and then only through the PIN dialog (one C_Login per submit, like any login)."""
     again = await main.app.push_screen_wait(ConfirmScreen(

@@ -8,10 +8,14 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from ikm_tui.core.model import SlotInfo
+from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.sanitize import safe_text
+from ikm_tui.ui import describe
 from ikm_tui.ui.describe import Row
 from ikm_tui.ui.widgets.lint_view import LintView
 from ikm_tui.ui.text import literal
+from ikm_tui.ui.widgets.token_tree import ModuleEntry
 
 
 class DetailsPane(VerticalScroll):
@@ -54,3 +58,24 @@ class DetailsPane(VerticalScroll):
         self.query_one(LintView).clear()
         self.plain_text = safe_text(text, multiline=True)
         self.query_one("#details-body", Static).update(literal(text, multiline=True))
+
+    def show_slot(self, slot: SlotInfo, entries: Sequence[ModuleEntry]) -> None:
+        """A slot or token, with its module's description (from `entries`, the modules in the tree)."""
+        entry = next((e for e in entries if canonical(e.path) == canonical(slot.module_path)), None)
+        desc = ""
+        if entry is not None and entry.info is not None:
+            i = entry.info
+            desc = f"{i.description} {i.library_version} ({i.manufacturer}), Cryptoki {i.cryptoki_version}"
+        uri = describe.token_uri_of(slot.token) if slot.token is not None and slot.token.initialized else None
+        title = f"token {slot.token.label}" if slot.token is not None else f"slot {slot.slot_id}"
+        self.show(title, describe.token_rows(slot, desc), (), uri)
+
+    def show_module(self, entry: ModuleEntry) -> None:
+        """A module node: where it was found, what it says it is, or why it did not load."""
+        rows = [("module", entry.path), ("found by", entry.source)]
+        if entry.info is not None:
+            rows += [("description", entry.info.description), ("manufacturer", entry.info.manufacturer),
+                     ("version", entry.info.library_version), ("Cryptoki", entry.info.cryptoki_version),
+                     ("slots", str(len(entry.slots)))]
+        notes = entry.error.splitlines() if entry.error else []  # a note is one line
+        self.show(f"module {entry.path}", rows, notes, None, warn=notes)

@@ -147,3 +147,16 @@ class ObjectTable(DataTable[Text]):
         """No rows and no current object (the token went away: nothing stale stays selected)."""
         self.clear()
         self._handles = []
+
+
+def select_partner(keys: ObjectTable, certs: ObjectTable, listing: Listing, obj: ObjectInfo) -> None:
+    """Put the other table's cursor on the partner: cert → its key, key → its (first) cert."""
+    p = listing.pairing
+    if obj.cls is ObjClass.CERTIFICATE and obj.handle in p.cert_to_key:
+        keys.select_handle(p.cert_to_key[obj.handle])
+    elif obj.cls is ObjClass.PRIVATE_KEY and p.key_to_cert.get(obj.handle):
+        certs.select_handle(p.key_to_cert[obj.handle][0])
+    elif obj.cls is ObjClass.PUBLIC_KEY and obj.handle in p.public_to_private:
+        priv = p.public_to_private[obj.handle]
+        if p.key_to_cert.get(priv):
+            certs.select_handle(p.key_to_cert[priv][0])

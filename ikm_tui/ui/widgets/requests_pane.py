@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 from ikm_tui.core.ops.requests import PendingRequest
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import Row
+from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
 
 
 def request_rows(req: PendingRequest) -> list[Row]:
@@ -55,7 +56,7 @@ def _has_key(req: PendingRequest) -> str:
 
 
 class RequestsPane(DataTable[Text]):
-    """Rows keyed by request label. The actions live in ui.request_flow; these keys start them."""
+    """Rows keyed by request label. Its keys post SaveRequest/DeleteRequest/ResignRequest (ui.messages)."""
 
     BINDINGS = [
         Binding("s", "save", "Save request…", id="requests.save",
@@ -104,18 +105,12 @@ class RequestsPane(DataTable[Text]):
                 return True
         return False
 
-    # The flows need the main screen (token, service, refresh); imported late to avoid a cycle.
+    # The screen owns the token and the flows: say what was asked for, it does the rest.
     def action_save(self) -> None:
-        from ikm_tui.ui.flows import request_flow
-
-        request_flow.start_save(self)
+        self.post_message(SaveRequest(self.current_label()))
 
     def action_delete(self) -> None:
-        from ikm_tui.ui.flows import request_flow
-
-        request_flow.start_delete(self)
+        self.post_message(DeleteRequest(self.current_label()))
 
     def action_recreate(self) -> None:
-        from ikm_tui.ui.flows import request_flow
-
-        request_flow.start_recreate(self)
+        self.post_message(ResignRequest(self.current_label()))
