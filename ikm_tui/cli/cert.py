@@ -212,11 +212,11 @@ def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from ikm_tui.core.x509.certfile import der_to_pem
+    from ikm_tui.core.x509.pem import encode as pem_encode
 
     svc, slot = open_token(args)
     cert = _one_cert(svc, slot, args)
-    data = der_to_pem(cert.value).encode() if args.format == "pem" else cert.value
+    data = pem_encode(cert.value).encode() if args.format == "pem" else cert.value
     _write_out(args.out, data)
     _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
     return 0

@@ -33,6 +33,7 @@ from ikm_tui.core.p11.keys import KeySpec
 from ikm_tui.core.model import Listing, ObjClass
 from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER, certificate_template
 from ikm_tui.core.x509.info import public_key_identity
+from ikm_tui.core.x509.pem import encode as pem_encode
 
 # The receive side finds and deletes a pending request by exactly these two attributes:
 # CKA_APPLICATION == REQUEST_APPLICATION and CKA_LABEL == the key's label.
@@ -181,14 +182,6 @@ def capabilities(backend: Backend, slot_id: int) -> KeyCapabilities:
 
 # ---- results -----------------------------------------------------------------------------------
 
-def _pem(der: bytes, kind: str) -> str:
-    import base64
-    import textwrap
-
-    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
-    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
-
-
 @dataclass(frozen=True)
 class RequestResult:
     """A request made (or remade) on the token."""
@@ -205,7 +198,7 @@ class RequestResult:
 
     @property
     def pem(self) -> str:
-        return _pem(self.der, "CERTIFICATE REQUEST")
+        return pem_encode(self.der, "CERTIFICATE REQUEST")
 
 
 @dataclass(frozen=True)
@@ -221,7 +214,7 @@ class SelfSignedResult:
 
     @property
     def pem(self) -> str:
-        return _pem(self.der, "CERTIFICATE")
+        return pem_encode(self.der, "CERTIFICATE")
 
 
 @dataclass(frozen=True)
@@ -245,7 +238,7 @@ class PendingRequest:
 
     @property
     def pem(self) -> str:
-        return _pem(self.der, "CERTIFICATE REQUEST")
+        return pem_encode(self.der, "CERTIFICATE REQUEST")
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -404,7 +397,7 @@ def _store(backend: Backend, slot_id: int, label: str, der: bytes,
                             "it was saved in a file instead and will not travel with the token.")
     path = _request_file(backend, slot_id, label)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_pem(der, "CERTIFICATE REQUEST"), encoding="ascii")
+    path.write_text(pem_encode(der, "CERTIFICATE REQUEST"), encoding="ascii")
     if store == "file":
         warnings.append(f"The request was saved in {path}, not on the token.")
     return "file", str(path), warnings, lambda: path.unlink(missing_ok=True)

@@ -17,7 +17,8 @@ from textual.dom import DOMNode
 from textual.widgets import TabbedContent
 
 from ikm_tui.core.ops import manage, receive
-from ikm_tui.core.x509.certfile import CertBundle, der_to_pem
+from ikm_tui.core.x509.certfile import CertBundle
+from ikm_tui.core.x509.pem import encode as pem_encode
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.ui import describe
@@ -202,7 +203,7 @@ async def extract_flow(main: MainScreen, cert: ObjectInfo) -> None:
         f"Save certificate {cert.label}", os.path.join(".", _safe_name(cert.label, "cert") + ".pem")))
     if choice is None:
         return
-    data = der_to_pem(cert.value).encode() if choice.fmt == "pem" else cert.value
+    data = pem_encode(cert.value).encode() if choice.fmt == "pem" else cert.value
     await _write_file(main, choice.path, data, f"certificate {cert.label} ({choice.fmt.upper()})")
 
 
