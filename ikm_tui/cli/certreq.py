@@ -10,8 +10,7 @@ from typing import Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
 from ikm_tui.core.errors import IkmError
-
-KEY_TYPES = ("rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384", "ec:p521", "ed25519")
+from ikm_tui.core.x509.names import KEY_TYPES
 
 _DN_HELP = ("subject DN, in any of: RFC 4514 'CN=host,O=Org,C=GB', runmqakm 'cn=host,o=Org,c=GB' or "
             "openssl -subj '/C=GB/O=Org/CN=host'. Order and repeated RDNs are kept as written")

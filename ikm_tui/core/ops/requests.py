@@ -33,13 +33,14 @@ from ikm_tui.core.p11.keys import KeySpec
 from ikm_tui.core.model import Listing, ObjClass
 from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER, certificate_template
 from ikm_tui.core.x509.info import public_key_identity
+from ikm_tui.core.x509 import names
 from ikm_tui.core.x509.pem import encode as pem_encode
 
 # The receive side finds and deletes a pending request by exactly these two attributes:
 # CKA_APPLICATION == REQUEST_APPLICATION and CKA_LABEL == the key's label.
 REQUEST_APPLICATION = "ikm-tui request"
 
-KEY_TYPES = ("rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384", "ec:p521", "ed25519")
+KEY_TYPES = names.KEY_TYPES
 HASHES = ("sha256", "sha384", "sha512")
 
 # Shown before an Ed25519 key is made; the CLI asks for --yes, the TUI for a confirmation.
@@ -169,8 +170,8 @@ def _ed25519_choice(mechs: dict[int, Any]) -> KeyChoice:
 def capabilities_from_mechanisms(mechanisms: Sequence[Any]) -> KeyCapabilities:
     """KeyCapabilities from a mechanism list (model.MechanismInfo): pure, for tests and the UI."""
     mechs = {int(m.code): m for m in mechanisms}
-    choices = [_rsa_choice(mechs, b) for b in (2048, 3072, 4096)]
-    choices += [_ec_choice(mechs, c, b) for c, b in (("p256", 256), ("p384", 384), ("p521", 521))]
+    choices = [_rsa_choice(mechs, b) for b in names.RSA_SIZES]
+    choices += [_ec_choice(mechs, c.name, c.bits) for c in names.generated_ec_curves()]
     choices.append(_ed25519_choice(mechs))
     return KeyCapabilities(tuple(choices))
 
@@ -568,26 +569,7 @@ def create_self_signed(
 
 # ---- pending requests --------------------------------------------------------------------------
 
-_KU_NAMES = {"digital_signature": "digitalSignature", "content_commitment": "nonRepudiation",
-             "key_encipherment": "keyEncipherment", "data_encipherment": "dataEncipherment",
-             "key_agreement": "keyAgreement", "key_cert_sign": "keyCertSign", "crl_sign": "cRLSign",
-             "encipher_only": "encipherOnly", "decipher_only": "decipherOnly"}
-_EKU_NAMES = {"1.3.6.1.5.5.7.3.1": "serverAuth", "1.3.6.1.5.5.7.3.2": "clientAuth",
-              "1.3.6.1.5.5.7.3.3": "codeSigning", "1.3.6.1.5.5.7.3.4": "emailProtection",
-              "1.3.6.1.5.5.7.3.8": "timeStamping", "1.3.6.1.5.5.7.3.9": "OCSPSigning",
-              "2.5.29.37.0": "anyExtendedKeyUsage"}
-
-
-def _san_text(gn: Any) -> str:
-    if isinstance(gn, cx509.DNSName):
-        return f"DNS:{gn.value}"
-    if isinstance(gn, cx509.IPAddress):
-        return f"IP:{gn.value}"
-    if isinstance(gn, cx509.RFC822Name):
-        return f"email:{gn.value}"
-    if isinstance(gn, cx509.UniformResourceIdentifier):
-        return f"URI:{gn.value}"
-    return type(gn).__name__
+_san_text = names.san_text  # the name tests read SANs through
 
 
 def _key_identity(pub: Any) -> tuple[str, bytes]:
@@ -598,7 +580,8 @@ def _key_identity(pub: Any) -> tuple[str, bytes]:
         n = pub.public_numbers().n
         return f"rsa:{pub.key_size}", n.to_bytes((n.bit_length() + 7) // 8, "big")
     if isinstance(pub, ec.EllipticCurvePublicKey):
-        curve = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}.get(pub.curve.name, pub.curve.name)
+        known = names.curve(pub.curve.name)
+        curve = known.name if known else pub.curve.name
         return f"ec:{curve}", pub.public_bytes(serialization.Encoding.X962,
                                                serialization.PublicFormat.UncompressedPoint)
     if isinstance(pub, ed25519.Ed25519PublicKey):
@@ -617,15 +600,11 @@ def parse_request(label: str, der: bytes, where: str, path: str | None = None) -
         eku: tuple[str, ...] = ()
         for ext in req.extensions:
             if isinstance(ext.value, cx509.SubjectAlternativeName):
-                sans = tuple(_san_text(g) for g in ext.value)
+                sans = tuple(names.san_text(g) for g in ext.value)
             elif isinstance(ext.value, cx509.KeyUsage):
-                v = ext.value
-                # cryptography raises on encipher_only/decipher_only unless keyAgreement is set.
-                ku = tuple(name for attr, name in _KU_NAMES.items()
-                           if (v.key_agreement or attr not in ("encipher_only", "decipher_only"))
-                           and getattr(v, attr))
+                ku = names.key_usage_names(ext.value)
             elif isinstance(ext.value, cx509.ExtendedKeyUsage):
-                eku = tuple(_EKU_NAMES.get(o.dotted_string, o.dotted_string) for o in ext.value)
+                eku = names.eku_names(ext.value)
         key_type, public_value = _key_identity(req.public_key())
         sig = asn1_csr.CertificationRequest.load(der)["signature_algorithm"]["algorithm"].native
         return PendingRequest(label, der, where, path, subject, sans, ku, eku, key_type, str(sig),

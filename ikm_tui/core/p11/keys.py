@@ -12,9 +12,12 @@ from pkcs11 import Attribute, KeyType
 
 from ikm_tui.core.p11.backend import Backend, unwrap_ec_point
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.x509 import names
 
-CURVE_OIDS = {"p256": "1.2.840.10045.3.1.7", "p384": "1.3.132.0.34", "p521": "1.3.132.0.35"}
-ED25519_OID = "1.3.101.112"
+# The curves offered for `ec:NAME` keys, name -> OID, from the one curve table. A dict (not a
+# lookup function) because keygen reads it and a failure-table test plants an extra entry in it.
+CURVE_OIDS = {c.name: c.oid for c in names.generated_ec_curves()}
+ED25519_OID = names.require_curve("ed25519").oid
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,12 @@ class KeySpec:
         kind, _, arg = t.partition(":")
         if kind == "rsa" and arg.isdigit() and int(arg) in (1024, 2048, 3072, 4096, 8192):
             return cls("rsa", int(arg))
-        if kind == "ec" and arg.replace("-", "") in CURVE_OIDS:
-            curve = arg.replace("-", "")
-            return cls("ec", {"p256": 256, "p384": 384, "p521": 521}[curve], curve)
+        curve = names.curve(arg) if kind == "ec" else None
+        if curve is not None and curve.name in CURVE_OIDS:
+            return cls("ec", curve.bits, curve.name)
         raise ValueError(
-            f"unknown key type {text!r}: use rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384, ec:p521 or ed25519"
+            f"unknown key type {text!r}: use rsa:2048, rsa:3072, rsa:4096, "
+            + ", ".join(f"ec:{c}" for c in CURVE_OIDS) + " or ed25519"
         )
 
     def __str__(self) -> str:

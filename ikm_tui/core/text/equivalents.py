@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.uri import object_uri, token_uri
+from ikm_tui.core.x509 import names
 
 # Every option below was checked against the tools on Debian 12: OpenSC pkcs11-tool 0.23.0,
 # GnuTLS p11tool/certtool 3.7.9, OpenSSL 3.0 with the libp11 0.4.12 pkcs11 engine, and run
@@ -97,8 +98,7 @@ def _quote(arg: str) -> str:
 
 # --- helpers -------------------------------------------------------------------------------------
 
-_EC_OPENSC = {"p256": "prime256v1", "p384": "secp384r1", "p521": "secp521r1"}
-_EC_GNUTLS = {"p256": "secp256r1", "p384": "secp384r1", "p521": "secp521r1"}
+_EC_CURVES = {c.name: c for c in names.generated_ec_curves()}
 _TYPE_OPENSC = {"cert": "cert", "private": "privkey", "public": "pubkey", "request": "data"}
 _TYPE_URI = {"cert": "certificate", "private": "private_key", "public": "public_key", "request": "data"}
 
@@ -107,9 +107,9 @@ def _key_kind(spec: str) -> tuple[str, str]:
     """('rsa', '2048') / ('ec', 'p256') / ('ed25519', '') from a --key-type value."""
     kind, _, param = spec.lower().partition(":")
     if kind not in ("rsa", "ec", "ed25519"):
-        raise ValueError(f"unknown key type {spec!r}: use rsa:N, ec:p256|p384|p521 or ed25519")
-    if kind == "ec" and param not in _EC_OPENSC:
-        raise ValueError(f"unknown curve {param!r}: use p256, p384 or p521")
+        raise ValueError(f"unknown key type {spec!r}: use rsa:N, ec:{'|'.join(_EC_CURVES)} or ed25519")
+    if kind == "ec" and param not in _EC_CURVES:
+        raise ValueError(f"unknown curve {param!r}: use {', '.join(_EC_CURVES)}")
     if kind == "rsa" and not param.isdigit():
         raise ValueError(f"RSA key size must be a number of bits, got {param!r}")
     return kind, param
@@ -260,7 +260,8 @@ def _keygen(ctx: CommandContext) -> tuple[Equivalent, Equivalent]:
     if kind == "rsa":
         kt, gnutls = f"rsa:{param}", ["--generate-privkey=RSA", f"--bits={param}"]
     elif kind == "ec":
-        kt, gnutls = f"EC:{_EC_OPENSC[param]}", ["--generate-privkey=ECDSA", f"--curve={_EC_GNUTLS[param]}"]
+        curve = _EC_CURVES[param]
+        kt, gnutls = f"EC:{curve.openssl}", ["--generate-privkey=ECDSA", f"--curve={curve.sec}"]
     else:
         # OpenSC 0.23's help says EC:ed25519, but only EC:edwards25519 is accepted.
         kt, gnutls = "EC:edwards25519", []
