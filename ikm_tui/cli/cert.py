@@ -10,6 +10,7 @@ from typing import Any
 from ikm_tui.cli.common import add_common, open_token
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import CertFields
+from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.sanitize import safe_text
 
 RAW = argparse.RawDescriptionHelpFormatter
@@ -21,9 +22,9 @@ def _say(text: str) -> None:
 
 def _hex_id(text: str) -> bytes:
     try:
-        return bytes.fromhex(text.replace(":", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a hex CKA_ID: {text!r} (e.g. 01 or a1b2c3)") from None
+        return parse_hex_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509.names import KEY_TYPES
 
 _DN_HELP = ("subject DN, in any of: RFC 4514 'CN=host,O=Org,C=GB', runmqakm 'cn=host,o=Org,c=GB' or "
@@ -159,7 +160,7 @@ def _key_id(args: argparse.Namespace) -> bytes | None:
     if not getattr(args, "id", None):
         return None
     try:
-        value = bytes.fromhex(args.id.replace(":", ""))
+        value = parse_hex_id(args.id)
     except ValueError:
         raise IkmError(f"--id {args.id!r} is not hex.", "Give it as hex digits, e.g. --id 01a2.") from None
     if not value:

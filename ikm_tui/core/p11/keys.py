@@ -6,11 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import keys as akeys
-from asn1crypto.core import Null
-from pkcs11 import Attribute, KeyType
-
-from ikm_tui.core.p11.backend import Backend, unwrap_ec_point
+from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.x509 import names
 
@@ -58,29 +54,15 @@ def key_id_for(public_value: bytes) -> bytes:
 
 
 def spki_of_public(pub: Any) -> bytes:
-    """SubjectPublicKeyInfo DER of a python-pkcs11 public key object."""
-    kt = pub[Attribute.KEY_TYPE]
-    if kt == KeyType.RSA:
-        n = int.from_bytes(pub[Attribute.MODULUS], "big")
-        e = int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big")
-        info = akeys.PublicKeyInfo({
-            # RFC 3279 §2.3.1: rsaEncryption parameters MUST be NULL; asn1crypto omits them for None.
-            "algorithm": {"algorithm": "rsa", "parameters": Null()},
-            "public_key": akeys.RSAPublicKey({"modulus": n, "public_exponent": e}),
-        })
-        return info.dump()
-    point = unwrap_ec_point(bytes(pub[Attribute.EC_POINT]))
-    params = bytes(pub[Attribute.EC_PARAMS])
-    if kt == KeyType.EC:
-        info = akeys.PublicKeyInfo({
-            "algorithm": {"algorithm": "ec", "parameters": akeys.ECDomainParameters.load(params)},
-            "public_key": point,
-        })
-        return info.dump()
-    if kt == KeyType.EC_EDWARDS:
-        info = akeys.PublicKeyInfo({"algorithm": {"algorithm": "ed25519"}, "public_key": point})
-        return info.dump()
-    raise IkmError(f"Cannot export a public key of type {kt!r}.")
+    """SubjectPublicKeyInfo DER of a python-pkcs11 public key object (keygen.public_info's first half)."""
+    # Imported here: keygen builds on this module (KeySpec, key_id_for).
+    from ikm_tui.core.p11.keygen import public_info
+
+    try:
+        return public_info(pub)[0]
+    except ValueError as exc:
+        raise IkmError(f"Cannot export this public key: {exc}.",
+                       "Export it with pkcs11-tool --read-object --type pubkey instead.") from None
 
 
 def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,

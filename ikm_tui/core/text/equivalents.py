@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass, field, fields
 from urllib.parse import quote
 
+from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.uri import object_uri, token_uri
 from ikm_tui.core.x509 import names
@@ -117,7 +118,7 @@ def _key_kind(spec: str) -> tuple[str, str]:
 
 def _id_bytes(ctx: CommandContext) -> bytes:
     try:
-        return bytes.fromhex(ctx.key_id)
+        return parse_hex_id(ctx.key_id)
     except ValueError:
         return b""
 
