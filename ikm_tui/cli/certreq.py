@@ -10,6 +10,7 @@ from typing import Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509.names import KEY_TYPES
 
@@ -198,8 +199,11 @@ def _progress(stage: str, text: str) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="ascii") as fh:
-        fh.write(text)
+    # Same policy as `cert extract`: --out is an explicit order, so an existing file is replaced.
+    try:
+        write_file(path, text, overwrite=True, mode=PUBLIC_MODE)
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def cmd_create(args: argparse.Namespace) -> int:

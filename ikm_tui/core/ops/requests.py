@@ -28,6 +28,7 @@ from ikm_tui.core.x509 import csr as csrlib
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.x509.dn import format_dn, parse_dn
 from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, find_keys, generate_protected_pair, public_info
 from ikm_tui.core.p11.keys import KeySpec
 from ikm_tui.core.model import Listing, ObjClass
@@ -398,7 +399,7 @@ def _store(backend: Backend, slot_id: int, label: str, der: bytes,
                             "it was saved in a file instead and will not travel with the token.")
     path = _request_file(backend, slot_id, label)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(pem_encode(der, "CERTIFICATE REQUEST"), encoding="ascii")
+    write_file(path, pem_encode(der, "CERTIFICATE REQUEST"), overwrite=True, mode=PUBLIC_MODE)
     if store == "file":
         warnings.append(f"The request was saved in {path}, not on the token.")
     return "file", str(path), warnings, lambda: path.unlink(missing_ok=True)
