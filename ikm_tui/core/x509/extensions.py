@@ -8,7 +8,7 @@ from asn1crypto import core
 from asn1crypto import x509 as asn1_x509
 
 from ikm_tui.core.x509 import names as vocab
-from ikm_tui.core.x509.dn import parse_san
+from ikm_tui.core.x509.san import parse_san
 
 # Key usages that make sense for each key algorithm (RFC 4055 §1.2, RFC 5480 §3, RFC 8410 §5):
 # an EC or Ed25519 key cannot encrypt, and only ECDH keys agree.
