@@ -100,7 +100,35 @@ def parse_certificate(der: bytes) -> CertFields:
     return CertFields(**fields)  # type: ignore[arg-type]
 
 
+def _parse_extensions(cert: x509.Certificate, fields: dict[str, object], errors: list[str]) -> None:
+    """SAN, key usage, EKU and basic constraints into `fields`; what does not parse into `errors`."""
+    try:
+        exts = cert.extensions
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"extensions: {exc}")
+        exts = x509.Extensions([])
+    for ext in exts:
+        try:
+            val = ext.value
+            if isinstance(val, x509.SubjectAlternativeName):
+                fields["sans"] = _san_strings(val)
+            elif isinstance(val, x509.KeyUsage):
+                fields["key_usage"] = names.key_usage_names(val)
+            elif isinstance(val, x509.ExtendedKeyUsage):
+                fields["eku"] = names.eku_names(val)
+            elif isinstance(val, x509.BasicConstraints):
+                fields["is_ca"] = val.ca
+                fields["path_len"] = val.path_length
+            elif isinstance(val, x509.UnrecognizedExtension) and ext.critical:
+                # RFC 5280 §4.2: a relying party must reject a cert with a critical extension it
+                # does not understand; the operator should know ikm-tui did not understand it.
+                errors.append(f"unknown critical extension {ext.oid.dotted_string}")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"extension {ext.oid.dotted_string}: {exc}")
+
+
 def _parse(der: bytes, sha256: str, sha1: str) -> dict[str, object]:
+    """CertFields keyword arguments from DER; every part that cannot be read is named in "error"."""
     try:
         cert = x509.load_der_x509_certificate(der)
     except Exception as exc:  # noqa: BLE001
@@ -141,29 +169,7 @@ def _parse(der: bytes, sha256: str, sha1: str) -> dict[str, object]:
     except Exception as exc:  # noqa: BLE001
         fields["key_type"] = "unknown"
         errors.append(f"public key: {exc}")
-    try:
-        exts = cert.extensions
-    except Exception as exc:  # noqa: BLE001
-        errors.append(f"extensions: {exc}")
-        exts = x509.Extensions([])
-    for ext in exts:
-        try:
-            val = ext.value
-            if isinstance(val, x509.SubjectAlternativeName):
-                fields["sans"] = _san_strings(val)
-            elif isinstance(val, x509.KeyUsage):
-                fields["key_usage"] = names.key_usage_names(val)
-            elif isinstance(val, x509.ExtendedKeyUsage):
-                fields["eku"] = names.eku_names(val)
-            elif isinstance(val, x509.BasicConstraints):
-                fields["is_ca"] = val.ca
-                fields["path_len"] = val.path_length
-            elif isinstance(val, x509.UnrecognizedExtension) and ext.critical:
-                # RFC 5280 §4.2: a relying party must reject a cert with a critical extension it
-                # does not understand; the operator should know ikm-tui did not understand it.
-                errors.append(f"unknown critical extension {ext.oid.dotted_string}")
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"extension {ext.oid.dotted_string}: {exc}")
+    _parse_extensions(cert, fields, errors)
     if errors:
         fields["error"] = "partly unparsed (" + "; ".join(errors) + ")"
     return fields
