@@ -619,7 +619,7 @@ class Backend:
                 fields["curve"] = curve
                 known = names.curve(curve)
                 fields["bits"] = known.bits if known else None
-                if curve in ("ed25519", "ed448"):
+                if known is not None and known.kind == "eddsa":
                     key_type = curve
             point = attrs.get(Attribute.EC_POINT)
             if point:
