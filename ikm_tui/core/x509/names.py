@@ -190,6 +190,7 @@ def require_curve(text: str) -> Curve:
 
 
 def curve_by_oid(oid: str) -> Curve | None:
+    """The curve a dotted OID (from CKA_EC_PARAMS or a certificate) names; None if not in the table."""
     return CURVE_BY_OID.get(oid)
 
 
