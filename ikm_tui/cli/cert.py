@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 from typing import Any
 
 from ikm_tui.cli.common import add_common, open_token
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.model import CertFields
+from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.sanitize import safe_text
 
 RAW = argparse.RawDescriptionHelpFormatter
@@ -21,9 +22,9 @@ def _say(text: str) -> None:
 
 def _hex_id(text: str) -> bytes:
     try:
-        return bytes.fromhex(text.replace(":", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a hex CKA_ID: {text!r} (e.g. 01 or a1b2c3)") from None
+        return parse_hex_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: Any) -> None:
@@ -212,23 +213,26 @@ def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from ikm_tui.core.x509.certfile import der_to_pem
+    from ikm_tui.core.x509.pem import encode as pem_encode
 
     svc, slot = open_token(args)
     cert = _one_cert(svc, slot, args)
-    data = der_to_pem(cert.value).encode() if args.format == "pem" else cert.value
+    data = pem_encode(cert.value).encode() if args.format == "pem" else cert.value
     _write_out(args.out, data)
     _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
     return 0
 
 
-def _write_out(path: str, data: bytes) -> None:
+def _write_out(path: str, data: bytes | str) -> None:
+    """Write a certificate, request or public key to --out (core/files.py policy, 0644).
+
+    The CLI replaces an existing --out file, as it always has: naming the file is the order.
+    The TUI asks first. (A later change may align them.)
+    """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        write_file(path, data, overwrite=True, mode=PUBLIC_MODE)
     except OSError as exc:
-        raise IkmError(f"Cannot write {safe_text(path)}: {exc.strerror}.", "Check the path.") from None
+        raise write_error(path, exc) from None
 
 
 def print_plan(plan: Any, verb: str) -> None:
@@ -259,7 +263,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_rename, describe, plan_rename
+    from ikm_tui.core.ops.manage import apply_rename, plan_rename
+    from ikm_tui.core.text.readback import rename_report
 
     svc, slot = open_token(args, login=True)
     try:
@@ -268,14 +273,12 @@ def cmd_rename(args: argparse.Namespace) -> int:
         raise IkmError(f"Cannot rename to {safe_text(args.new)!r}: {exc}.", "Give another label.") from None
     for w in plan.warnings:
         _say(f"warning: {w}")
-    results = svc.run(apply_rename, slot, plan)
-    bad = [r for r in results if not r.ok]
-    for r in results:
-        state = "ok" if r.ok else f"TOKEN KEPT {r.actual!r}" if r.actual is not None else "NOT FOUND"
-        _say(f"renamed {describe(r.obj)} -> {r.wanted!r}: read back {state}")
-    if bad:
-        raise IkmError(f"The token silently ignored the rename of {len(bad)} object(s) (read back in a fresh "
-                       "session).", "Rename those with another tool or recreate them; see the lines above.",
+    report = rename_report(svc.run(apply_rename, slot, plan), args.new)
+    for line in report.lines("renamed ", "read back "):
+        _say(line)
+    if not report.ok:
+        raise IkmError(f"{report.problem} (read back in a fresh session).",
+                       "Rename those with another tool or recreate them; see the lines above.",
                        operation="Renaming")
     return 0
 

@@ -10,8 +10,9 @@ from typing import Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
 from ikm_tui.core.errors import IkmError
-
-KEY_TYPES = ("rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384", "ec:p521", "ed25519")
+from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
+from ikm_tui.core.hexid import parse_hex_id
+from ikm_tui.core.x509.names import KEY_TYPES
 
 _DN_HELP = ("subject DN, in any of: RFC 4514 'CN=host,O=Org,C=GB', runmqakm 'cn=host,o=Org,c=GB' or "
             "openssl -subj '/C=GB/O=Org/CN=host'. Order and repeated RDNs are kept as written")
@@ -160,7 +161,7 @@ def _key_id(args: argparse.Namespace) -> bytes | None:
     if not getattr(args, "id", None):
         return None
     try:
-        value = bytes.fromhex(args.id.replace(":", ""))
+        value = parse_hex_id(args.id)
     except ValueError:
         raise IkmError(f"--id {args.id!r} is not hex.", "Give it as hex digits, e.g. --id 01a2.") from None
     if not value:
@@ -198,8 +199,11 @@ def _progress(stage: str, text: str) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="ascii") as fh:
-        fh.write(text)
+    # Same policy as `cert extract`: --out is an explicit order, so an existing file is replaced.
+    try:
+        write_file(path, text, overwrite=True, mode=PUBLIC_MODE)
+    except OSError as exc:
+        raise write_error(path, exc) from None
 
 
 def cmd_create(args: argparse.Namespace) -> int:

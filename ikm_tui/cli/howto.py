@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ikm_tui.core.x509.names import KEY_TYPES
 from ikm_tui.core.text.equivalents import ACTIONS, CommandContext, equivalent_commands, format_equivalents, normalise_action
 from ikm_tui.core.sanitize import safe_text
 
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--new-label", help="new label, for rename")
     p.add_argument("--id", dest="key_id", metavar="HEX", help="CKA_ID in hex")
     p.add_argument("--key-type", dest="key_spec", metavar="TYPE",
-                   help="rsa:2048|rsa:3072|rsa:4096|ec:p256|ec:p384|ec:p521|ed25519 (default rsa:2048)")
+                   help="|".join(KEY_TYPES) + " (default rsa:2048)")
     p.add_argument("--subject", metavar="DN", help='subject DN, e.g. "CN=colin,O=SSS" (default CN=<name>)')
     p.add_argument("--days", type=int, help="validity of a self-signed certificate (default 365)")
     p.add_argument("--file", dest="in_file", metavar="FILE", help="input file (certificate to receive/add)")

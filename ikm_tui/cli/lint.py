@@ -86,7 +86,7 @@ def _token_named(args: argparse.Namespace) -> bool:
 
 def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[bytes]]:
     """[(name, leaf DER)] and the chain candidates."""
-    from ikm_tui.core.x509.lint import split_pem
+    from ikm_tui.core.x509.pem import certificate_blobs as split_pem
 
     if os.path.isfile(args.target):
         try:

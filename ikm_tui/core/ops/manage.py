@@ -445,7 +445,7 @@ def export_public_key(backend: Backend, slot_id: int, label: str,
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
-    from ikm_tui.core.x509.certfile import der_to_pem
+    from ikm_tui.core.x509.pem import encode as pem_encode
     from ikm_tui.core.p11.keys import spki_of_public
 
     listing = backend.list_objects(slot_id)
@@ -454,7 +454,7 @@ def export_public_key(backend: Backend, slot_id: int, label: str,
         raise _ambiguous("public key", label, pubs, "Pick one with --id HEX.")
     if pubs:
         pub = pubs[0]
-        return pub, der_to_pem(spki_of_public(backend.pkcs11_object(slot_id, pub.handle)), "PUBLIC KEY")
+        return pub, pem_encode(spki_of_public(backend.pkcs11_object(slot_id, pub.handle)), "PUBLIC KEY")
     privs = _select(listing, label, (ObjClass.PRIVATE_KEY,), key_id)
     if len(privs) > 1:
         raise _ambiguous("private key", label, privs, "Pick one with --id HEX.")

@@ -28,17 +28,20 @@ from ikm_tui.core.x509 import csr as csrlib
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.x509.dn import format_dn, parse_dn
 from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, find_keys, generate_protected_pair, public_info
 from ikm_tui.core.p11.keys import KeySpec
 from ikm_tui.core.model import Listing, ObjClass
 from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER, certificate_template
 from ikm_tui.core.x509.info import public_key_identity
+from ikm_tui.core.x509 import names
+from ikm_tui.core.x509.pem import encode as pem_encode
 
 # The receive side finds and deletes a pending request by exactly these two attributes:
 # CKA_APPLICATION == REQUEST_APPLICATION and CKA_LABEL == the key's label.
 REQUEST_APPLICATION = "ikm-tui request"
 
-KEY_TYPES = ("rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384", "ec:p521", "ed25519")
+KEY_TYPES = names.KEY_TYPES
 HASHES = ("sha256", "sha384", "sha512")
 
 # Shown before an Ed25519 key is made; the CLI asks for --yes, the TUI for a confirmation.
@@ -168,8 +171,8 @@ def _ed25519_choice(mechs: dict[int, Any]) -> KeyChoice:
 def capabilities_from_mechanisms(mechanisms: Sequence[Any]) -> KeyCapabilities:
     """KeyCapabilities from a mechanism list (model.MechanismInfo): pure, for tests and the UI."""
     mechs = {int(m.code): m for m in mechanisms}
-    choices = [_rsa_choice(mechs, b) for b in (2048, 3072, 4096)]
-    choices += [_ec_choice(mechs, c, b) for c, b in (("p256", 256), ("p384", 384), ("p521", 521))]
+    choices = [_rsa_choice(mechs, b) for b in names.RSA_SIZES]
+    choices += [_ec_choice(mechs, c.name, c.bits) for c in names.generated_ec_curves()]
     choices.append(_ed25519_choice(mechs))
     return KeyCapabilities(tuple(choices))
 
@@ -180,14 +183,6 @@ def capabilities(backend: Backend, slot_id: int) -> KeyCapabilities:
 
 
 # ---- results -----------------------------------------------------------------------------------
-
-def _pem(der: bytes, kind: str) -> str:
-    import base64
-    import textwrap
-
-    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
-    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----\n"
-
 
 @dataclass(frozen=True)
 class RequestResult:
@@ -205,7 +200,7 @@ class RequestResult:
 
     @property
     def pem(self) -> str:
-        return _pem(self.der, "CERTIFICATE REQUEST")
+        return pem_encode(self.der, "CERTIFICATE REQUEST")
 
 
 @dataclass(frozen=True)
@@ -221,7 +216,7 @@ class SelfSignedResult:
 
     @property
     def pem(self) -> str:
-        return _pem(self.der, "CERTIFICATE")
+        return pem_encode(self.der, "CERTIFICATE")
 
 
 @dataclass(frozen=True)
@@ -245,7 +240,7 @@ class PendingRequest:
 
     @property
     def pem(self) -> str:
-        return _pem(self.der, "CERTIFICATE REQUEST")
+        return pem_encode(self.der, "CERTIFICATE REQUEST")
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -404,7 +399,7 @@ def _store(backend: Backend, slot_id: int, label: str, der: bytes,
                             "it was saved in a file instead and will not travel with the token.")
     path = _request_file(backend, slot_id, label)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_pem(der, "CERTIFICATE REQUEST"), encoding="ascii")
+    write_file(path, pem_encode(der, "CERTIFICATE REQUEST"), overwrite=True, mode=PUBLIC_MODE)
     if store == "file":
         warnings.append(f"The request was saved in {path}, not on the token.")
     return "file", str(path), warnings, lambda: path.unlink(missing_ok=True)
@@ -575,26 +570,7 @@ def create_self_signed(
 
 # ---- pending requests --------------------------------------------------------------------------
 
-_KU_NAMES = {"digital_signature": "digitalSignature", "content_commitment": "nonRepudiation",
-             "key_encipherment": "keyEncipherment", "data_encipherment": "dataEncipherment",
-             "key_agreement": "keyAgreement", "key_cert_sign": "keyCertSign", "crl_sign": "cRLSign",
-             "encipher_only": "encipherOnly", "decipher_only": "decipherOnly"}
-_EKU_NAMES = {"1.3.6.1.5.5.7.3.1": "serverAuth", "1.3.6.1.5.5.7.3.2": "clientAuth",
-              "1.3.6.1.5.5.7.3.3": "codeSigning", "1.3.6.1.5.5.7.3.4": "emailProtection",
-              "1.3.6.1.5.5.7.3.8": "timeStamping", "1.3.6.1.5.5.7.3.9": "OCSPSigning",
-              "2.5.29.37.0": "anyExtendedKeyUsage"}
-
-
-def _san_text(gn: Any) -> str:
-    if isinstance(gn, cx509.DNSName):
-        return f"DNS:{gn.value}"
-    if isinstance(gn, cx509.IPAddress):
-        return f"IP:{gn.value}"
-    if isinstance(gn, cx509.RFC822Name):
-        return f"email:{gn.value}"
-    if isinstance(gn, cx509.UniformResourceIdentifier):
-        return f"URI:{gn.value}"
-    return type(gn).__name__
+_san_text = names.san_text  # the name tests read SANs through
 
 
 def _key_identity(pub: Any) -> tuple[str, bytes]:
@@ -605,7 +581,8 @@ def _key_identity(pub: Any) -> tuple[str, bytes]:
         n = pub.public_numbers().n
         return f"rsa:{pub.key_size}", n.to_bytes((n.bit_length() + 7) // 8, "big")
     if isinstance(pub, ec.EllipticCurvePublicKey):
-        curve = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}.get(pub.curve.name, pub.curve.name)
+        known = names.curve(pub.curve.name)
+        curve = known.name if known else pub.curve.name
         return f"ec:{curve}", pub.public_bytes(serialization.Encoding.X962,
                                                serialization.PublicFormat.UncompressedPoint)
     if isinstance(pub, ed25519.Ed25519PublicKey):
@@ -624,15 +601,11 @@ def parse_request(label: str, der: bytes, where: str, path: str | None = None) -
         eku: tuple[str, ...] = ()
         for ext in req.extensions:
             if isinstance(ext.value, cx509.SubjectAlternativeName):
-                sans = tuple(_san_text(g) for g in ext.value)
+                sans = tuple(names.san_text(g) for g in ext.value)
             elif isinstance(ext.value, cx509.KeyUsage):
-                v = ext.value
-                # cryptography raises on encipher_only/decipher_only unless keyAgreement is set.
-                ku = tuple(name for attr, name in _KU_NAMES.items()
-                           if (v.key_agreement or attr not in ("encipher_only", "decipher_only"))
-                           and getattr(v, attr))
+                ku = names.key_usage_names(ext.value)
             elif isinstance(ext.value, cx509.ExtendedKeyUsage):
-                eku = tuple(_EKU_NAMES.get(o.dotted_string, o.dotted_string) for o in ext.value)
+                eku = names.eku_names(ext.value)
         key_type, public_value = _key_identity(req.public_key())
         sig = asn1_csr.CertificationRequest.load(der)["signature_algorithm"]["algorithm"].native
         return PendingRequest(label, der, where, path, subject, sans, ku, eku, key_type, str(sig),

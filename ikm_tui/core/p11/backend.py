@@ -36,6 +36,7 @@ from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects, Template
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.pairing import pair_objects
+from ikm_tui.core.x509 import names
 from ikm_tui.core.pin import Pin
 
 _CLASS_MAP = {
@@ -59,20 +60,6 @@ _KEY_TYPE_NAMES = {
     KeyType.DES3: "des3",
     KeyType.GENERIC_SECRET: "generic",
 }
-
-_CURVE_OIDS = {
-    "1.2.840.10045.3.1.7": "p256",
-    "1.3.132.0.34": "p384",
-    "1.3.132.0.35": "p521",
-    "1.3.132.0.10": "secp256k1",
-    "1.3.36.3.3.2.8.1.1.7": "brainpoolP256r1",
-    "1.3.36.3.3.2.8.1.1.11": "brainpoolP384r1",
-    "1.3.36.3.3.2.8.1.1.13": "brainpoolP512r1",
-    "1.3.101.112": "ed25519",
-    "1.3.101.113": "ed448",
-}
-_CURVE_BITS = {"p256": 256, "p384": 384, "p521": 521, "secp256k1": 256, "brainpoolP256r1": 256,
-               "brainpoolP384r1": 384, "brainpoolP512r1": 512, "ed25519": 256, "ed448": 456}
 
 _KEY_FLAG_ATTRS = [
     (Attribute.SENSITIVE, "sensitive"),
@@ -213,12 +200,14 @@ def _curve_name(params: bytes) -> str | None:
     # Cached: a token holds thousands of keys on a handful of curves.
     try:
         oid = ObjectIdentifier.load(params).dotted
-        return _CURVE_OIDS.get(oid, oid)
+        known = names.curve_by_oid(oid)
+        return known.name if known else oid
     except Exception:  # noqa: BLE001
         pass
     try:
         name = PrintableString.load(params).native
-        return {"edwards25519": "ed25519", "edwards448": "ed448"}.get(name, name)
+        known = names.curve(name)  # PKCS#11 3.0 allows "edwards25519" in place of the OID
+        return known.name if known else name
     except Exception:  # noqa: BLE001
         return params.hex()
 
@@ -628,8 +617,9 @@ class Backend:
             curve = curve_name(attrs.get(Attribute.EC_PARAMS))
             if curve:
                 fields["curve"] = curve
-                fields["bits"] = _CURVE_BITS.get(curve)
-                if curve in ("ed25519", "ed448"):
+                known = names.curve(curve)
+                fields["bits"] = known.bits if known else None
+                if known is not None and known.kind == "eddsa":
                     key_type = curve
             point = attrs.get(Attribute.EC_POINT)
             if point:

@@ -6,15 +6,14 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import keys as akeys
-from asn1crypto.core import Null
-from pkcs11 import Attribute, KeyType
-
-from ikm_tui.core.p11.backend import Backend, unwrap_ec_point
+from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.x509 import names
 
-CURVE_OIDS = {"p256": "1.2.840.10045.3.1.7", "p384": "1.3.132.0.34", "p521": "1.3.132.0.35"}
-ED25519_OID = "1.3.101.112"
+# The curves offered for `ec:NAME` keys, name -> OID, from the one curve table. A dict (not a
+# lookup function) because keygen reads it and a failure-table test plants an extra entry in it.
+CURVE_OIDS = {c.name: c.oid for c in names.generated_ec_curves()}
+ED25519_OID = names.require_curve("ed25519").oid
 
 
 @dataclass(frozen=True)
@@ -33,11 +32,12 @@ class KeySpec:
         kind, _, arg = t.partition(":")
         if kind == "rsa" and arg.isdigit() and int(arg) in (1024, 2048, 3072, 4096, 8192):
             return cls("rsa", int(arg))
-        if kind == "ec" and arg.replace("-", "") in CURVE_OIDS:
-            curve = arg.replace("-", "")
-            return cls("ec", {"p256": 256, "p384": 384, "p521": 521}[curve], curve)
+        curve = names.curve(arg) if kind == "ec" else None
+        if curve is not None and curve.name in CURVE_OIDS:
+            return cls("ec", curve.bits, curve.name)
         raise ValueError(
-            f"unknown key type {text!r}: use rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384, ec:p521 or ed25519"
+            f"unknown key type {text!r}: use rsa:2048, rsa:3072, rsa:4096, "
+            + ", ".join(f"ec:{c}" for c in CURVE_OIDS) + " or ed25519"
         )
 
     def __str__(self) -> str:
@@ -54,29 +54,15 @@ def key_id_for(public_value: bytes) -> bytes:
 
 
 def spki_of_public(pub: Any) -> bytes:
-    """SubjectPublicKeyInfo DER of a python-pkcs11 public key object."""
-    kt = pub[Attribute.KEY_TYPE]
-    if kt == KeyType.RSA:
-        n = int.from_bytes(pub[Attribute.MODULUS], "big")
-        e = int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big")
-        info = akeys.PublicKeyInfo({
-            # RFC 3279 §2.3.1: rsaEncryption parameters MUST be NULL; asn1crypto omits them for None.
-            "algorithm": {"algorithm": "rsa", "parameters": Null()},
-            "public_key": akeys.RSAPublicKey({"modulus": n, "public_exponent": e}),
-        })
-        return info.dump()
-    point = unwrap_ec_point(bytes(pub[Attribute.EC_POINT]))
-    params = bytes(pub[Attribute.EC_PARAMS])
-    if kt == KeyType.EC:
-        info = akeys.PublicKeyInfo({
-            "algorithm": {"algorithm": "ec", "parameters": akeys.ECDomainParameters.load(params)},
-            "public_key": point,
-        })
-        return info.dump()
-    if kt == KeyType.EC_EDWARDS:
-        info = akeys.PublicKeyInfo({"algorithm": {"algorithm": "ed25519"}, "public_key": point})
-        return info.dump()
-    raise IkmError(f"Cannot export a public key of type {kt!r}.")
+    """SubjectPublicKeyInfo DER of a python-pkcs11 public key object (keygen.public_info's first half)."""
+    # Imported here: keygen builds on this module (KeySpec, key_id_for).
+    from ikm_tui.core.p11.keygen import public_info
+
+    try:
+        return public_info(pub)[0]
+    except ValueError as exc:
+        raise IkmError(f"Cannot export this public key: {exc}.",
+                       "Export it with pkcs11-tool --read-object --type pubkey instead.") from None
 
 
 def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,

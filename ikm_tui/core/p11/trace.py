@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ikm_tui.core.files import SECRET_MODE, open_append
 from ikm_tui.core.p11.service import TraceEntry
 
 
@@ -17,9 +18,7 @@ def format_entry(e: TraceEntry) -> str:
 
 def file_tracer(path: str) -> Callable[[TraceEntry], None]:
     """Append entries to `path`, created 0600 (a trace tells which keys exist and when)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.fchmod(fd, 0o600)
-    fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+    fh = open_append(path, SECRET_MODE)
     lock = threading.Lock()
 
     def write(entry: TraceEntry) -> None:

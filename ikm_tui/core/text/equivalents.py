@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field, fields
 from urllib.parse import quote
 
+from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.sanitize import safe_text
+from ikm_tui.core.text.shell import openssl_subject, render_argv, rfc4514_subject
 from ikm_tui.core.uri import object_uri, token_uri
+from ikm_tui.core.x509 import names
 
 # Every option below was checked against the tools on Debian 12: OpenSC pkcs11-tool 0.23.0,
 # GnuTLS p11tool/certtool 3.7.9, OpenSSL 3.0 with the libp11 0.4.12 pkcs11 engine, and run
@@ -70,35 +72,9 @@ class CommandContext:
         return cls(**kept)  # type: ignore[arg-type]
 
 
-def render_argv(argv: list[str]) -> str:
-    """shlex-quote each word; words holding control or bidi characters use bash $'...' escapes.
-
-    safe_text alone would print `\\x1b` inside single quotes, which the shell would take
-    literally: the printed command would then name a different object. $'...' keeps the line
-    free of terminal controls *and* exact when pasted into bash.
-    """
-    return " ".join(_quote(a) for a in argv)
-
-
-def _quote(arg: str) -> str:
-    if safe_text(arg) == arg:
-        return shlex.quote(arg)
-    out = []
-    for ch in arg:
-        if ch in ("\\", "'"):
-            out.append("\\" + ch)
-        elif safe_text(ch) != ch:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(ch)
-    return "$'" + "".join(out) + "'"
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
-_EC_OPENSC = {"p256": "prime256v1", "p384": "secp384r1", "p521": "secp521r1"}
-_EC_GNUTLS = {"p256": "secp256r1", "p384": "secp384r1", "p521": "secp521r1"}
+_EC_CURVES = {c.name: c for c in names.generated_ec_curves()}
 _TYPE_OPENSC = {"cert": "cert", "private": "privkey", "public": "pubkey", "request": "data"}
 _TYPE_URI = {"cert": "certificate", "private": "private_key", "public": "public_key", "request": "data"}
 
@@ -107,9 +83,9 @@ def _key_kind(spec: str) -> tuple[str, str]:
     """('rsa', '2048') / ('ec', 'p256') / ('ed25519', '') from a --key-type value."""
     kind, _, param = spec.lower().partition(":")
     if kind not in ("rsa", "ec", "ed25519"):
-        raise ValueError(f"unknown key type {spec!r}: use rsa:N, ec:p256|p384|p521 or ed25519")
-    if kind == "ec" and param not in _EC_OPENSC:
-        raise ValueError(f"unknown curve {param!r}: use p256, p384 or p521")
+        raise ValueError(f"unknown key type {spec!r}: use rsa:N, ec:{'|'.join(_EC_CURVES)} or ed25519")
+    if kind == "ec" and param not in _EC_CURVES:
+        raise ValueError(f"unknown curve {param!r}: use {', '.join(_EC_CURVES)}")
     if kind == "rsa" and not param.isdigit():
         raise ValueError(f"RSA key size must be a number of bits, got {param!r}")
     return kind, param
@@ -117,7 +93,7 @@ def _key_kind(spec: str) -> tuple[str, str]:
 
 def _id_bytes(ctx: CommandContext) -> bytes:
     try:
-        return bytes.fromhex(ctx.key_id)
+        return parse_hex_id(ctx.key_id)
     except ValueError:
         return b""
 
@@ -175,41 +151,6 @@ def _akm(ctx: CommandContext, *verb: str) -> list[str]:
     return ["runmqakm", *verb, "-crypto", ctx.module, "-tokenlabel", ctx.token_label, "-pw", PIN_PLACEHOLDER]
 
 
-_SHORT_NAMES = {"CN", "O", "OU", "C", "L", "ST", "STREET", "DC", "UID"}
-
-
-def openssl_subject(dn: str) -> str:
-    """openssl -subj form (/C=GB/O=x/CN=y): most significant RDN first, the reverse of RFC 4514."""
-    if dn.startswith("/"):
-        return dn
-    # runmqakm users write cn=...,o=...; openssl and cryptography know only the upper-case names.
-    dn = re.sub(r"(^|(?<!\\)[,+])\s*([A-Za-z]+)\s*=",
-                lambda m: m.group(1) + (m.group(2).upper() if m.group(2).upper() in _SHORT_NAMES else m.group(2)) + "=",
-                dn)
-    try:
-        from cryptography import x509
-
-        rdns = x509.Name.from_rfc4514_string(dn).rdns
-        return "".join("/" + "+".join(f"{a.rfc4514_attribute_name}={_subj_escape(str(a.value))}" for a in rdn)
-                       for rdn in rdns)
-    except (ValueError, ImportError):
-        # Not parseable (a placeholder, an unknown attribute): split naively, keep the text.
-        parts = [p.strip() for p in re.split(r"(?<!\\),", dn) if p.strip()]
-        return "".join("/" + p for p in reversed(parts))
-
-
-def _subj_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("/", "\\/").replace("+", "\\+")
-
-
-def rfc4514_subject(dn: str) -> str:
-    """runmqakm -dn form (CN=y,O=x,C=GB) from either style."""
-    if not dn.startswith("/"):
-        return dn
-    parts = [p for p in re.split(r"(?<!\\)/", dn) if p]
-    return ",".join(reversed(parts))
-
-
 def _none(tool: str, why: str) -> Equivalent:
     return Equivalent(tool, [], "no equivalent: " + why)
 
@@ -260,7 +201,8 @@ def _keygen(ctx: CommandContext) -> tuple[Equivalent, Equivalent]:
     if kind == "rsa":
         kt, gnutls = f"rsa:{param}", ["--generate-privkey=RSA", f"--bits={param}"]
     elif kind == "ec":
-        kt, gnutls = f"EC:{_EC_OPENSC[param]}", ["--generate-privkey=ECDSA", f"--curve={_EC_GNUTLS[param]}"]
+        curve = _EC_CURVES[param]
+        kt, gnutls = f"EC:{curve.openssl}", ["--generate-privkey=ECDSA", f"--curve={curve.sec}"]
     else:
         # OpenSC 0.23's help says EC:ed25519, but only EC:edwards25519 is accepted.
         kt, gnutls = "EC:edwards25519", []

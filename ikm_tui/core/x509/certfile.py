@@ -7,9 +7,6 @@ file order, duplicates dropped. Nothing here touches the token.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +15,9 @@ from cryptography import x509
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
+from ikm_tui.core.x509 import pem
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\s*(.*?)\s*-----END \1-----", re.DOTALL)
-_CERT_TYPES = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
-_PKCS7_TYPES = {b"PKCS7", b"CMS", b"PKCS #7 SIGNED DATA"}
+_PKCS7_TYPES = {"PKCS7", "CMS", "PKCS #7 SIGNED DATA"}
 # A guard against someone pointing us at a disk image.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -67,6 +62,61 @@ def _trusted_cert_der(body: bytes) -> bytes:
     return bytes(seq.dump())
 
 
+def _pem_certs(data: bytes, source: str) -> tuple[list[bytes], str]:
+    """The certificates of the PEM blocks in `data` and the format found; IkmError if none."""
+    certs: list[bytes] = []
+    fmt = ""
+    found = pem.blocks(data)
+    for block in found:
+        if block.label not in pem.CERTIFICATE_LABELS and block.label not in _PKCS7_TYPES:
+            continue
+        try:
+            body = block.der()
+        except pem.PemError as exc:
+            raise IkmError(f"{safe_text(source)}: {exc}.", "Re-download or re-export the file.") from None
+        if block.label in _PKCS7_TYPES:
+            try:
+                certs.extend(_pkcs7_certs(body))
+            except Exception as exc:  # noqa: BLE001
+                raise IkmError(f"{safe_text(source)}: the PKCS#7 block does not parse ({exc}).",
+                               "Re-export it (`openssl crl2pkcs7 -nocrl -certfile chain.pem`).") from None
+            fmt = fmt or "pkcs7-pem"
+        else:
+            der = _trusted_cert_der(body) if block.label == "TRUSTED CERTIFICATE" else body
+            if not _is_certificate(der):
+                raise IkmError(f"{safe_text(source)}: a CERTIFICATE block does not parse as X.509.",
+                               "Re-download or re-export the certificate.")
+            certs.append(der)
+    if not certs:
+        kinds = {b.label for b in found}
+        hint = "Give the signed certificate the CA returned (-----BEGIN CERTIFICATE-----)."
+        if any("REQUEST" in k for k in kinds):
+            hint = "That is the request you sent; give the certificate the CA sent back."
+        elif any("PRIVATE KEY" in k for k in kinds):
+            hint = ("That is a private key; keys stay on the token. Give the certificate file. "
+                    "(Consider that key file compromised if it left a secure place.)")
+        raise IkmError(f"{safe_text(source)} holds no certificate (found: "
+                       f"{safe_text(', '.join(sorted(kinds))) or 'no PEM blocks'}).", hint)
+    return certs, fmt or ("pem" if len(certs) == 1 else "pem-bundle")
+
+
+def _der_certs(data: bytes, source: str) -> tuple[list[bytes], str]:
+    """One DER certificate, or the certificates of a DER PKCS#7; IkmError otherwise."""
+    if _is_certificate(data):
+        return [bytes(data)], "der"
+    try:
+        certs = _pkcs7_certs(bytes(data))
+    except Exception:  # noqa: BLE001
+        raise IkmError(
+            f"{safe_text(source)} is neither a PEM file, a DER certificate nor a PKCS#7 (.p7b) file.",
+            "Check you have the certificate file (openssl x509 -in FILE -noout -text should read it).",
+        ) from None
+    if not certs:
+        raise IkmError(f"{safe_text(source)} is a PKCS#7 file without certificates.",
+                       "Ask the CA for the certificate (or the chain) in PEM or .p7b form.")
+    return certs, "pkcs7-der"
+
+
 def parse_cert_data(data: bytes, source: str = "<input>") -> CertBundle:
     """Every certificate in `data` (PEM text, DER cert or DER PKCS#7).
 
@@ -75,60 +125,7 @@ def parse_cert_data(data: bytes, source: str = "<input>") -> CertBundle:
     """
     if not data.strip():
         raise IkmError(f"{safe_text(source)} is empty.", "Give the certificate file the CA sent back.")
-    certs: list[bytes] = []
-    fmt = ""
-    if b"-----BEGIN" in data:
-        kinds: list[bytes] = []
-        for m in _PEM_BLOCK.finditer(data):
-            kind, body_b64 = m.group(1), m.group(2)
-            kinds.append(kind)
-            if kind not in _CERT_TYPES and kind not in _PKCS7_TYPES:
-                continue
-            try:
-                # PEM headers (Proc-Type, etc.) never appear in cert blocks; drop any line with ':'.
-                lines = [ln for ln in body_b64.splitlines() if b":" not in ln]
-                body = base64.b64decode(b"".join(lines), validate=False)
-            except (binascii.Error, ValueError) as exc:
-                raise IkmError(f"{safe_text(source)}: a {kind.decode()} block is not valid base64 ({exc}).",
-                               "Re-download or re-export the file.") from None
-            if kind in _PKCS7_TYPES:
-                try:
-                    certs.extend(_pkcs7_certs(body))
-                except Exception as exc:  # noqa: BLE001
-                    raise IkmError(f"{safe_text(source)}: the PKCS#7 block does not parse ({exc}).",
-                                   "Re-export it (`openssl crl2pkcs7 -nocrl -certfile chain.pem`).") from None
-                fmt = fmt or "pkcs7-pem"
-            else:
-                der = _trusted_cert_der(body) if kind == b"TRUSTED CERTIFICATE" else body
-                if not _is_certificate(der):
-                    raise IkmError(f"{safe_text(source)}: a CERTIFICATE block does not parse as X.509.",
-                                   "Re-download or re-export the certificate.")
-                certs.append(der)
-        if not certs:
-            found = ", ".join(sorted({k.decode("ascii", "replace") for k in kinds})) or "no PEM blocks"
-            hint = "Give the signed certificate the CA returned (-----BEGIN CERTIFICATE-----)."
-            if any(b"REQUEST" in k for k in kinds):
-                hint = "That is the request you sent; give the certificate the CA sent back."
-            elif any(b"PRIVATE KEY" in k for k in kinds):
-                hint = ("That is a private key; keys stay on the token. Give the certificate file. "
-                        "(Consider that key file compromised if it left a secure place.)")
-            raise IkmError(f"{safe_text(source)} holds no certificate (found: {found}).", hint)
-        if not fmt:
-            fmt = "pem" if len(certs) == 1 else "pem-bundle"
-    else:
-        if _is_certificate(data):
-            certs, fmt = [bytes(data)], "der"
-        else:
-            try:
-                certs, fmt = _pkcs7_certs(bytes(data)), "pkcs7-der"
-            except Exception:  # noqa: BLE001
-                raise IkmError(
-                    f"{safe_text(source)} is neither a PEM file, a DER certificate nor a PKCS#7 (.p7b) file.",
-                    "Check you have the certificate file (openssl x509 -in FILE -noout -text should read it).",
-                ) from None
-            if not certs:
-                raise IkmError(f"{safe_text(source)} is a PKCS#7 file without certificates.",
-                               "Ask the CA for the certificate (or the chain) in PEM or .p7b form.")
+    certs, fmt = _pem_certs(data, source) if pem.is_pem(data) else _der_certs(data, source)
     unique: list[bytes] = []
     for der in certs:
         if der not in unique:
@@ -149,8 +146,3 @@ def read_cert_file(path: str | Path) -> CertBundle:
                        "Check the path and its permissions.") from None
     return parse_cert_data(data, str(p))
 
-
-def der_to_pem(der: bytes, kind: str = "CERTIFICATE") -> str:
-    b64 = base64.b64encode(der).decode("ascii")
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
-    return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----\n"

@@ -10,32 +10,9 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ikm_tui.core.model import CertFields
-
-_EKU_NAMES = {
-    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
-    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
-    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
-    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
-    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
-}
-
-_KU_FIELDS = [
-    ("digital_signature", "digitalSignature"),
-    ("content_commitment", "nonRepudiation"),
-    ("key_encipherment", "keyEncipherment"),
-    ("data_encipherment", "dataEncipherment"),
-    ("key_agreement", "keyAgreement"),
-    ("key_cert_sign", "keyCertSign"),
-    ("crl_sign", "cRLSign"),
-]
-
-_CURVES = {"secp256r1": "p256", "secp384r1": "p384", "secp521r1": "p521"}
-
+from ikm_tui.core.x509 import names
 
 def _hex_serial(n: int) -> str:
     return ("-" if n < 0 else "") + format(abs(n), "x")
@@ -74,21 +51,7 @@ def _lenient_name(der: bytes, which: str) -> str:
 
 
 def _san_strings(ext: x509.SubjectAlternativeName) -> tuple[str, ...]:
-    out: list[str] = []
-    for gn in ext:
-        if isinstance(gn, x509.DNSName):
-            out.append(f"DNS:{gn.value}")
-        elif isinstance(gn, x509.IPAddress):
-            out.append(f"IP:{gn.value}")
-        elif isinstance(gn, x509.RFC822Name):
-            out.append(f"email:{gn.value}")
-        elif isinstance(gn, x509.UniformResourceIdentifier):
-            out.append(f"URI:{gn.value}")
-        elif isinstance(gn, x509.DirectoryName):
-            out.append(f"DirName:{_name(gn.value)}")
-        else:
-            out.append(f"{type(gn).__name__}")
-    return tuple(out)
+    return tuple(names.san_text(gn) for gn in ext)
 
 
 def public_key_identity(pub: object) -> tuple[str, int | None, str | None, str]:
@@ -103,7 +66,8 @@ def public_key_identity(pub: object) -> tuple[str, int | None, str | None, str]:
         return "rsa", pub.key_size, None, n.to_bytes((n.bit_length() + 7) // 8, "big").hex()
     if isinstance(pub, ec.EllipticCurvePublicKey):
         point = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        return "ec", pub.curve.key_size, _CURVES.get(pub.curve.name, pub.curve.name), point.hex()
+        known = names.curve(pub.curve.name)
+        return "ec", pub.curve.key_size, known.name if known else pub.curve.name, point.hex()
     if isinstance(pub, ed25519.Ed25519PublicKey):
         raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return "ed25519", 256, "ed25519", raw.hex()
@@ -136,7 +100,35 @@ def parse_certificate(der: bytes) -> CertFields:
     return CertFields(**fields)  # type: ignore[arg-type]
 
 
+def _parse_extensions(cert: x509.Certificate, fields: dict[str, object], errors: list[str]) -> None:
+    """SAN, key usage, EKU and basic constraints into `fields`; what does not parse into `errors`."""
+    try:
+        exts = cert.extensions
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"extensions: {exc}")
+        exts = x509.Extensions([])
+    for ext in exts:
+        try:
+            val = ext.value
+            if isinstance(val, x509.SubjectAlternativeName):
+                fields["sans"] = _san_strings(val)
+            elif isinstance(val, x509.KeyUsage):
+                fields["key_usage"] = names.key_usage_names(val)
+            elif isinstance(val, x509.ExtendedKeyUsage):
+                fields["eku"] = names.eku_names(val)
+            elif isinstance(val, x509.BasicConstraints):
+                fields["is_ca"] = val.ca
+                fields["path_len"] = val.path_length
+            elif isinstance(val, x509.UnrecognizedExtension) and ext.critical:
+                # RFC 5280 §4.2: a relying party must reject a cert with a critical extension it
+                # does not understand; the operator should know ikm-tui did not understand it.
+                errors.append(f"unknown critical extension {ext.oid.dotted_string}")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"extension {ext.oid.dotted_string}: {exc}")
+
+
 def _parse(der: bytes, sha256: str, sha1: str) -> dict[str, object]:
+    """CertFields keyword arguments from DER; every part that cannot be read is named in "error"."""
     try:
         cert = x509.load_der_x509_certificate(der)
     except Exception as exc:  # noqa: BLE001
@@ -177,38 +169,7 @@ def _parse(der: bytes, sha256: str, sha1: str) -> dict[str, object]:
     except Exception as exc:  # noqa: BLE001
         fields["key_type"] = "unknown"
         errors.append(f"public key: {exc}")
-    try:
-        exts = cert.extensions
-    except Exception as exc:  # noqa: BLE001
-        errors.append(f"extensions: {exc}")
-        exts = x509.Extensions([])
-    for ext in exts:
-        try:
-            val = ext.value
-            if isinstance(val, x509.SubjectAlternativeName):
-                fields["sans"] = _san_strings(val)
-            elif isinstance(val, x509.KeyUsage):
-                ku = []
-                for attr, name in _KU_FIELDS:
-                    if getattr(val, attr):
-                        ku.append(name)
-                if val.key_agreement:
-                    if val.encipher_only:
-                        ku.append("encipherOnly")
-                    if val.decipher_only:
-                        ku.append("decipherOnly")
-                fields["key_usage"] = tuple(ku)
-            elif isinstance(val, x509.ExtendedKeyUsage):
-                fields["eku"] = tuple(_EKU_NAMES.get(o, o.dotted_string) for o in val)
-            elif isinstance(val, x509.BasicConstraints):
-                fields["is_ca"] = val.ca
-                fields["path_len"] = val.path_length
-            elif isinstance(val, x509.UnrecognizedExtension) and ext.critical:
-                # RFC 5280 §4.2: a relying party must reject a cert with a critical extension it
-                # does not understand; the operator should know ikm-tui did not understand it.
-                errors.append(f"unknown critical extension {ext.oid.dotted_string}")
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"extension {ext.oid.dotted_string}: {exc}")
+    _parse_extensions(cert, fields, errors)
     if errors:
         fields["error"] = "partly unparsed (" + "; ".join(errors) + ")"
     return fields

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +14,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
 from ikm_tui.core.sanitize import safe_text
+from ikm_tui.core.x509.pem import certificate_blobs as split_pem  # noqa: F401 - the name callers know
 
 Severity = Literal["error", "warning", "info"]
 ERROR: Severity = "error"
@@ -105,27 +103,6 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     # Parser messages can be long Rust debug dumps; the first line is enough for an operator.
     return safe_text(text.splitlines()[0][:200])
-
-
-def split_pem(data: bytes) -> list[bytes]:
-    """The DER blobs in a PEM file (every CERTIFICATE block), or `[data]` if it holds no PEM.
-
-    Blocks are only base64-decoded, never parsed, so a broken certificate still reaches the linter
-    instead of making the whole file unreadable.
-    """
-    blocks = re.findall(
-        rb"-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----(.*?)-----END (?:X509 |TRUSTED )?CERTIFICATE-----",
-        data, re.DOTALL,
-    )
-    if not blocks:
-        return [data]
-    out = []
-    for block in blocks:
-        try:
-            out.append(base64.b64decode(b"".join(block.split()), validate=True))
-        except (binascii.Error, ValueError):
-            out.append(b"")  # reported as unparseable, keeping the block's position
-    return out
 
 
 def _now(now: datetime | None) -> datetime:

@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import TabbedContent
 
 from ikm_tui.core.ops import manage, receive
-from ikm_tui.core.x509.certfile import CertBundle, der_to_pem
+from ikm_tui.core.files import PUBLIC_MODE, write_file
+from ikm_tui.core.text.readback import rename_report
+from ikm_tui.core.x509.certfile import CertBundle
+from ikm_tui.core.x509.pem import encode as pem_encode
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.ui import describe
@@ -83,14 +86,14 @@ async def _write_file(main: FlowHost, path: str, data: bytes, what: str) -> bool
     if target.is_dir():
         main.notify(plain(f"{target} is a directory: give a file name."), severity="error", markup=False)
         return False
-    if target.exists() and not await main.app.push_screen_wait(ConfirmScreen(
+    confirmed = target.exists()
+    if confirmed and not await main.app.push_screen_wait(ConfirmScreen(
             "Overwrite?", f"{target} exists. Replace it with {what}?", yes="Overwrite")):
         main.notify("Nothing saved.")
         return False
     try:
-        # "x" when there was nothing to confirm: a file that appeared meanwhile is not replaced.
-        with open(target, "wb" if target.exists() else "xb") as fh:
-            fh.write(data)
+        # Replace only what the operator confirmed: a file that appeared meanwhile is not replaced.
+        write_file(target, data, overwrite=confirmed, mode=PUBLIC_MODE)
     except OSError as exc:
         main.notify(plain(f"Could not write {target}: {exc.strerror or exc}"), title="Not saved",
                     severity="error", markup=False)
@@ -194,7 +197,7 @@ async def extract_flow(main: FlowHost, cert: ObjectInfo) -> None:
         f"Save certificate {cert.label}", os.path.join(".", _safe_name(cert.label, "cert") + ".pem")))
     if choice is None:
         return
-    data = der_to_pem(cert.value).encode() if choice.fmt == "pem" else cert.value
+    data = pem_encode(cert.value).encode() if choice.fmt == "pem" else cert.value
     await _write_file(main, choice.path, data, f"certificate {cert.label} ({choice.fmt.upper()})")
 
 
@@ -274,18 +277,14 @@ async def rename_flow(main: FlowHost, obj: ObjectInfo) -> None:
         return
     results = await svc.arun(manage.apply_rename, ref.slot_id, plan, name="apply_rename")
     await main.open_token(ref)
-    bad = [r for r in results if not r.ok]
-    lines = ["Read back in a fresh session:"]
-    for r in results:
-        state = "ok" if r.ok else f"TOKEN KEPT {r.actual!r}" if r.actual is not None else "NOT FOUND"
-        lines.append(f"  {manage.describe(r.obj)} -> {r.wanted!r}: {state}")
-    if bad:
-        lines.append(f"The token silently ignored the rename of {len(bad)} object(s).")
+    report = rename_report(results, new)
+    lines = ["Read back in a fresh session:", *report.lines("  ")]
+    if not report.ok:
+        lines.append(f"{report.problem}.")
     cert = next((r.obj for r in results if r.obj.cls is ObjClass.CERTIFICATE), None)
     if cert is not None:
         select_certificate(main, cert.handle, new)
-    await main.app.push_screen_wait(MessageScreen(
-        "Rename NOT fully applied" if bad else f"Renamed to {new}", "\n".join(lines), warning=bool(bad)))
+    await main.app.push_screen_wait(MessageScreen(report.title, "\n".join(lines), warning=not report.ok))
 
 
 # ----- change the user PIN ------------------------------------------------------------------------

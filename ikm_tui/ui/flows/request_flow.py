@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widgets import TabbedContent
 
+from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.ops import requests
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui import describe
@@ -198,7 +199,8 @@ async def save_request(main: FlowHost, label: str) -> None:
     if not path:
         return
     target = Path(path).expanduser()
-    if target.exists():
+    confirmed = target.exists()
+    if confirmed:
         if target.is_dir():
             main.notify(plain(f"{target} is a directory: give a file name."), severity="error", markup=False)
             return
@@ -208,9 +210,8 @@ async def save_request(main: FlowHost, label: str) -> None:
             return
     pem = await main.ikm.service_for(ref.module_path).arun(requests.extract, ref.slot_id, label)
     try:
-        # "x" when there was nothing to confirm: a file that appeared meanwhile is not replaced.
-        with open(target, "w" if target.exists() else "x", encoding="ascii") as fh:
-            fh.write(pem)
+        # Replace only what the operator confirmed: a file that appeared meanwhile is not replaced.
+        write_file(target, pem, overwrite=confirmed, mode=PUBLIC_MODE)
     except OSError as exc:
         main.notify(plain(f"Could not write {target}: {exc.strerror or exc}"), title="Not saved",
                     severity="error", markup=False)

@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509 import csr as csrlib
 from ikm_tui.core.x509.dn import parse_dn, parse_san
 from ikm_tui.core.ops.requests import KeyCapabilities, KeyChoice
@@ -40,9 +41,8 @@ def split_items(text: str) -> tuple[str, ...]:
 
 def _hex_id(text: str) -> bytes | None:
     """CKA_ID from hex (`01:a2 ff` allowed); None when empty or not hex."""
-    cleaned = re.sub(r"[\s:]", "", text)
     try:
-        return bytes.fromhex(cleaned) if cleaned else None
+        return parse_hex_id(text) or None
     except ValueError:
         return None
 
