@@ -268,7 +268,8 @@ def run_once(cmd: Sequence[str], env: dict[str, str], timeout: float = 600.0) ->
         err.seek(0)
         stdout = out.read()
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.read().decode(errors='replace')[-2000:]}")
+            tail = err.read().decode(errors='replace')[-2000:]
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {tail}")
         return Sample(elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, stdout)
 
 

@@ -35,7 +35,7 @@ from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509.info import parse_certificate
 
 # Pending requests are DATA objects with this application and label = the key's label.
-from ikm_tui.core.ops.requests import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
+from ikm_tui.core.ops.requests import REQUEST_APPLICATION
 
 
 @dataclass(frozen=True)

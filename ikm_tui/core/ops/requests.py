@@ -708,7 +708,7 @@ def delete(backend: Backend, slot_id: int, label: str, *, with_key: bool = False
     if with_key:
         _need_login(backend, slot_id, "Deleting a key pair")
         sess = backend.session(slot_id)
-        keys = [o for o in find_keys(sess, key_id=req.key_id)]
+        keys = list(find_keys(sess, key_id=req.key_id))
         certs = [o for o in keys if o.object_class == ObjectClass.CERTIFICATE]
         if certs:
             raise IkmError(f"A certificate shares the key of request {label!r} (ID {req.key_id.hex()}).",
@@ -772,7 +772,7 @@ def recreate(
     if choice is None:
         raise IkmError(f"ikm-tui cannot sign requests with a {key_type} key.", f"Supported: {', '.join(KEY_TYPES)}.")
     if hash is None and old is not None and not old.error and kind != "ed25519":
-        hash = old.signature_algorithm.split("_")[0] if old.signature_algorithm.split("_")[0] in HASHES else None
+        hash = old.signature_algorithm.split("_")[0] if old.signature_algorithm.split("_")[0] in HASHES else None  # noqa: A001
     hash_choice = _pick_hash(choice, hash)
     name = _subject(subject)
     _check_inputs(KeySpec.parse(key_type), name, sans, key_usage, eku)

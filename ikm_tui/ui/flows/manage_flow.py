@@ -41,7 +41,7 @@ _PAIR = (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
 
 
 def _main(node: DOMNode) -> MainScreen:
-    return node.app.main_screen  # type: ignore[attr-defined,no-any-return]
+    return node.app.main_screen  # type: ignore[attr-defined]
 
 
 def _svc(main: MainScreen) -> Any:

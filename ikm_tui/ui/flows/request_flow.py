@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 def _main(node: DOMNode) -> MainScreen:
-    return node.app.main_screen  # type: ignore[attr-defined,no-any-return]
+    return node.app.main_screen  # type: ignore[attr-defined]
 
 
 def _pane(main: MainScreen) -> RequestsPane:
