@@ -354,7 +354,7 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     import asyncio
 
     try:
-        from ikm_tui.cli.main import prepare_tui
+        from ikm_tui.cli.tui import prepare_tui
     except ImportError as exc:
         print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
         return

@@ -639,7 +639,7 @@ class Backend:
             fields["key_type"] = key_type
         elif cls is ObjClass.CERTIFICATE:
             # Imported here, not at the top: the CLI imports cryptography on its main thread
-            # while this thread loads the module (see cliutil.open_token).
+            # while this thread loads the module (see cli/common.py open_token).
             from ikm_tui.core.x509.info import parse_certificate
 
             value = attrs.get(Attribute.VALUE)
