@@ -159,7 +159,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     cands = discover(explicit)
     if explicit:
         cands = cands[:1]
-    modules_json = []
+    modules_json: list[dict[str, Any]] = []
     for cand in cands:
         svc = get_service(cand.path)
         try:
@@ -248,7 +248,6 @@ def cmd_list(args: argparse.Namespace) -> int:
             "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,
                       "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
                       "logged_in": listing.logged_in},
-            "complete": listing.complete,
             "objects": [object_json(o, listing) for o in listing.objects],
         })
         return 0
