@@ -18,6 +18,10 @@ PACKAGE = ROOT / "ikm_tui"
 
 MAX_MODULE_LINES = 450
 MAX_CORE_FUNCTION_LINES = 60
+# A type-only import is still a dependency a reader must follow (a flow typed against MainScreen
+# is coupled to it): the layout wants small protocols there instead. Set False to count only the
+# imports that run.
+COUNT_TYPE_CHECKING_IMPORTS = True
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,28 @@ def _base(name: str, node: ast.ImportFrom) -> str:
     return f"{package}.{node.module}" if node.module else package
 
 
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _walk(node: ast.AST) -> list[ast.AST]:
+    """ast.walk, leaving out `if TYPE_CHECKING:` bodies unless they count."""
+    nodes = [node]
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.If) and not COUNT_TYPE_CHECKING_IMPORTS and _is_type_checking(child):
+            nodes.extend(n for c in child.orelse for n in _walk(c))
+        else:
+            nodes.extend(_walk(child))
+    return nodes
+
+
 @cache
 def imports(name: str) -> tuple[Import, ...]:
     """Every import in module `name`, wherever it stands in the file."""
     found: list[Import] = []
-    for node in ast.walk(tree(name)):
+    for node in _walk(tree(name)):
         if isinstance(node, ast.Import):
             found.extend(Import(alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
