@@ -268,7 +268,8 @@ def run_once(cmd: Sequence[str], env: dict[str, str], timeout: float = 600.0) ->
         err.seek(0)
         stdout = out.read()
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err.read().decode(errors='replace')[-2000:]}")
+            tail = err.read().decode(errors='replace')[-2000:]
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {tail}")
         return Sample(elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, stdout)
 
 
@@ -353,7 +354,7 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     import asyncio
 
     try:
-        from ikm_tui.cli.main import prepare_tui
+        from ikm_tui.cli.tui import prepare_tui
     except ImportError as exc:
         print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
         return

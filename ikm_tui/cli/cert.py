@@ -1,19 +1,42 @@
-"""`ikm-tui cert ...`: receive a signed cert, add CA certs, extract, delete, rename, pairing doctor."""
+"""`ikm-tui cert ...`: create (self-signed), receive, add CA certs, extract, delete, rename, doctor, lint."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ikm_tui.cli.common import add_common, open_token
+from ikm_tui.cli.certreq import (
+    _add_key_options,
+    _check_out,
+    _confirm_ed25519,
+    _csv,
+    _DN_HELP,
+    _key_id,
+    _progress,
+    _write,
+)
+from ikm_tui.cli.common import add_common, open_token, out
+from ikm_tui.cli.lint import add_cert_lint
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.model import CertFields
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.sanitize import safe_text
 
+if TYPE_CHECKING:
+    from ikm_tui.cli.common import Subparsers
+
 RAW = argparse.RawDescriptionHelpFormatter
+
+CERT_CREATE_EPILOG = """\
+examples:
+  ikm-tui cert create --label selfsigned --key-type ec:p256 --subject "CN=test.example.com" \\
+      --san DNS:test.example.com --days 365
+  ikm-tui cert create --label myca --key-type rsa:4096 --subject "CN=My CA,O=Example" --ca --days 3650
+
+Like runmqakm -cert -create: a key pair on the token and a self-signed certificate written next
+to it with the same label and CKA_ID.
+"""
 
 
 def _say(text: str) -> None:
@@ -27,7 +50,7 @@ def _hex_id(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def register(sub: Any) -> None:
+def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "cert", help="receive, add, extract, delete, rename certificates; pairing doctor",
         description="Certificates on the token, kept paired with their keys (same CKA_ID and label, "
@@ -118,20 +141,22 @@ def register(sub: Any) -> None:
     q.add_argument("--yes", action="store_true")
     q.set_defaults(func=cmd_doctor)
 
-    # The requests module (branch certreq) contributes `cert create` (self-signed) to this group.
-    try:
-        cli_certreq = importlib.import_module("ikm_tui.cli.certreq")
-    except ModuleNotFoundError as exc:
-        if exc.name != "ikm_tui.cli.certreq":
-            raise
-    else:
-        add_create = getattr(cli_certreq, "add_cert_create", None)
-        if add_create is not None:
-            add_create(cs)
-    from ikm_tui.cli.lint import add_cert_lint
-
+    add_cert_create(cs)
     add_cert_lint(cs)
 
+
+def add_cert_create(cert_subparsers: Subparsers) -> argparse.ArgumentParser:
+    """Add `create` (self-signed, runmqakm -cert -create) to the `cert` group's subparsers."""
+    c = cert_subparsers.add_parser("create", help="new key pair and a self-signed certificate on the token",
+                                   epilog=CERT_CREATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common(c, top=False)
+    c.add_argument("--subject", required=True, metavar="DN", help=_DN_HELP)
+    _add_key_options(c)
+    c.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
+    c.add_argument("--ca", action="store_true", help="a CA certificate (basicConstraints CA, keyCertSign)")
+    c.add_argument("--out", metavar="FILE", help="also write the certificate (PEM) here")
+    c.set_defaults(func=cmd_cert_create)
+    return c
 
 def _cert_lines(f: CertFields, indent: str = "  ") -> list[str]:
     nb = f"{f.not_before:%Y-%m-%d %H:%M}Z" if f.not_before else "?"
@@ -140,6 +165,22 @@ def _cert_lines(f: CertFields, indent: str = "  ") -> list[str]:
             f"{indent}serial:   {f.serial}", f"{indent}validity: {nb} .. {na}",
             f"{indent}sha256:   {f.sha256}"]
 
+
+def cmd_cert_create(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.requests import create_self_signed
+
+    key_id = _key_id(args)
+    _check_out(args.out)
+    _confirm_ed25519(args)
+    svc, slot = open_token(args, login=True)
+    res = svc.run(create_self_signed, slot, args.key_type, args.label, args.subject, _csv(args.san),
+                  _csv(args.key_usage), _csv(args.eku), args.hash, args.days, key_id, is_ca=args.ca,
+                  progress=_progress, name="create_self_signed")
+    if args.out:
+        _write(args.out, res.pem)
+    out(f"created {res.key_type} key pair and self-signed certificate {res.label!r} id={res.key_id.hex()} "
+        f"on the token" + (f"; certificate written to {args.out}" if args.out else ""))
+    return 0
 
 def cmd_receive(args: argparse.Namespace) -> int:
     from ikm_tui.core.x509.certfile import read_cert_file

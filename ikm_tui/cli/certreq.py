@@ -1,18 +1,20 @@
-"""`ikm-tui certreq ...` (requests made and kept on the token) and the self-signed `cert create`."""
+"""`ikm-tui certreq ...`: requests made and kept on the token; the key options `cert create` shares."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509.names import KEY_TYPES
+
+if TYPE_CHECKING:
+    from ikm_tui.cli.common import Subparsers
 
 _DN_HELP = ("subject DN, in any of: RFC 4514 'CN=host,O=Org,C=GB', runmqakm 'cn=host,o=Org,c=GB' or "
             "openssl -subj '/C=GB/O=Org/CN=host'. Order and repeated RDNs are kept as written")
@@ -36,15 +38,6 @@ label = the key's label) until the signed certificate is received, so it travels
 The PIN comes from a prompt, --pin-file FILE or $IKM_PIN, never from the command line.
 """
 
-CERT_CREATE_EPILOG = """\
-examples:
-  ikm-tui cert create --label selfsigned --key-type ec:p256 --subject "CN=test.example.com" \\
-      --san DNS:test.example.com --days 365
-  ikm-tui cert create --label myca --key-type rsa:4096 --subject "CN=My CA,O=Example" --ca --days 3650
-
-Like runmqakm -cert -create: a key pair on the token and a self-signed certificate written next
-to it with the same label and CKA_ID.
-"""
 
 
 def _csv(values: list[str] | None) -> list[str]:
@@ -74,8 +67,8 @@ def _add_key_options(p: argparse.ArgumentParser, *, key: bool = True) -> None:
     p.add_argument("--yes", action="store_true", help="confirm without asking (needed for ed25519 off a terminal)")
 
 
-def register(subparsers: Any) -> None:
-    """Add `certreq` and, when no cli_cert module provides the `cert` group, a `cert create` fallback."""
+def register(subparsers: Subparsers) -> None:
+    """Add the `certreq` group (`cert create` is in cli/cert.py)."""
     p = subparsers.add_parser("certreq", help="certificate requests made and kept on the token",
                               description="Create PKCS#10 requests with keys generated on the token; "
                                           "keep, list, extract, recreate and delete pending requests.",
@@ -133,26 +126,6 @@ def register(subparsers: Any) -> None:
     _add_key_options(c, key=False)
     c.add_argument("--out", required=True, metavar="FILE")
     c.set_defaults(func=cmd_recreate)
-
-    # cli_cert owns the `cert` group and should call add_cert_create(); without it, stand in.
-    if importlib.util.find_spec("ikm_tui.cli.cert") is None:
-        g = subparsers.add_parser("cert", help="certificates on the token")
-        add_common(g, top=False)
-        add_cert_create(g.add_subparsers(dest="cert_command", metavar="ACTION", required=True))
-
-
-def add_cert_create(cert_subparsers: Any) -> argparse.ArgumentParser:
-    """Add `create` (self-signed, runmqakm -cert -create) to the `cert` group's subparsers."""
-    c = cert_subparsers.add_parser("create", help="new key pair and a self-signed certificate on the token",
-                                   epilog=CERT_CREATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common(c, top=False)
-    c.add_argument("--subject", required=True, metavar="DN", help=_DN_HELP)
-    _add_key_options(c)
-    c.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
-    c.add_argument("--ca", action="store_true", help="a CA certificate (basicConstraints CA, keyCertSign)")
-    c.add_argument("--out", metavar="FILE", help="also write the certificate (PEM) here")
-    c.set_defaults(func=cmd_cert_create)
-    return c
 
 
 # ---- handlers ----------------------------------------------------------------------------------
@@ -324,19 +297,3 @@ def cmd_recreate(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     return 0
 
-
-def cmd_cert_create(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.requests import create_self_signed
-
-    key_id = _key_id(args)
-    _check_out(args.out)
-    _confirm_ed25519(args)
-    svc, slot = open_token(args, login=True)
-    res = svc.run(create_self_signed, slot, args.key_type, args.label, args.subject, _csv(args.san),
-                  _csv(args.key_usage), _csv(args.eku), args.hash, args.days, key_id, is_ca=args.ca,
-                  progress=_progress, name="create_self_signed")
-    if args.out:
-        _write(args.out, res.pem)
-    out(f"created {res.key_type} key pair and self-signed certificate {res.label!r} id={res.key_id.hex()} "
-        f"on the token" + (f"; certificate written to {args.out}" if args.out else ""))
-    return 0

@@ -8,11 +8,18 @@ import json
 import os
 import stat
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.sanitize import safe_text
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    # What each command module's register() receives: the result of add_subparsers() (argparse
+    # names the type privately; Any because the top parser makes IkmArgumentParser subparsers).
+    Subparsers: TypeAlias = argparse._SubParsersAction[Any]  # noqa: SLF001
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ikm_tui.core.x509.names import KEY_TYPES
-from ikm_tui.core.text.equivalents import ACTIONS, CommandContext, equivalent_commands, format_equivalents, normalise_action
+from ikm_tui.core.text.equivalents import (
+    ACTIONS,
+    CommandContext,
+    equivalent_commands,
+    format_equivalents,
+    normalise_action,
+)
 from ikm_tui.core.sanitize import safe_text
 
 # Same status argparse uses for bad usage, like `explain` does for an unknown code.

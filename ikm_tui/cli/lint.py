@@ -29,7 +29,7 @@ exit status: 0 no errors (warnings and infos allowed), 1 at least one error or a
 
 
 def register(subparsers: Any) -> None:
-    """Top-level `lint` (an alias of `cert lint`, which cli_cert wires with add_cert_lint)."""
+    """Top-level `lint` (an alias of `cert lint`, which cli/cert.py wires with add_cert_lint)."""
     _add_lint(subparsers, "lint")
 
 

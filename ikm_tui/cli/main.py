@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ikm_tui import __version__
 from ikm_tui.cli.common import add_common, open_token, print_json, refuse_pin_argv, show_commands
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 
-# Command groups that live in their own modules; each exposes register(subparsers).
-COMMAND_MODULES = [
-    "ikm_tui.cli.explain",
-    "ikm_tui.cli.howto",
-    "ikm_tui.cli.certreq",
-    "ikm_tui.cli.cert",
-    "ikm_tui.cli.keys",
-    # After the modules that make the `cert` group: it adds `cert lint` there too.
-    "ikm_tui.cli.lint",
-]
+if TYPE_CHECKING:
+    from ikm_tui.cli.common import Subparsers
 
 EPILOG = """\
 examples:
@@ -59,9 +50,28 @@ class IkmArgumentParser(argparse.ArgumentParser):
 
 
 # The commands defined in this file. For these (and for the TUI, which takes no command) the
-# parser needs none of COMMAND_MODULES: importing them and building their subparsers was ~20 ms
-# of every `ikm-tui list`.
+# parser needs nothing from command_table(): importing those modules and building their
+# subparsers was ~20 ms of every `ikm-tui list`.
 CORE_COMMANDS = ("tokens", "list", "demo")
+
+
+def command_table() -> dict[str, Callable[[Subparsers], object]]:
+    """Every other top-level command, in `--help` order, and the function that adds its parser.
+
+    The imports are here, not at the top, so the commands above start without them; a module
+    that fails to import fails the command line loudly instead of hiding its commands.
+    """
+    from ikm_tui.cli import cert, certreq, explain, howto, keys, lint, pin
+
+    return {
+        "explain": explain.register,
+        "howto": howto.register,
+        "certreq": certreq.register,
+        "cert": cert.register,  # with `cert create` and `cert lint`
+        "key": keys.register,
+        "pin": pin.register,
+        "lint": lint.register,  # the top-level alias of `cert lint`
+    }
 # Top-level options (add_common(top=True)) that take a value, and those that take none.
 _TOP_VALUE_OPTIONS = ("--module", "--token", "--pin-file", "--trace")
 _TOP_FLAGS = ("--login", "--show-command", "--confirm-final-try")
@@ -117,14 +127,8 @@ def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--no-tui", action="store_true", help="only create the token, print how to use it")
     p.set_defaults(func=cmd_demo)
 
-    for mod_name in COMMAND_MODULES if command_modules else ():
-        try:
-            mod = importlib.import_module(mod_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod_name:
-                raise
-            continue
-        mod.register(sub)
+    for register in command_table().values() if command_modules else ():
+        register(sub)
     return parser
 
 
@@ -155,7 +159,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     cands = discover(explicit)
     if explicit:
         cands = cands[:1]
-    modules_json = []
+    modules_json: list[dict[str, Any]] = []
     for cand in cands:
         svc = get_service(cand.path)
         try:
@@ -244,7 +248,6 @@ def cmd_list(args: argparse.Namespace) -> int:
             "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,
                       "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
                       "logged_in": listing.logged_in},
-            "complete": listing.complete,
             "objects": [object_json(o, listing) for o in listing.objects],
         })
         return 0
@@ -264,6 +267,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from ikm_tui.cli.tui import run_tui
     from ikm_tui.core.ops.demo import DEMO_LABEL, DEMO_PIN, ensure_demo_token
     from ikm_tui.core.p11.service import get_service
 
@@ -280,57 +284,6 @@ def _conf() -> str:
     return os.environ.get("SOFTHSM2_CONF", "")
 
 
-def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = None, **app_options: Any) -> Any:
-    """The TUI app, with its first token calls already queued on the module's owner thread.
-
-    Why first: importing Textual and drawing the first frame is ~0.4 s of Python; SoftHSM's
-    C_Initialize (it reads every object file, GIL released) and the listing run beside it on
-    the owner thread, so a 1,000-object table fills when the screen appears, not ~0.3 s later. The
-    bench's TUI probe starts the TUI through here too. `app_options` go to make_app (tests
-    pass `modules`, `clock`...).
-    """
-    from ikm_tui.core.p11.modules import ModuleCandidate, discover
-    from ikm_tui.core.p11.prefetch import StartupPrefetch
-    from ikm_tui.core.p11.service import get_service
-    from ikm_tui.core.p11.trace import TraceFeed
-
-    # Start-up allocates ~300k objects that live as long as the app (Textual's classes, CSS,
-    # widgets, the first listing); the cyclic GC would rescan them in every full collection on
-    # the way (~50 ms before a 1,000-object table shows). Off until the first listing is on
-    # screen; the main screen then freezes that heap and turns it back on (end_startup_gc),
-    # after 5 s at the latest.
-    gc.disable()
-    feed = TraceFeed()  # the Trace pane shows these first calls too
-    prefetch = None
-    given = app_options.get("modules")
-    cands = [ModuleCandidate(p, "given") for p in given] if given is not None else discover(module)
-    if cands:
-        try:
-            svc = get_service(cands[0].path)
-            feed.attach(svc)
-            prefetch = StartupPrefetch(svc, cands[0].path, token)
-        except Exception:  # noqa: BLE001 - the screen makes the calls itself and shows the error
-            prefetch = None
-    from ikm_tui.ui.app import make_app
-
-    return make_app(module=module, token=token, demo_pin=demo_pin, trace_feed=feed, prefetch=prefetch,
-                    **app_options)
-
-
-def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
-    from ikm_tui.core.p11.hangup import HANGUP_EXIT
-
-    app = prepare_tui(module, token, demo_pin)
-    app.run()
-    if app.return_code == HANGUP_EXIT:
-        # The app closed the sessions at SIGHUP (IkmApp._hangup); the terminal is restored now.
-        try:
-            print("ikm-tui: hangup: sessions closed", file=sys.stderr)
-        except OSError:  # the terminal is really gone
-            pass
-    return app.return_code or 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from ikm_tui.core.p11 import hangup
 
@@ -344,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "command", None) is None:
+            from ikm_tui.cli.tui import run_tui
+
             return run_tui(args.module, args.token)
         # A command is one short process: what the imports and the parser allocated lives until
         # exit, so take it out of the cyclic GC's sight. Every later collection (a dozen during a

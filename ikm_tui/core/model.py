@@ -162,15 +162,13 @@ class Pairing:
 
 @dataclass(frozen=True)
 class Listing:
-    """A complete object listing of one token. `complete` is False when listing was cut short."""
+    """A complete object listing of one token (a listing cut short raises instead)."""
 
     token: TokenInfo
     slot_id: int
     objects: tuple[ObjectInfo, ...]
     pairing: Pairing
     logged_in: bool
-    complete: bool = True
-    warning: str | None = None
 
     def by_handle(self, handle: int) -> ObjectInfo | None:
         # An index built on first use: `list --json` asks once per certificate, and a linear

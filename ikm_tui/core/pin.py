@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 
 class Pin:
     """Wraps a PIN so that printing, logging or a crash screen's locals show `***`.
@@ -37,6 +39,6 @@ class Pin:
     def __hash__(self) -> int:  # pragma: no cover - Pins are not dict keys
         return hash("Pin")
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         # Refuse pickling: a pickled PIN ends up in files and caches.
         raise TypeError("Pin objects cannot be pickled")

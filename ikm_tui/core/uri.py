@@ -6,7 +6,7 @@ from functools import lru_cache
 from urllib.parse import quote, unquote
 
 # RFC 7512 §2.3: pchar minus ';' '?' '/' etc.; keep unreserved characters literal.
-_SAFE = "-._~:[]@!$&'()*+,=" 
+_SAFE = "-._~:[]@!$&'()*+,="
 
 
 _PCT = [f"%{b:02x}" for b in range(256)]

@@ -260,8 +260,6 @@ class MainScreen(Screen[None]):
         state = ("logged in" if listing.logged_in else
                  "public only (l: log in)" if t.login_required else "no login needed")
         status = Content.assemble(literal(t.label, "bold"), literal(f"  serial {t.serial}  · {state}"))
-        if not listing.complete and listing.warning:
-            status = Content.assemble(status, literal(f"  · {listing.warning}", "bold yellow"))
         self._set_status(status)
 
     def _set_status(self, content: Content) -> None:

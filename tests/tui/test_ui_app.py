@@ -46,7 +46,7 @@ async def test_textual_still_renders_crashes_with_locals(capsys: pytest.CaptureF
             app.call_later(boom)
             await pilot.pause(0.2)
     assert "LOCAL-SHOWN-42" in capsys.readouterr().err
-    assert IkmApp._fatal_error is not App._fatal_error
+    assert IkmApp._fatal_error is not App._fatal_error  # noqa: SLF001 - the override under test
 
 
 async def test_crash_screen_shows_no_locals(snapshot_token: Any, capsys: pytest.CaptureFixture[str]) -> None:

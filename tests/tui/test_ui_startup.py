@@ -9,7 +9,7 @@ import subprocess
 import sys
 from typing import Any
 
-from ikm_tui.cli import main as cli
+from ikm_tui.cli import tui as cli
 from tests.support import faults
 from ikm_tui.core.p11.service import get_service
 from ikm_tui.ui.screens.error_screen import ErrorScreen
@@ -29,7 +29,7 @@ def record(self, name, *args, **kwargs):
     queued.append([name, "textual" in sys.modules])
     return submit(self, name, *args, **kwargs)
 service.TokenService._submit = record
-from ikm_tui.cli import main as cli
+from ikm_tui.cli import tui as cli
 app = cli.prepare_tui(sys.argv[1], sys.argv[2], modules=[sys.argv[1]])
 app.prefetch.mechanisms.result(30)
 print(json.dumps({"queued": queued, "prefetch": app.prefetch is not None}))

@@ -1,5 +1,5 @@
 """The reduced parser main() builds for `list`, `tokens`, `demo` and the TUI parses exactly as the
-full one (it only leaves out the subcommands of COMMAND_MODULES)."""
+full one (it only leaves out the commands of command_table())."""
 
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ def test_orphans_and_hidden_keys() -> None:
 
 
 def test_rows_cover_every_cert_field_and_validity_uses_the_clock() -> None:
-    fields = CertFields(subject="CN=a", issuer="CN=b", serial="10", not_before=datetime(2025, 1, 1, tzinfo=timezone.utc),
+    fields = CertFields(subject="CN=a", issuer="CN=b", serial="10",
+                        not_before=datetime(2025, 1, 1, tzinfo=timezone.utc),
                         not_after=datetime(2025, 6, 1, tzinfo=timezone.utc), sha256="aa", sha1="bb")
     cert = ObjectInfo(ObjClass.CERTIFICATE, "old", b"\x02", 11, "u", cert=fields)
     rows = dict(object_rows(_listing(cert), cert, NOW))

@@ -59,11 +59,16 @@ class _CA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
+        # KeyUsage(digital_signature, content_commitment, key_encipherment, data_encipherment,
+        #          key_agreement, key_cert_sign, crl_sign, encipher_only, decipher_only)
         if key_cert_sign_without_ca:
-            b = b.add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False), critical=True)
+            ku = x509.KeyUsage(True, False, False, False, False, True, False, False, False)
         else:
-            b = b.add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-        eku = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]
+            ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+        b = b.add_extension(ku, critical=True)
+        eku = [ExtendedKeyUsageOID.CLIENT_AUTH]
+        if server:
+            eku.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
         b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
         return b.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 

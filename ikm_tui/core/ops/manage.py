@@ -128,7 +128,8 @@ def plan_delete_key(backend: Backend, slot_id: int, label: str, key_id: bytes | 
         if not pubs:
             raise IkmError(f"No key labelled {safe_text(label)!r}"
                            + (f" with id {key_id.hex()}" if key_id is not None else "") + " on this token. "
-                           f"Keys present: {safe_text(_labels_of(listing, (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)))}.",
+                           "Keys present: "
+                           f"{safe_text(_labels_of(listing, (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)))}.",
                            "Check the label with `ikm-tui list --login`.", operation="Deleting the key")
         if len(pubs) > 1:
             raise _ambiguous("public key", label, pubs, "Pick one with --id HEX.")

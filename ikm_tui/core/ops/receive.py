@@ -7,7 +7,8 @@ Two steps, so a UI can show what will happen before anything is written:
 
 Both run on the module's owner thread (`fn(backend, ...)`). The certificate is written with the
 key's CKA_ID and the key's label, because Java SunPKCS11 and NSS pair key and cert by CKA_ID and
-name the entry after the *cert's* label (see shared/PKCS11_NOTES.md).
+name the entry after the *cert's* label (tests/interop/test_interop_receive.py checks both with
+keytool and certutil).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509.info import parse_certificate
 
 # Pending requests are DATA objects with this application and label = the key's label.
-from ikm_tui.core.ops.requests import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
+from ikm_tui.core.ops.requests import REQUEST_APPLICATION
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -196,7 +195,6 @@ class RequestResult:
     where: str  # "token" (a data object) or "file" (the token refused data objects)
     path: str | None = None  # the file, when where == "file"
     warnings: tuple[str, ...] = ()
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
@@ -212,7 +210,6 @@ class SelfSignedResult:
     key_type: str
     hash: str | None
     der: bytes
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
@@ -440,7 +437,6 @@ def create_request(
     `store`: "auto" (a data object, else a file under the user data dir), "token" or "file".
     On any failure after key generation the pair is deleted again.
     """
-    timings: dict[str, float] = {}
     spec = _spec(spec)
     _step(progress, "check", "Checking the token and the request")
     _need_login(backend, slot_id, "Creating a key pair")
@@ -454,13 +450,10 @@ def create_request(
                        "Choose another label, or `ikm-tui certreq delete` the old request first.")
 
     _step(progress, "keygen", f"Generating {spec} on the token")
-    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
-    timings["keygen"] = (time.monotonic() - t0) * 1000.0
     undo_store: Callable[[], None] | None = None
     try:
         _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-        t0 = time.monotonic()
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         try:
             der = csrlib.build_csr(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
@@ -468,13 +461,10 @@ def create_request(
         except ValueError as exc:
             raise IkmError(f"The request did not verify: {exc}.",
                            "The key pair was deleted. Report this with the trace (`--trace FILE`).") from None
-        timings["sign"] = (time.monotonic() - t0) * 1000.0
         _step(progress, "verify", "Verifying the request")
         _verify_matches(der, pair.info.spki)
         _step(progress, "store", "Saving the request")
-        t0 = time.monotonic()
         where, path, warnings, undo_store = _store(backend, slot_id, label, der, store)
-        timings["store"] = (time.monotonic() - t0) * 1000.0
     except BaseException as exc:
         _rollback(pair, undo_store)
         if not isinstance(exc, Exception):
@@ -484,7 +474,7 @@ def create_request(
         warnings.append(ED25519_WARNING)
     _step(progress, "done", "Request created")
     return RequestResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, where, path,
-                         tuple(warnings), timings)
+                         tuple(warnings))
 
 
 def _rollback(pair: KeyPair, undo_store: Callable[[], None] | None) -> None:
@@ -523,7 +513,6 @@ def create_self_signed(
     progress: Progress | None = None,
 ) -> SelfSignedResult:
     """runmqakm `-cert -create`: a key pair and a self-signed certificate with the key's ID and label."""
-    timings: dict[str, float] = {}
     spec = _spec(spec)
     _step(progress, "check", "Checking the token and the certificate")
     _need_login(backend, slot_id, "Creating a key pair")
@@ -534,13 +523,10 @@ def create_self_signed(
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise IkmError(f"--days must be a whole number of at least 1, not {days!r}.", "Give e.g. --days 365.")
     _step(progress, "keygen", f"Generating {spec} on the token")
-    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
-    timings["keygen"] = (time.monotonic() - t0) * 1000.0
     cert_obj: Any = None
     try:
         _step(progress, "sign", f"Signing the certificate on the token ({hash_choice.mechanism})")
-        t0 = time.monotonic()
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         try:
             der = csrlib.build_self_signed(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
@@ -548,12 +534,9 @@ def create_self_signed(
                                            eku=list(eku), is_ca=is_ca)
         except ValueError as exc:
             raise IkmError(f"The certificate could not be made: {exc}.", "The key pair was deleted.") from None
-        timings["sign"] = (time.monotonic() - t0) * 1000.0
         _step(progress, "store", "Writing the certificate to the token")
-        t0 = time.monotonic()
         template = certificate_template(der, label, pair.info.key_id, CATEGORY_TOKEN_USER)
         cert_obj = backend.session(slot_id).create_object(template)
-        timings["store"] = (time.monotonic() - t0) * 1000.0
     except BaseException as exc:
         if cert_obj is not None:
             try:
@@ -565,7 +548,7 @@ def create_self_signed(
             raise
         raise from_exception(exc, "Creating the self-signed certificate") from None
     _step(progress, "done", "Certificate created")
-    return SelfSignedResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, timings)
+    return SelfSignedResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der)
 
 
 # ---- pending requests --------------------------------------------------------------------------
@@ -681,7 +664,7 @@ def delete(backend: Backend, slot_id: int, label: str, *, with_key: bool = False
     if with_key:
         _need_login(backend, slot_id, "Deleting a key pair")
         sess = backend.session(slot_id)
-        keys = [o for o in find_keys(sess, key_id=req.key_id)]
+        keys = list(find_keys(sess, key_id=req.key_id))
         certs = [o for o in keys if o.object_class == ObjectClass.CERTIFICATE]
         if certs:
             raise IkmError(f"A certificate shares the key of request {label!r} (ID {req.key_id.hex()}).",
@@ -745,20 +728,17 @@ def recreate(
     if choice is None:
         raise IkmError(f"ikm-tui cannot sign requests with a {key_type} key.", f"Supported: {', '.join(KEY_TYPES)}.")
     if hash is None and old is not None and not old.error and kind != "ed25519":
-        hash = old.signature_algorithm.split("_")[0] if old.signature_algorithm.split("_")[0] in HASHES else None
+        hash = old.signature_algorithm.split("_")[0] if old.signature_algorithm.split("_")[0] in HASHES else None  # noqa: A001
     hash_choice = _pick_hash(choice, hash)
     name = _subject(subject)
     _check_inputs(KeySpec.parse(key_type), name, sans, key_usage, eku)
     _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
     signer, sig_alg = _signer(privs[0], kind, hash_choice)
     try:
         der = csrlib.build_csr(subject=name, spki_der=spki, sign=signer, sig_alg=sig_alg, sans=sans,
                                key_usage=key_usage, eku=eku)
     except ValueError as exc:
         raise IkmError(f"The request did not verify: {exc}.", "Nothing was changed on the token.") from None
-    timings["sign"] = (time.monotonic() - t0) * 1000.0
     _step(progress, "verify", "Verifying the request")
     _verify_matches(der, spki)
     _step(progress, "store", "Replacing the pending request")
@@ -771,5 +751,5 @@ def recreate(
     if where == "token" and old_file.exists():
         old_file.unlink()
     _step(progress, "done", "Request created")
-    return RequestResult(label, key_id, key_type, hash_choice.name or None, der, where, path, tuple(warnings), timings)
+    return RequestResult(label, key_id, key_type, hash_choice.name or None, der, where, path, tuple(warnings))
 

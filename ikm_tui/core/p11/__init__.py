@@ -1,1 +1,1 @@
-"""The PKCS#11 boundary: the owner thread per module and everything that calls a module (the only importer of pkcs11 and ctypes)."""
+"""The PKCS#11 boundary: each module's owner thread and all that calls a module (sole importer of pkcs11/ctypes)."""

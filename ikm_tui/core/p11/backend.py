@@ -271,8 +271,8 @@ class Backend:
             path=self.module_path,
             description=lib.library_description.strip(),
             manufacturer=lib.manufacturer_id.strip(),
-            library_version="%d.%d" % tuple(lib.library_version),
-            cryptoki_version="%d.%d" % tuple(lib.cryptoki_version),
+            library_version="{}.{}".format(*lib.library_version),
+            cryptoki_version="{}.{}".format(*lib.cryptoki_version),
         )
 
     def rescan(self) -> list[SlotInfo]:
@@ -629,7 +629,7 @@ class Backend:
             fields["key_type"] = key_type
         elif cls is ObjClass.CERTIFICATE:
             # Imported here, not at the top: the CLI imports cryptography on its main thread
-            # while this thread loads the module (see cliutil.open_token).
+            # while this thread loads the module (see cli/common.py open_token).
             from ikm_tui.core.x509.info import parse_certificate
 
             value = attrs.get(Attribute.VALUE)
@@ -683,7 +683,8 @@ def _stale_object() -> IkmError:
 def _module_load_error(path: str, exc: BaseException) -> IkmError:
     msg = " ".join(str(a) for a in getattr(exc, "args", ())) or str(exc)
     low = msg.lower()
-    if "wrong elf class" in low or "elfclass" in low or "cannot open shared object file: no such file" not in low and "architecture" in low:
+    if ("wrong elf class" in low or "elfclass" in low
+            or ("cannot open shared object file: no such file" not in low and "architecture" in low)):
         return IkmError(
             f"{path} is built for another architecture ({msg}).",
             "Install the module for this machine's architecture (e.g. the amd64 package on x86_64).",

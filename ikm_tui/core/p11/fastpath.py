@@ -123,7 +123,7 @@ class Template:
     def lengths(self) -> list[int]:
         """ulValueLen of every attribute after a call."""
         if self._flat is not None:
-            return self._flat[2::3]  # type: ignore[no-any-return]
+            return self._flat[2::3]
         arr = self.array
         return [arr[i].ulValueLen for i in range(self.count)]
 

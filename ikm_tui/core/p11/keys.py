@@ -66,12 +66,11 @@ def spki_of_public(pub: Any) -> bytes:
 
 
 def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
-                     key_id: bytes | None = None, *, sign: bool = True,
-                     decrypt: bool = False) -> dict[str, Any]:
+                     key_id: bytes | None = None, *, decrypt: bool = False) -> dict[str, Any]:
     """A protected pair on the token (see keygen.generate_protected_pair), as a plain dict.
 
     Returns {'private': handle, 'public': handle, 'id': bytes, 'spki': DER}. Kept for the demo,
-    benches and tests that want handles; `sign` is always on (every key we make signs).
+    benches and tests that want handles. Every key it makes can sign.
     """
     # Imported here: keygen builds on this module (KeySpec, key_id_for).
     from ikm_tui.core.p11.keygen import KeyPurpose, generate_protected_pair

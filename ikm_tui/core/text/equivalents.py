@@ -260,7 +260,8 @@ def _cert_create(ctx: CommandContext) -> list[Equivalent]:
     out.append(_ed25519_openssl(kind) or Equivalent("openssl", _openssl(
         ctx, "req", "-new", "-x509", "-days", str(ctx.days), "-engine", "pkcs11", "-keyform", "engine",
         "-key", _obj_uri(ctx, "private"), "-passin", PIN_ENV, "-subj", openssl_subject(ctx.subject),
-        "-sha256", "-out", ctx.out_file), "self-signs with the token key; the certificate is a file until written back"))
+        "-sha256", "-out", ctx.out_file),
+        "self-signs with the token key; the certificate is a file until written back"))
     if kind != "ed25519":
         out.append(Equivalent("pkcs11-tool", _p11t(ctx, "--write-object", ctx.out_file, "--type", "cert", *sel,
                                                    login=True),

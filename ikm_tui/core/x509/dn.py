@@ -289,7 +289,7 @@ def _resolve_type(type_text: str) -> tuple[str, _AttrType | None]:
     m = _OID_RE.match(type_text)
     if m:
         dotted = m.group(1)
-        known = x509.NameType._map.get(dotted)
+        known = x509.NameType._map.get(dotted)  # noqa: SLF001 - asn1crypto's OID-to-name table
         if known in _BY_NAME:
             return known, _BY_NAME[known]
         return dotted, None
@@ -308,7 +308,7 @@ def _encode_value(ava: _Ava, text: str) -> x509.NameTypeAndValue:
             return x509.NameTypeAndValue({"type": type_name, "value": core.load(ava.der)})
         # Load with the type's own ASN.1 spec (EmailAddress, DirectoryString...) so a wrong
         # string type is refused, then re-check the text: #hex must not smuggle a bad C= in.
-        spec = x509.NameTypeAndValue._oid_specs[type_name]
+        spec = x509.NameTypeAndValue._oid_specs[type_name]  # noqa: SLF001 - asn1crypto's value spec
         try:
             value = spec.load(ava.der, strict=True)
             # asn1crypto's load() trusts the spec and does not check the tag itself; the
@@ -332,7 +332,7 @@ def _encode_value(ava: _Ava, text: str) -> x509.NameTypeAndValue:
     _check_value(label, known, val)
     if known.encoding == "ia5":
         # EmailAddress / DNSName: asn1crypto's IA5String subclasses for these two types.
-        encoded: core.Asn1Value = x509.NameTypeAndValue._oid_specs[type_name](val)
+        encoded: core.Asn1Value = x509.NameTypeAndValue._oid_specs[type_name](val)  # noqa: SLF001
     elif known.encoding == "printable":
         encoded = x509.DirectoryString(name="printable_string", value=core.PrintableString(val))
     else:
@@ -401,7 +401,7 @@ def _escape(value: str) -> str:
 
 def _format_ava(ava: x509.NameTypeAndValue) -> str:
     dotted = ava["type"].dotted
-    known = _BY_NAME.get(x509.NameType._map.get(dotted, ""))
+    known = _BY_NAME.get(x509.NameType._map.get(dotted, ""))  # noqa: SLF001 - see _resolve_type
     raw = ava["value"].dump()
     if known is not None:
         try:

@@ -158,7 +158,7 @@ def _parse(der: bytes, sha256: str, sha1: str) -> dict[str, object]:
     try:
         fields["signature_algorithm"] = (
             cert.signature_algorithm_oid._name  # noqa: SLF001 - cryptography's readable OID name
-            if cert.signature_algorithm_oid._name != "Unknown OID"
+            if cert.signature_algorithm_oid._name != "Unknown OID"  # noqa: SLF001
             else cert.signature_algorithm_oid.dotted_string
         )
     except Exception as exc:  # noqa: BLE001

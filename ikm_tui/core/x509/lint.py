@@ -379,7 +379,7 @@ def lint_certificate(
 
 
 def _raw_serial_findings(der: bytes) -> list[Finding]:
-    import asn1crypto.x509 as ax  # type: ignore[import-untyped]  # only when cryptography refused the cert
+    import asn1crypto.x509 as ax  # only when cryptography refused the cert
 
     try:
         serial = ax.Certificate.load(bytes(der))["tbs_certificate"]["serial_number"].native

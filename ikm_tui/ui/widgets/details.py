@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
@@ -26,7 +27,7 @@ class DetailsPane(VerticalScroll):
         self.uri: str | None = None
         self.plain_text = ""  # what is on screen, as plain text, for tests and screen readers
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         # Lint findings first: an error there matters more than any field below.
         yield LintView(id="details-lint")
         yield Static(Content("Select a token, key or certificate."), id="details-body")

@@ -24,19 +24,19 @@ class PinInput(Input):
         def __repr__(self) -> str:
             return "PinInput.Changed(value=***)"
 
-        __rich_repr__ = _redacted  # type: ignore[assignment]
+        __rich_repr__ = _redacted
 
     class Submitted(Input.Submitted):
         def __repr__(self) -> str:
             return "PinInput.Submitted(value=***)"
 
-        __rich_repr__ = _redacted  # type: ignore[assignment]
+        __rich_repr__ = _redacted
 
     class Blurred(Input.Blurred):
         def __repr__(self) -> str:
             return "PinInput.Blurred(value=***)"
 
-        __rich_repr__ = _redacted  # type: ignore[assignment]
+        __rich_repr__ = _redacted
 
 
 def debug_log_warning(features: frozenset[str]) -> str | None:
