@@ -248,6 +248,9 @@ def cmd_list(args: argparse.Namespace) -> int:
             "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,
                       "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
                       "logged_in": listing.logged_in},
+            # Part of the --json contract: always true, because a listing cut short (token
+            # removed, session lost) is an error with its own exit code, never partial output.
+            "complete": True,
             "objects": [object_json(o, listing) for o in listing.objects],
         })
         return 0

@@ -127,6 +127,7 @@ def test_malformed_corpus_sweep_on_the_token(token: Any, tmp_path: Path) -> None
     assert "Traceback" not in res.stderr and "Warning" not in res.stderr
     data = json.loads(res.stdout)
     certs = {o["id"]: o for o in data["objects"] if o["class"] == "certificate"}
+    assert data["complete"] is True
     assert set(certs) == set(expected_ids), "zero objects lost"
     for key_id, (name, expected) in expected_ids.items():
         obj = certs[key_id]
