@@ -85,6 +85,7 @@ def cmd_key_delete(args: argparse.Namespace) -> int:
 
 def cmd_pin_change(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.manage import change_pin, check_pin_length
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.pin import Pin
 
     old = get_pin(args, "Current user PIN: ", required=True)
@@ -92,7 +93,7 @@ def cmd_pin_change(args: argparse.Namespace) -> int:
     # Logging in with the old PIN checks it once, with the token's PIN-state guards (final try).
     # open_token logs in itself only with --pin-file / IKM_PIN; after a prompt we do it here.
     svc, slot = open_token(args, login=False)
-    svc.call("login", slot, old)
+    svc.run(Backend.login, slot, old)
     if args.new_pin_file:
         new = read_pin_file(args.new_pin_file)
     else:

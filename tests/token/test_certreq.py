@@ -18,6 +18,7 @@ from ikm_tui.core.ops import requests as reqs
 from ikm_tui.core.x509.dn import parse_dn
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import MechanismInfo
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import openssl_engine_env, pkcs11_tool
 
 SUBJECT = "/C=GB/O=HW/OU=MQ/OU=Dev/CN=colinpaice"  # repeated OU: order must survive
@@ -58,7 +59,7 @@ def private_key_blocks(tok: Any) -> dict[str, str]:
 
 
 def object_count(tok: Any) -> int:
-    return len(tok.service.call("list_objects", tok.slot_id).objects)
+    return len(tok.service.run(Backend.list_objects, tok.slot_id).objects)
 
 
 @pytest.mark.parametrize("key_type", ["rsa:2048", "rsa:4096", "ec:p256", "ec:p384", "ed25519"])
@@ -162,7 +163,7 @@ def test_unsupported_key_type_leaves_token_unchanged(token: Any, monkeypatch: py
     token.service.run(reqs.create_request, token.slot_id, "ec:p256", "existing", "CN=a")
     before = object_count(token)
     # A token without Ed25519 mechanisms, as capabilities would see it.
-    no_ed = [m for m in token.service.call("mechanisms", token.slot_id)
+    no_ed = [m for m in token.service.run(Backend.mechanisms, token.slot_id)
              if m.name not in ("CKM_EC_EDWARDS_KEY_PAIR_GEN", "CKM_EDDSA")]
     caps = reqs.capabilities_from_mechanisms(no_ed)
     choice = caps.choice("ed25519")
@@ -263,7 +264,7 @@ def test_self_signed_certificate_on_token(token: Any, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     cert.verify_directly_issued_by(cert)
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     by = {(o.cls.value, o.label): o for o in listing.objects}
     assert by[("certificate", "ss")].id == by[("public_key", "ss")].id
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 30

@@ -33,6 +33,7 @@ from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.flows.request_flow import _ensure_login, select_certificate
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
     from ikm_tui.ui.main_screen import MainScreen
@@ -126,7 +127,7 @@ async def receive_flow(main: MainScreen) -> None:
     if bundle is None:
         return
     # Reads only; no matching key → an IkmError naming the keys present, nothing written.
-    preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt, name="preview_receive")
+    preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt)
     now = main.ikm.clock()
     findings = receive.preview_findings(preview, now=now)
     choice = await main.app.push_screen_wait(
@@ -239,7 +240,7 @@ async def delete_flow(main: MainScreen, obj: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    plan: manage.Plan = await svc.arun(manage.plan_delete_object, ref.slot_id, obj.handle, name="plan_delete")
+    plan: manage.Plan = await svc.arun(manage.plan_delete_object, ref.slot_id, obj.handle)
     lines = ["This deletes exactly:"] + [f"  {manage.describe(o)}" for o in plan.objects]
     lines += [f"Warning: {w}" for w in plan.warnings]
     lines.append("Type the label to confirm.")
@@ -248,7 +249,7 @@ async def delete_flow(main: MainScreen, obj: ObjectInfo) -> None:
     if not confirmed:
         main.notify("Nothing was deleted.")
         return
-    done = await svc.arun(manage.apply_delete, ref.slot_id, plan, name="apply_delete")
+    done = await svc.arun(manage.apply_delete, ref.slot_id, plan)
     await main.open_token(ref)
     main.notify(plain("Deleted: " + "; ".join(manage.describe(o) for o in done)), title="Deleted", markup=False)
 
@@ -275,7 +276,7 @@ async def rename_flow(main: MainScreen, obj: ObjectInfo) -> None:
     if new is None:
         return
     try:
-        plan: manage.Plan = await svc.arun(manage.plan_rename, ref.slot_id, obj.label, new, obj.id, name="plan_rename")
+        plan: manage.Plan = await svc.arun(manage.plan_rename, ref.slot_id, obj.label, new, obj.id)
     except ValueError as exc:
         raise IkmError(f"Cannot rename to {new!r}: {exc}.", "Give another label.", operation="Renaming") from None
     if plan.warnings and not await main.app.push_screen_wait(ConfirmScreen(
@@ -283,7 +284,7 @@ async def rename_flow(main: MainScreen, obj: ObjectInfo) -> None:
                                        + [f"  {manage.describe(o)}" for o in plan.objects]
                                        + [f"Warning: {w}" for w in plan.warnings]), yes="Rename")):
         return
-    results = await svc.arun(manage.apply_rename, ref.slot_id, plan, name="apply_rename")
+    results = await svc.arun(manage.apply_rename, ref.slot_id, plan)
     await main.open_token(ref)
     bad = [r for r in results if not r.ok]
     lines = ["Read back in a fresh session:"]
@@ -311,7 +312,7 @@ async def change_pin_flow(main: MainScreen) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    info = await svc.acall("token_info", ref.slot_id)
+    info = await svc.arun(Backend.token_info, ref.slot_id)
     if await main.app.push_screen_wait(PinChangeScreen(svc, ref.slot_id, info)):
         main.notify("The user PIN was changed. Use the new PIN from now on.", title="PIN changed")
 
@@ -331,7 +332,7 @@ async def doctor_flow(main: MainScreen) -> None:
     if not await _ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
                                           "only after login with the user PIN."):
         return
-    report: manage.DoctorReport = await svc.arun(manage.diagnose, ref.slot_id, name="diagnose")
+    report: manage.DoctorReport = await svc.arun(manage.diagnose, ref.slot_id)
     if not await main.app.push_screen_wait(DoctorScreen(report)):
         return
     todo = [r for r in report.repairs if r.blocked is None]
@@ -339,7 +340,7 @@ async def doctor_flow(main: MainScreen) -> None:
             f"Apply {len(todo)} repair(s)?", "\n".join(r.describe() for r in todo), yes="Apply")):
         main.notify("Nothing was changed.")
         return
-    results = await svc.arun(manage.apply_repairs, ref.slot_id, report, name="apply_repairs")
+    results = await svc.arun(manage.apply_repairs, ref.slot_id, report)
     await main.open_token(ref)
     bad = [r for r in results if not r.ok]
     lines = [f"{manage.describe(r.obj)}: label|id now {r.wanted!r} "

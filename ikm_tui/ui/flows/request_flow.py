@@ -27,6 +27,7 @@ from ikm_tui.ui.widgets.requests_pane import RequestsPane, request_notes, reques
 from ikm_tui.ui.screens.save_screen import SavePathScreen
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
     from ikm_tui.ui.main_screen import MainScreen
@@ -83,7 +84,7 @@ async def _ensure_login(main: MainScreen, svc: Any, why: str) -> bool:
     if listing.logged_in:
         return True
     main.notify(why, title="Log in first")
-    info = await svc.acall("token_info", ref.slot_id)
+    info = await svc.arun(Backend.token_info, ref.slot_id)
     if not await main.app.push_screen_wait(PinScreen(svc, ref.slot_id, info)):
         return False
     await main.open_token(ref)
@@ -268,7 +269,7 @@ async def recreate_request(main: MainScreen, label: str) -> None:
     progress = RequestProgress(f"Signing a new request for {label}…")
     await main.mount(progress, after=main.query_one("#topbar"))
     try:
-        await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook, name="recreate_request")
+        await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook)
     finally:
         await progress.remove()
     await main.open_token(ref)

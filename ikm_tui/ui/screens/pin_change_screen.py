@@ -24,6 +24,7 @@ from ikm_tui.ui.widgets.pin_input import PinInput, debug_log_warning
 from ikm_tui.ui.screens.pin_screen import flag_lines
 from ikm_tui.ui.text import literal
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 _FIELDS = ("#pinchg-old", "#pinchg-new", "#pinchg-again")
 
@@ -155,7 +156,7 @@ class PinChangeScreen(ModalScreen[bool]):
             self._clear()
             self._error(f"{err}\nThe PIN was not changed; nothing is retried.")
             try:
-                self.info = await self.service.acall("token_info", self.slot_id)
+                self.info = await self.service.arun(Backend.token_info, self.slot_id)
             except IkmError:
                 pass
             self._show_flags()
