@@ -80,7 +80,7 @@ def build_token(size: int, root: Path, label: str) -> None:
     from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    from ikm_tui.core.p11.backend import make_mapper
+    from ikm_tui.core.p11.attributes import make_mapper
     from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, certificate_template
 
     home = softhsm.make_home(root)

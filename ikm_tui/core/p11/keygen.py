@@ -11,7 +11,8 @@ import pkcs11.exceptions as p11x
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from ikm_tui.core.p11.backend import Backend, unwrap_ec_point
+from ikm_tui.core.p11.attributes import unwrap_ec_point
+from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.x509.csr import spki_from_token_attrs
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.keys import CURVE_OIDS, ED25519_OID, KeySpec, key_id_for

@@ -10,7 +10,8 @@ from asn1crypto import keys as akeys
 from asn1crypto.core import Null
 from pkcs11 import Attribute, KeyType
 
-from ikm_tui.core.p11.backend import Backend, unwrap_ec_point
+from ikm_tui.core.p11.attributes import unwrap_ec_point
+from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError
 
 CURVE_OIDS = {"p256": "1.2.840.10045.3.1.7", "p384": "1.3.132.0.34", "p521": "1.3.132.0.35"}
