@@ -205,7 +205,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
-    from ikm_tui.core.ops.manage import plan_delete_cert
+    from ikm_tui.core.ops.delete import plan_delete_cert
 
     # The delete planner does the selection (and refuses duplicates); reading is harmless.
     return svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256).objects[0]
@@ -232,7 +232,7 @@ def _write_out(path: str, data: bytes) -> None:
 
 
 def print_plan(plan: Any, verb: str) -> None:
-    from ikm_tui.core.ops.manage import describe
+    from ikm_tui.core.ops.plans import describe
 
     for o in plan.objects:
         _say(f"{verb}: {describe(o)}")
@@ -241,7 +241,7 @@ def print_plan(plan: Any, verb: str) -> None:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_delete, plan_delete_cert
+    from ikm_tui.core.ops.delete import apply_delete, plan_delete_cert
 
     svc, slot = open_token(args)
     plan = svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256)
@@ -249,7 +249,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         print_plan(plan, "would delete")
         raise IkmError("Nothing was deleted.", "Add --yes to delete what is listed above.")
     done = svc.run(apply_delete, slot, plan)
-    from ikm_tui.core.ops.manage import describe
+    from ikm_tui.core.ops.plans import describe
 
     for o in done:
         _say(f"deleted: {describe(o)}")
@@ -259,7 +259,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_rename, describe, plan_rename
+    from ikm_tui.core.ops.rename import apply_rename, plan_rename
+    from ikm_tui.core.ops.plans import describe
 
     svc, slot = open_token(args, login=True)
     try:
@@ -281,7 +282,8 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_repairs, describe, diagnose
+    from ikm_tui.core.ops.doctor import apply_repairs, diagnose
+    from ikm_tui.core.ops.plans import describe
 
     svc, slot = open_token(args, login=True)
     rep = svc.run(diagnose, slot)

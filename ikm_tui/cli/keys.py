@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_export_public(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import export_public_key
+    from ikm_tui.core.ops.export import export_public_key
 
     svc, slot = open_token(args)
     key, pem = svc.run(export_public_key, slot, args.label, args.id)
@@ -69,7 +69,8 @@ def cmd_export_public(args: argparse.Namespace) -> int:
 
 
 def cmd_key_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_delete, describe, plan_delete_key
+    from ikm_tui.core.ops.delete import apply_delete, plan_delete_key
+    from ikm_tui.core.ops.plans import describe
 
     svc, slot = open_token(args, login=True)
     plan = svc.run(plan_delete_key, slot, args.label, args.id)
@@ -84,7 +85,7 @@ def cmd_key_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_pin_change(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import change_pin, check_pin_length
+    from ikm_tui.core.ops.pin import change_pin, check_pin_length
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.pin import Pin
 

@@ -18,7 +18,7 @@ import pytest
 from ikm_tui.core.p11.keys import KeySpec, generate_keypair
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11.objects import write_data_object
-from ikm_tui.core.ops.receive import REQUEST_APPLICATION
+from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import openssl_engine_env
 

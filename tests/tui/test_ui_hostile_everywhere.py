@@ -74,12 +74,9 @@ def hostile_token(service: Any, module_path: str) -> Any:
     tok = new_token(service, module_path, label=TOKEN_LABEL)
     assert service.run(Backend.find_slot, TOKEN_LABEL) == tok.slot_id
     tok.login()
-    service.run(keys.generate_keypair, tok.slot_id, keys.KeySpec.parse("ec:p256"), OBJECT_LABEL, b"\x66",
-                name="keygen")
-    service.run(objects.write_certificate, tok.slot_id, _hostile_cert(), OBJECT_LABEL, b"\x67",
-                name="write_certificate")
-    service.run(objects.write_data_object, tok.slot_id, "ikm-tui request", OBJECT_LABEL, b"not a CSR",
-                name="write_data_object")
+    service.run(keys.generate_keypair, tok.slot_id, keys.KeySpec.parse("ec:p256"), OBJECT_LABEL, b"\x66")
+    service.run(objects.write_certificate, tok.slot_id, _hostile_cert(), OBJECT_LABEL, b"\x67")
+    service.run(objects.write_data_object, tok.slot_id, "ikm-tui request", OBJECT_LABEL, b"not a CSR")
     service.run(Backend.logout, tok.slot_id)
     yield tok
     try:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, TabbedContent
 
-from ikm_tui.core.ops import manage
+from ikm_tui.core.ops import pending as pending_ops, plans as plans_ops
 from ikm_tui.core.ops import requests as reqs
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11.objects import write_certificate
@@ -128,7 +128,7 @@ async def test_receive_without_matching_key_is_refused(token: Any, tmp_path: Pat
 async def test_source_dialog_reports_a_csr_inside_and_paste_works(token: Any, tmp_path: Path) -> None:
     path = make_request_and_sign(token, tmp_path)
     csr_path = tmp_path / "r.csr"
-    csr_path.write_text(token.service.run(reqs.extract, token.slot_id, "web01"))
+    csr_path.write_text(token.service.run(pending_ops.extract, token.slot_id, "web01"))
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -331,7 +331,7 @@ async def test_doctor_lists_findings_and_repairs_on_confirm(token: Any, tmp_path
         assert "Repairs applied" in app.screen.plain_text and "(ok)" in app.screen.plain_text
     cert = _obj(token, ObjClass.CERTIFICATE, "web01")
     assert cert.id == _obj(token, ObjClass.PRIVATE_KEY, "web01").id
-    assert manage.describe(cert).startswith("certificate 'web01'")
+    assert plans_ops.describe(cert).startswith("certificate 'web01'")
 
 
 async def test_add_ca_then_save_it_asks_before_overwrite(token: Any, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from asn1crypto import keys as akeys
 from asn1crypto.core import Null
-from pkcs11 import Attribute, KeyType
+from pkcs11 import Attribute, KeyType, Mechanism, Object
 
 from ikm_tui.core.p11.attributes import unwrap_ec_point
 from ikm_tui.core.p11.backend import Backend
@@ -95,3 +95,14 @@ def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, purpose)
     return {"private": int(pair.private.handle), "public": int(pair.public.handle),
             "id": pair.info.key_id, "spki": pair.info.spki}
+
+
+def sign(private: Object, data: bytes, mechanism: str) -> bytes:
+    """Sign `data` on the token with the private key and CKM_<mechanism> ("CKM_ECDSA", ...)."""
+    return bytes(private.sign(data, mechanism=Mechanism[mechanism.removeprefix("CKM_")]))
+
+
+def key_kind(key: Object) -> str:
+    """"rsa", "ec" or "ed25519" for a python-pkcs11 key object."""
+    kt = key[Attribute.KEY_TYPE]
+    return {KeyType.RSA: "rsa", KeyType.EC: "ec", KeyType.EC_EDWARDS: "ed25519"}.get(kt, str(kt))

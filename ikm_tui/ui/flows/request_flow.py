@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from textual.dom import DOMNode
 from textual.widgets import TabbedContent
 
+from ikm_tui.core.ops import capabilities as capabilities_ops
+from ikm_tui.core.ops import pending as pending_ops
 from ikm_tui.core.ops import requests
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui import describe
@@ -49,7 +51,7 @@ def load_requests(main: MainScreen) -> None:
     if main.listing is None:
         _pane(main).show([])
         return
-    _pane(main).show(requests.requests_in_listing(main.listing))
+    _pane(main).show(pending_ops.requests_in_listing(main.listing))
 
 
 def show_request_details(main: MainScreen) -> bool:
@@ -114,7 +116,7 @@ async def new_request(main: MainScreen, *, self_signed: bool = False) -> None:
         return
     listing = main.listing
     assert listing is not None
-    caps = await svc.arun(requests.capabilities, ref.slot_id)
+    caps = await svc.arun(capabilities_ops.capabilities, ref.slot_id)
     taken = {o.label for o in listing.objects if o.cls in describe.KEY_CLASSES or o.cls is ObjClass.CERTIFICATE}
     taken |= {r.label for r in _pane(main).requests}
     form = await main.app.push_screen_wait(
@@ -146,10 +148,10 @@ async def _create(main: MainScreen, svc: Any, slot_id: int, form: RequestFormRes
         if self_signed:
             return await svc.arun(requests.create_self_signed, slot_id, form.key_type, form.label, form.subject,
                                   form.sans, form.key_usage, form.eku, form.hash, form.days or 365, form.key_id,
-                                  progress=progress.hook, name="create_self_signed")
+                                  progress=progress.hook)
         return await svc.arun(requests.create_request, slot_id, form.key_type, form.label, form.subject,
                               form.sans, form.key_usage, form.eku, form.hash, form.key_id,
-                              progress=progress.hook, name="create_request")
+                              progress=progress.hook)
     finally:
         await progress.remove()
 
@@ -214,7 +216,7 @@ async def save_request(main: MainScreen, label: str) -> None:
                 "Overwrite?", f"{target} exists. Replace it with request {label}?", yes="Overwrite")):
             main.notify("Nothing saved.")
             return
-    pem = await main.ikm.service_for(ref.module_path).arun(requests.extract, ref.slot_id, label)
+    pem = await main.ikm.service_for(ref.module_path).arun(pending_ops.extract, ref.slot_id, label)
     try:
         # "x" when there was nothing to confirm: a file that appeared meanwhile is not replaced.
         with open(target, "w" if target.exists() else "x", encoding="ascii") as fh:
@@ -243,7 +245,7 @@ async def delete_request(main: MainScreen, label: str) -> None:
     svc = main.ikm.service_for(ref.module_path)
     if with_key and not await _ensure_login(main, svc, "Deleting the key pair needs a login with the user PIN."):
         return
-    done = await svc.arun(requests.delete, ref.slot_id, label, with_key=with_key)
+    done = await svc.arun(pending_ops.delete, ref.slot_id, label, with_key=with_key)
     await main.open_token(ref)
     main.notify(plain(f"Deleted: {', '.join(done)} ({label})"), title="Request deleted", markup=False)
 

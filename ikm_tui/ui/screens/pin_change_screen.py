@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.ops.manage import change_pin
+from ikm_tui.core.ops.pin import change_pin
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
 from ikm_tui.ui.widgets.pin_input import PinInput, debug_log_warning
@@ -150,8 +150,7 @@ class PinChangeScreen(ModalScreen[bool]):
         old, new = self.query_one("#pinchg-old", Input), self.query_one("#pinchg-new", Input)
         try:
             # Pin(...) straight into the call: no local holds a PIN string.
-            await self.service.arun(change_pin, self.slot_id, Pin(old.value), Pin(new.value),
-                                    name="change_pin")
+            await self.service.arun(change_pin, self.slot_id, Pin(old.value), Pin(new.value))
         except IkmError as err:
             self._clear()
             self._error(f"{err}\nThe PIN was not changed; nothing is retried.")
