@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11.attributes import handle_of
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.ops.common import describe_key, require_login
@@ -126,7 +127,7 @@ def _challenge(backend: Backend, slot_id: int, key: ObjectInfo, cert_der: bytes)
     For keys whose public half is not on the token (EC private keys expose no point).
     """
     found = objects.find_objects(backend, slot_id, ObjClass.PRIVATE_KEY, key_id=key.id)
-    found = [k for k in found if int(k.handle) == key.handle] or found
+    found = [k for k in found if handle_of(k) == key.handle] or found
     if not found:
         return False
     priv = found[0]

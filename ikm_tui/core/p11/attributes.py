@@ -4,13 +4,13 @@ how they become an ObjectInfo. Pure tables and functions; no session, no owner t
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from struct import error as struct_error
-from typing import Any
+from typing import Any, cast
 
 from asn1crypto.core import ObjectIdentifier, OctetString, PrintableString
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11 import Attribute, KeyType, Mechanism, Object, ObjectClass, TokenFlag
 from pkcs11.attributes import AttributeMapper
 
 from ikm_tui.core import uri as uris
@@ -130,7 +130,7 @@ _RSA_ONLY = frozenset({int(Attribute.MODULUS), int(Attribute.MODULUS_BITS)})
 _EC_ONLY = frozenset({int(Attribute.EC_PARAMS), int(Attribute.EC_POINT)})
 
 
-def read_template(attrs: list[Attribute]) -> Template:
+def read_template(attrs: Sequence[Attribute]) -> Template:
     """A read template reused for every object of a class (made per listing: it owns buffers)."""
     sizes = [_BUFFER_SIZES.get(a, _ULONG_SIZE if a in _ULONG_ATTRS else 1) for a in attrs]
     fixed = [a not in _BUFFER_SIZES for a in attrs]
@@ -281,3 +281,8 @@ def describe_attrs(klass: Any, attrs: dict[Any, Any], handle: int, tinfo: TokenI
 def mechanism_code(name: str) -> int:
     """The CKM_* number of a mechanism named as PKCS#11 does ("CKM_ECDSA")."""
     return int(Mechanism[name.removeprefix("CKM_")])
+
+
+def handle_of(obj: Object) -> int:
+    """The object's handle: python-pkcs11 types it Optional, but a found or created object has one."""
+    return int(cast(int, obj.handle))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pkcs11
 import pkcs11.exceptions as p11x
@@ -37,6 +37,7 @@ from ikm_tui.core.p11.attributes import (
     WANTED_BY_CLASS,
     describe_attrs,
     flags_names,
+    handle_of,
     make_mapper,
     not_applicable,
     pin_state,
@@ -201,7 +202,7 @@ class Backend:
             try:
                 info = slot.get_mechanism_info(mech)
                 flags = flags_names(info.flags, MechanismFlag)
-                lo, hi = int(info.min_key_length), int(info.max_key_length)
+                lo, hi = int(cast(int, info.min_key_length)), int(cast(int, info.max_key_length))
             except p11x.PKCS11Error:
                 flags, lo, hi = (), 0, 0
             name = mech.name if isinstance(mech, Mechanism) else f"0x{int(mech):08x}"
@@ -315,7 +316,7 @@ class Backend:
             objects = []
             handles: dict[int, Object | ObjectInfo] = {}
             for obj in found:
-                handles[obj.handle] = obj
+                handles[handle_of(obj)] = obj
                 objects.append(self._describe(obj, tinfo))
             self._objects[slot_id] = handles
         else:
@@ -366,7 +367,7 @@ class Backend:
             # A wrapped session (faults.py injects failures into python-pkcs11 calls) must see
             # every call, so it takes the python-pkcs11 path.
             return None
-        h = int(sess.handle)
+        h = int(sess.handle)  # type: ignore[attr-defined]  # python-pkcs11 0.10.1's stub omits it
         unpack = self._unpackers()
         first = read_template(UNION)
         value_tpl = read_template([Attribute.VALUE])
@@ -415,7 +416,7 @@ class Backend:
                     raise
                 except Exception:  # noqa: BLE001 - the attribute is unavailable on this object
                     pass
-        return describe_attrs(klass, attrs, int(obj.handle), tinfo)
+        return describe_attrs(klass, attrs, handle_of(obj), tinfo)
 
     def pkcs11_object(self, slot_id: int, handle: int) -> Object:
         """The live object for a handle from the last listing (owner thread only)."""
@@ -436,7 +437,7 @@ class Backend:
             elif entry.label:
                 template[Attribute.LABEL] = entry.label
         for obj in list(self.session(slot_id).get_objects(template)):
-            if int(obj.handle) == handle:
+            if handle_of(obj) == handle:
                 self._objects[slot_id][handle] = obj
                 return obj
         raise _stale_object()

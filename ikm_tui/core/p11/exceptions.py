@@ -97,7 +97,7 @@ OWN_TEXT_BY_EXCEPTION: dict[type[p11x.PKCS11Error], tuple[str, str, str]] = {
 
 # Raised by python-pkcs11's own searches, not by the module: there is no CKR code to show, and
 # inventing one would send the operator looking for a token fault that never happened.
-LIBRARY_ERRORS: dict[type[p11x.PKCS11Error], tuple[str, str]] = {
+LIBRARY_ERRORS: dict[type[BaseException], tuple[str, str]] = {
     p11x.NoSuchKey: ("No key on the token matches that label or ID.",
                      "Run `ikm-tui list` to see the keys and their labels and IDs."),
     p11x.MultipleObjectsReturned: ("More than one object matches that label or ID.",

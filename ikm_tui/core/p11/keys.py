@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from asn1crypto import keys as akeys
 from asn1crypto.core import Null
 from pkcs11 import Attribute, KeyType, Mechanism, Object
+from pkcs11.types import SignMixin
 
 from ikm_tui.core.p11.attributes import unwrap_ec_point
 from ikm_tui.core.p11.backend import Backend
@@ -99,7 +100,9 @@ def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
 
 def sign(private: Object, data: bytes, mechanism: str) -> bytes:
     """Sign `data` on the token with the private key and CKM_<mechanism> ("CKM_ECDSA", ...)."""
-    return bytes(private.sign(data, mechanism=Mechanism[mechanism.removeprefix("CKM_")]))
+    # Found by class (CKO_PRIVATE_KEY), so python-pkcs11 made it a signing key; its type says Object.
+    key = cast(SignMixin, private)
+    return bytes(key.sign(data, mechanism=Mechanism[mechanism.removeprefix("CKM_")]))
 
 
 def key_kind(key: Object) -> str:

@@ -13,7 +13,7 @@ from asn1crypto import x509 as ax
 from pkcs11 import Attribute, CertificateType, Object, ObjectClass
 
 from ikm_tui.core.model import ObjClass
-from ikm_tui.core.p11.attributes import CLASS_MAP, CLASS_UNMAP
+from ikm_tui.core.p11.attributes import CLASS_MAP, CLASS_UNMAP, handle_of
 from ikm_tui.core.p11.backend import Backend
 
 # A live python-pkcs11 object, as the use cases hold one: opaque to them, passed back to these
@@ -61,7 +61,7 @@ def create_certificate(backend: Backend, slot_id: int, der: bytes, label: str, k
 
 def write_certificate(backend: Backend, slot_id: int, der: bytes, label: str, key_id: bytes,
                       category: int = CATEGORY_TOKEN_USER) -> int:
-    return int(create_certificate(backend, slot_id, der, label, key_id, category).handle)
+    return handle_of(create_certificate(backend, slot_id, der, label, key_id, category))
 
 
 def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: str,
@@ -74,7 +74,7 @@ def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: s
         subject = b"\x30\x00"
     sess = backend.session(slot_id)
     obj = sess.create_object(_base_certificate(value, label, key_id, subject))
-    return int(obj.handle)
+    return handle_of(obj)
 
 
 # Errors that mean "this token will not keep a data object like that" (so a file is the honest
@@ -100,7 +100,7 @@ def create_data_object(backend: Backend, slot_id: int, application: str, label: 
 
 def write_data_object(backend: Backend, slot_id: int, application: str, label: str, value: bytes,
                       private: bool = False) -> int:
-    return int(create_data_object(backend, slot_id, application, label, value, private).handle)
+    return handle_of(create_data_object(backend, slot_id, application, label, value, private))
 
 
 def find_data_objects(backend: Backend, slot_id: int, application: str,
@@ -129,7 +129,8 @@ def object_id(obj: Object) -> bytes:
 
 
 def object_class(obj: Object) -> ObjClass:
-    return CLASS_MAP.get(obj.object_class, ObjClass.OTHER)
+    klass = obj.object_class
+    return CLASS_MAP.get(klass, ObjClass.OTHER) if klass is not None else ObjClass.OTHER
 
 
 def set_attributes(obj: Object, *, key_id: bytes | None = None, label: str | None = None) -> None:
@@ -161,7 +162,7 @@ def fresh_labels(backend: Backend, slot_id: int, handles: list[int]) -> dict[int
     try:
         # One full search (materialised), matched by handle: data objects have no CKA_ID to search by.
         wanted = set(handles)
-        found = {int(f.handle): f for f in list(sess.get_objects()) if int(f.handle) in wanted}
+        found = {handle_of(f): f for f in list(sess.get_objects()) if handle_of(f) in wanted}
         return {h: (str(found[h][Attribute.LABEL]) if h in found else None) for h in handles}
     finally:
         sess.close()
@@ -174,7 +175,7 @@ def fresh_id_labels(backend: Backend, slot_id: int,
     sess = backend.open_read_session(slot_id)
     try:
         for handle, key_id in wanted:
-            found = [f for f in sess.get_objects({Attribute.ID: key_id}) if int(f.handle) == handle]
+            found = [f for f in sess.get_objects({Attribute.ID: key_id}) if handle_of(f) == handle]
             out[handle] = (str(found[0][Attribute.LABEL]), bytes(found[0][Attribute.ID])) if found else None
     finally:
         sess.close()
