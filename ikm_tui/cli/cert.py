@@ -173,14 +173,14 @@ def cmd_receive(args: argparse.Namespace) -> int:
                        operation="Receiving the certificate")
     res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
-    for r in res.removed:
-        _say(f"removed old certificate {r.label!r} id={r.id.hex()} serial={r.fields.serial}")
-    for c in res.chain_written:
-        _say(f"stored CA certificate {c.label!r} id={c.id.hex()} subject={c.fields.subject}")
-    for c in res.chain_skipped:
-        _say(f"skipped chain certificate {c.fields.subject} (already on the token or not a CA)")
-    for r in res.requests_removed:
-        _say(f"removed pending request {r.label!r}")
+    for old in res.removed:
+        _say(f"removed old certificate {old.label!r} id={old.id.hex()} serial={old.fields.serial}")
+    for ca in res.chain_written:
+        _say(f"stored CA certificate {ca.label!r} id={ca.id.hex()} subject={ca.fields.subject}")
+    for skipped in res.chain_skipped:
+        _say(f"skipped chain certificate {skipped.fields.subject} (already on the token or not a CA)")
+    for req in res.requests_removed:
+        _say(f"removed pending request {req.label!r}")
     for n in res.notes:
         _say(f"note: {n}")
     return 0

@@ -8,11 +8,14 @@ import json
 import os
 import stat
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.sanitize import safe_text
+
+if TYPE_CHECKING:
+    from ikm_tui.core.p11.service import TokenService
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -122,7 +125,7 @@ def resolve_module(args: argparse.Namespace) -> str:
     return cands[0].path
 
 
-def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[Any, int]:
+def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[TokenService, int]:
     """(service, slot_id) for the selected module and token; logs in when a PIN is available."""
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.p11.service import get_service

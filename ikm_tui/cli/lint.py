@@ -113,7 +113,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
         raise IkmError(f"No file and no certificate labelled {args.target!r} on token {listing.token.label!r}.",
                        f"Give a file, or one of the certificate labels: {labels}.")
     # Duplicate labels: every certificate of that label is linted (and named by its CKA_ID).
-    named = [(f"{o.label} (id {o.id.hex() or '-'})" if len(hits) > 1 else o.label, o.value) for o in hits]
+    named = [(f"{o.label} (id {o.id.hex() or '-'})" if len(hits) > 1 else o.label, o.value or b"") for o in hits]
     return named, _token_ca_certs(listing, {o.handle for o in hits})
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ikm_tui.core.p11.modules import canonical
+
+if TYPE_CHECKING:
+    from ikm_tui.core.p11.service import TokenService
 
 
 class StartupPrefetch:
@@ -24,7 +27,7 @@ class StartupPrefetch:
     screen would not make. Futures only: no asyncio, no Textual (the core stays UI-free).
     """
 
-    def __init__(self, svc: Any, module_path: str, selector: str | None) -> None:
+    def __init__(self, svc: TokenService, module_path: str, selector: str | None) -> None:
         from ikm_tui.core.p11.backend import Backend
 
         self.module_path = module_path
