@@ -153,6 +153,17 @@ def not_applicable(values: dict[int, Any]) -> frozenset[int]:
     return skip
 
 
+def unpackers(mapper: AttributeMapper) -> dict[int, Callable[[bytes], Any]]:
+    """The mapper's unpack function for every attribute the listing reads, looked up once."""
+    out: dict[int, Callable[[bytes], Any]] = {}
+    for attr in [*UNION, Attribute.VALUE]:
+        unpack = mapper.attribute_types[attr][1]
+        if attr in ENUM_ATTRS:
+            unpack = tolerant_unpack(unpack)
+        out[int(attr)] = unpack
+    return out
+
+
 def _tolerant_str(data: bytes) -> str:
     # A token is untrusted input: a label that is not UTF-8 must not abort the whole listing
     # (python-pkcs11's strict decode raises UnicodeDecodeError). The sanitizer escapes the rest.

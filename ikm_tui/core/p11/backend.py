@@ -7,8 +7,7 @@ generators never leave this module.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import pkcs11
 import pkcs11.exceptions as p11x
@@ -32,7 +31,6 @@ from ikm_tui.core.p11.attributes import (
     CLASS_UNMAP,
     COMMON,
     COMMON_SET,
-    ENUM_ATTRS,
     UNION,
     WANTED_BY_CLASS,
     describe_attrs,
@@ -42,7 +40,7 @@ from ikm_tui.core.p11.attributes import (
     not_applicable,
     pin_state,
     read_template,
-    tolerant_unpack,
+    unpackers,
 )
 from ikm_tui.core.p11.modules import canonical, module_load_error
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
@@ -368,7 +366,7 @@ class Backend:
             # every call, so it takes the python-pkcs11 path.
             return None
         h = int(sess.handle)  # type: ignore[attr-defined]  # python-pkcs11 0.10.1's stub omits it
-        unpack = self._unpackers()
+        unpack = unpackers(self.mapper)
         first = read_template(UNION)
         value_tpl = read_template([Attribute.VALUE])
         objects: list[ObjectInfo] = []
@@ -386,16 +384,6 @@ class Backend:
         except BatchError:
             return None
         return objects
-
-    def _unpackers(self) -> dict[int, Callable[[bytes], Any]]:
-        """The mapper's unpack function for every attribute the listing reads, looked up once."""
-        out: dict[int, Callable[[bytes], Any]] = {}
-        for attr in [*UNION, Attribute.VALUE]:
-            unpack = self.mapper.attribute_types[attr][1]
-            if attr in ENUM_ATTRS:
-                unpack = tolerant_unpack(unpack)
-            out[int(attr)] = unpack
-        return out
 
     def _describe(self, obj: Object, tinfo: TokenInfo) -> ObjectInfo:
         # python-pkcs11 sets object_class = None on objects it has no class for (CKO_DATA).
