@@ -33,6 +33,8 @@ BackendFn = Callable[Concatenate["Backend", P], R]
 
 
 class _Job(NamedTuple):
+    """One queued call. Any: the one queue carries calls of every result type."""
+
     fut: concurrent.futures.Future[Any]
     name: str
     fn: Callable[..., Any] | None  # None: load the module
