@@ -303,7 +303,7 @@ class TokenService:
 
         return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
 
-    def after(self, first: concurrent.futures.Future[T], fn: Callable[..., R],
+    def after(self, first: concurrent.futures.Future[T], fn: Callable[Concatenate[Backend, ...], R],
               make_args: Callable[[T], tuple[object, ...] | None]) -> concurrent.futures.Future[R | None]:
         """fn(backend, *make_args(first's result)), queued the moment `first` completes.
 
