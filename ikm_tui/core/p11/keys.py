@@ -11,7 +11,7 @@ from asn1crypto.core import Null
 from pkcs11 import Attribute, KeyType, Mechanism, Object
 from pkcs11.types import SignMixin
 
-from ikm_tui.core.p11.attributes import unwrap_ec_point
+from ikm_tui.core.p11.attributes import handle_of, unwrap_ec_point
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError
 
@@ -55,7 +55,7 @@ def key_id_for(public_value: bytes) -> bytes:
     return hashlib.sha1(public_value).digest()  # noqa: S324 - an identifier, not a security function
 
 
-def spki_of_public(pub: Any) -> bytes:
+def spki_of_public(pub: Object) -> bytes:
     """SubjectPublicKeyInfo DER of a python-pkcs11 public key object."""
     kt = pub[Attribute.KEY_TYPE]
     if kt == KeyType.RSA:
@@ -94,7 +94,7 @@ def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
 
     purpose = KeyPurpose(decrypt=decrypt, unwrap=decrypt)
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, purpose)
-    return {"private": int(pair.private.handle), "public": int(pair.public.handle),
+    return {"private": handle_of(pair.private), "public": handle_of(pair.public),
             "id": pair.info.key_id, "spki": pair.info.spki}
 
 
