@@ -80,7 +80,7 @@ def build_token(size: int, root: Path, label: str) -> None:
     from pkcs11 import Attribute, KeyType, ObjectClass
     from pkcs11.util.ec import encode_named_curve_parameters
 
-    from ikm_tui.core.p11.backend import make_mapper
+    from ikm_tui.core.p11.attributes import make_mapper
     from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, certificate_template
 
     home = softhsm.make_home(root)
@@ -314,14 +314,15 @@ def probe_stall(module: str, root: Path, bits: int) -> None:
     home = softhsm.make_home(root)
     softhsm.init_token(home, "bench-keygen", PIN, SO_PIN)
     os.environ["SOFTHSM2_CONF"] = str(home.conf)
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.p11.keys import KeySpec, generate_keypair
     from ikm_tui.core.pin import Pin
     from ikm_tui.core.p11.service import TokenService
 
     svc = TokenService(module)
     svc.wait_ready()
-    slot = svc.call("find_slot", "bench-keygen")
-    svc.call("login", slot, Pin(PIN))
+    slot = svc.run(Backend.find_slot, "bench-keygen")
+    svc.run(Backend.login, slot, Pin(PIN))
 
     async def main() -> dict[str, float]:
         stop = asyncio.Event()
@@ -358,6 +359,7 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     except ImportError as exc:
         print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
         return
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.pin import Pin
     from ikm_tui.core.p11.service import get_service
 
@@ -366,7 +368,7 @@ def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
     # awaited: the owner thread runs it before the TUI's own first calls (one queue, in order),
     # and the TUI then starts exactly as `ikm-tui` does (cli.prepare_tui).
     svc = get_service(module)
-    login = svc.after(svc.submit("find_slot", label), "login",
+    login = svc.after(svc.submit(Backend.find_slot, label), Backend.login,
                       lambda slot: (slot, Pin(os.environ["IKM_PIN"])))
     app = prepare_tui(module, label)
     from ikm_tui.ui.widgets.object_table import ObjectTable

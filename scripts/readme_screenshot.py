@@ -14,6 +14,7 @@ from pathlib import Path
 async def _shoot(out: Path, size: tuple[int, int]) -> None:
     from ikm_tui.core.ops.demo import DEMO_PIN, ensure_demo_token
     from ikm_tui.core.model import ObjClass
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.pin import Pin
     from ikm_tui.core.p11.service import get_service
     from ikm_tui.ui.app import make_app
@@ -22,8 +23,8 @@ async def _shoot(out: Path, size: tuple[int, int]) -> None:
     # A throw-away demo token: the user's own demo token (and its PIN state) stays untouched.
     module, label = ensure_demo_token(get_service, Path(tempfile.mkdtemp(prefix="ikm-shot-")))
     svc = get_service(module)
-    svc.call("rescan")
-    svc.call("login", svc.call("find_slot", label), Pin(DEMO_PIN))
+    svc.run(Backend.rescan)
+    svc.run(Backend.login, svc.run(Backend.find_slot, label), Pin(DEMO_PIN))
     app = make_app(module=module, token=label, demo_pin=DEMO_PIN, modules=[module])
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.5)

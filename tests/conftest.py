@@ -23,6 +23,7 @@ os.environ.pop("IKM_MODULE", None)
 
 from ikm_tui.core.p11 import softhsm  # noqa: E402
 from ikm_tui.core.pin import Pin  # noqa: E402
+from ikm_tui.core.p11.backend import Backend  # noqa: E402
 
 HOME = softhsm.make_home(_RUN_DIR)
 MODULE = softhsm.softhsm_module()
@@ -43,7 +44,7 @@ class TestToken:
     so_pin: str = SO_PIN
 
     def login(self) -> None:
-        self.service.call("login", self.slot_id, Pin(self.pin))
+        self.service.run(Backend.login, self.slot_id, Pin(self.pin))
 
     def env(self) -> dict[str, str]:
         return HOME.env()
@@ -81,8 +82,8 @@ def new_token(service: Any, module_path: str, label: str | None = None) -> TestT
     label = label or f"ikm-test-{os.getpid()}-{next(_counter)}"
     softhsm.init_token(HOME, label, PIN, SO_PIN)
     # Tokens made by another process are invisible until the module is re-initialised.
-    service.call("rescan")
-    slot = service.call("find_slot", label)
+    service.run(Backend.rescan)
+    slot = service.run(Backend.find_slot, label)
     return TestToken(label, slot, service, module_path)
 
 
@@ -98,7 +99,7 @@ def token(service: Any, module_path: str) -> Any:
     tok = new_token(service, module_path)
     yield tok
     try:
-        tok.service.call("logout", tok.slot_id)
+        tok.service.run(Backend.logout, tok.slot_id)
     except Exception:  # noqa: BLE001 - a test may have removed the token on purpose
         pass
     delete_token(tok)
@@ -122,16 +123,16 @@ def snapshot_token(service: Any, module_path: str) -> Any:
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(src, dst)
         copied.append(dst)
-    service.call("rescan")
-    slot = service.call("find_slot", SNAPSHOT_LABEL)
+    service.run(Backend.rescan)
+    slot = service.run(Backend.find_slot, SNAPSHOT_LABEL)
     yield TestToken(SNAPSHOT_LABEL, slot, service, module_path)
     try:
-        service.call("logout", slot)
+        service.run(Backend.logout, slot)
     except Exception:  # noqa: BLE001
         pass
     for dst in copied:
         shutil.rmtree(dst, ignore_errors=True)
-    service.call("rescan")
+    service.run(Backend.rescan)
 
 
 def _top_level_svg_extension() -> Any:

@@ -175,7 +175,7 @@ def cmd_cert_create(args: argparse.Namespace) -> int:
     svc, slot = open_token(args, login=True)
     res = svc.run(create_self_signed, slot, args.key_type, args.label, args.subject, _csv(args.san),
                   _csv(args.key_usage), _csv(args.eku), args.hash, args.days, key_id, is_ca=args.ca,
-                  progress=_progress, name="create_self_signed")
+                  progress=_progress)
     if args.out:
         _write(args.out, res.pem)
     out(f"created {res.key_type} key pair and self-signed certificate {res.label!r} id={res.key_id.hex()} "
@@ -215,14 +215,14 @@ def cmd_receive(args: argparse.Namespace) -> int:
                        operation="Receiving the certificate")
     res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
-    for r in res.removed:
-        _say(f"removed old certificate {r.label!r} id={r.id.hex()} serial={r.fields.serial}")
-    for c in res.chain_written:
-        _say(f"stored CA certificate {c.label!r} id={c.id.hex()} subject={c.fields.subject}")
-    for c in res.chain_skipped:
-        _say(f"skipped chain certificate {c.fields.subject} (already on the token or not a CA)")
-    for r in res.requests_removed:
-        _say(f"removed pending request {r.label!r}")
+    for old in res.removed:
+        _say(f"removed old certificate {old.label!r} id={old.id.hex()} serial={old.fields.serial}")
+    for ca in res.chain_written:
+        _say(f"stored CA certificate {ca.label!r} id={ca.id.hex()} subject={ca.fields.subject}")
+    for skipped in res.chain_skipped:
+        _say(f"skipped chain certificate {skipped.fields.subject} (already on the token or not a CA)")
+    for req in res.requests_removed:
+        _say(f"removed pending request {req.label!r}")
     for n in res.notes:
         _say(f"note: {n}")
     return 0
@@ -247,7 +247,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
-    from ikm_tui.core.ops.manage import plan_delete_cert
+    from ikm_tui.core.ops.delete import plan_delete_cert
 
     # The delete planner does the selection (and refuses duplicates); reading is harmless.
     return svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256).objects[0]
@@ -277,7 +277,7 @@ def _write_out(path: str, data: bytes | str) -> None:
 
 
 def print_plan(plan: Any, verb: str) -> None:
-    from ikm_tui.core.ops.manage import describe
+    from ikm_tui.core.ops.plans import describe
 
     for o in plan.objects:
         _say(f"{verb}: {describe(o)}")
@@ -286,7 +286,7 @@ def print_plan(plan: Any, verb: str) -> None:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_delete, plan_delete_cert
+    from ikm_tui.core.ops.delete import apply_delete, plan_delete_cert
 
     svc, slot = open_token(args)
     plan = svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256)
@@ -294,7 +294,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         print_plan(plan, "would delete")
         raise IkmError("Nothing was deleted.", "Add --yes to delete what is listed above.")
     done = svc.run(apply_delete, slot, plan)
-    from ikm_tui.core.ops.manage import describe
+    from ikm_tui.core.ops.plans import describe
 
     for o in done:
         _say(f"deleted: {describe(o)}")
@@ -304,7 +304,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_rename, plan_rename
+    from ikm_tui.core.ops.rename import apply_rename, plan_rename
     from ikm_tui.core.text.readback import rename_report
 
     svc, slot = open_token(args, login=True)
@@ -325,7 +325,8 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_repairs, describe, diagnose
+    from ikm_tui.core.ops.doctor import apply_repairs, diagnose
+    from ikm_tui.core.ops.plans import describe
 
     svc, slot = open_token(args, login=True)
     rep = svc.run(diagnose, slot)

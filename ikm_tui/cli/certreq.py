@@ -152,7 +152,7 @@ def _check_out(path: str | None) -> None:
 
 
 def _confirm_ed25519(args: argparse.Namespace) -> None:
-    from ikm_tui.core.ops.requests import ED25519_WARNING
+    from ikm_tui.core.ops.capabilities import ED25519_WARNING
 
     if args.key_type != "ed25519":
         return
@@ -187,8 +187,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
     res = svc.run(create_request, slot, args.key_type, args.label, args.subject, _csv(args.san),
-                  _csv(args.key_usage), _csv(args.eku), args.hash, key_id, progress=_progress, store=args.store,
-                  name="create_request")
+                  _csv(args.key_usage), _csv(args.eku), args.hash, key_id, progress=_progress, store=args.store)
     _write(args.out, res.pem)
     where = "on the token" if res.where == "token" else f"in {res.path}"
     out(f"created {res.key_type} key pair {res.label!r} id={res.key_id.hex()} on the token; "
@@ -200,7 +199,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_capabilities(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.requests import capabilities
+    from ikm_tui.core.ops.capabilities import capabilities
 
     svc, slot = open_token(args)
     caps = svc.run(capabilities, slot)
@@ -229,7 +228,7 @@ def _req_json(r: Any) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.requests import list_requests
+    from ikm_tui.core.ops.pending import list_requests
 
     svc, slot = open_token(args)
     reqs = svc.run(list_requests, slot)
@@ -246,7 +245,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_details(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.requests import request_details
+    from ikm_tui.core.ops.pending import request_details
 
     svc, slot = open_token(args)
     r = svc.run(request_details, slot, args.label)
@@ -261,7 +260,7 @@ def cmd_details(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.requests import extract
+    from ikm_tui.core.ops.pending import extract
 
     _check_out(args.out)
     svc, slot = open_token(args)
@@ -271,7 +270,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.requests import delete
+    from ikm_tui.core.ops.pending import delete
 
     if not args.yes:
         raise IkmError(f"Not deleting request {args.label!r} without --yes.", "Add --yes to confirm.")
@@ -290,7 +289,7 @@ def cmd_recreate(args: argparse.Namespace) -> int:
     svc, slot = open_token(args, login=True)
     res = svc.run(recreate, slot, args.label, args.subject,
                   _csv(args.san) if args.san else None, _csv(args.key_usage) if args.key_usage else None,
-                  _csv(args.eku) if args.eku else None, args.hash, progress=_progress, name="recreate")
+                  _csv(args.eku) if args.eku else None, args.hash, progress=_progress)
     _write(args.out, res.pem)
     out(f"new request for {res.label!r} (id={res.key_id.hex()}) written to {args.out}; it replaces the pending one")
     for w in res.warnings:

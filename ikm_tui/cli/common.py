@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     # What each command module's register() receives: the result of add_subparsers() (argparse
     # names the type privately; Any because the top parser makes IkmArgumentParser subparsers).
     Subparsers: TypeAlias = argparse._SubParsersAction[Any]  # noqa: SLF001
+    from ikm_tui.core.p11.service import TokenService
 
 
 def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -105,6 +106,7 @@ def get_pin(args: argparse.Namespace, prompt: str = "User PIN: ", *, required: b
 def resolve_module(args: argparse.Namespace) -> str:
     """--module, else $IKM_MODULE, else the first discovered module that has a token."""
     from ikm_tui.core.p11.modules import discover, is_trust_module
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.p11.service import get_service
 
     explicit = getattr(args, "module", None)
@@ -121,15 +123,16 @@ def resolve_module(args: argparse.Namespace) -> str:
         svc = get_service(cand.path)
         try:
             svc.wait_ready()
-            if any(s.token is not None and s.token.initialized for s in svc.call("slots")):
+            if any(s.token is not None and s.token.initialized for s in svc.run(Backend.slots)):
                 return cand.path
         except IkmError:
             continue
     return cands[0].path
 
 
-def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[Any, int]:
+def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[TokenService, int]:
     """(service, slot_id) for the selected module and token; logs in when a PIN is available."""
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.p11.service import get_service
 
     from ikm_tui.core.p11.trace import trace_warnings
@@ -145,12 +148,12 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
         from ikm_tui.core.p11.trace import file_tracer
 
         svc.tracers.append(file_tracer(args.trace))
-    slot = svc.call("find_slot", getattr(args, "token", None))
+    slot = svc.run(Backend.find_slot, getattr(args, "token", None))
     pin = get_pin(args, required=bool(login))
     if pin is not None:
         for warning in trace_warnings(module):
             print(safe_text(f"ikm-tui: WARNING: {warning}"), file=sys.stderr)
-        result = svc.call("login", slot, pin,
+        result = svc.run(Backend.login, slot, pin,
                           allow_final_try=bool(getattr(args, "confirm_final_try", False)))
         del pin
         if result.warning is not None:

@@ -46,7 +46,7 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_export_public(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import export_public_key
+    from ikm_tui.core.ops.export import export_public_key
 
     svc, slot = open_token(args)
     key, pem = svc.run(export_public_key, slot, args.label, args.id)
@@ -56,7 +56,8 @@ def cmd_export_public(args: argparse.Namespace) -> int:
 
 
 def cmd_key_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import apply_delete, describe, plan_delete_key
+    from ikm_tui.core.ops.delete import apply_delete, plan_delete_key
+    from ikm_tui.core.ops.plans import describe
 
     svc, slot = open_token(args, login=True)
     plan = svc.run(plan_delete_key, slot, args.label, args.id)

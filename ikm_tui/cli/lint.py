@@ -86,6 +86,7 @@ def _token_named(args: argparse.Namespace) -> bool:
 
 def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[bytes]]:
     """[(name, leaf DER)] and the chain candidates."""
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.x509.pem import certificate_blobs as split_pem
 
     if os.path.isfile(args.target):
@@ -99,12 +100,12 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
         candidates = list(blobs[1:])
         if _token_named(args):
             svc, slot = open_token(args)
-            candidates += _token_ca_certs(svc.call("list_objects", slot))
+            candidates += _token_ca_certs(svc.run(Backend.list_objects, slot))
         return [(args.target, blobs[0])], candidates
     from ikm_tui.core.model import ObjClass
 
     svc, slot = open_token(args)
-    listing = svc.call("list_objects", slot)
+    listing = svc.run(Backend.list_objects, slot)
     certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
     hits = [o for o in certs if o.label == args.target and o.value is not None]
     if not hits:
@@ -112,7 +113,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
         raise IkmError(f"No file and no certificate labelled {args.target!r} on token {listing.token.label!r}.",
                        f"Give a file, or one of the certificate labels: {labels}.")
     # Duplicate labels: every certificate of that label is linted (and named by its CKA_ID).
-    named = [(f"{o.label} (id {o.id.hex() or '-'})" if len(hits) > 1 else o.label, o.value) for o in hits]
+    named = [(f"{o.label} (id {o.id.hex() or '-'})" if len(hits) > 1 else o.label, o.value or b"") for o in hits]
     return named, _token_ca_certs(listing, {o.handle for o in hits})
 
 

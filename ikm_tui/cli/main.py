@@ -150,6 +150,7 @@ def token_json(slot: Any) -> dict[str, Any]:
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.p11.modules import discover
     from ikm_tui.core.p11.service import get_service
 
@@ -164,8 +165,8 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         svc = get_service(cand.path)
         try:
             svc.wait_ready()
-            info = svc.call("module_info")
-            slots = svc.call("slots")
+            info = svc.run(Backend.module_info)
+            slots = svc.run(Backend.slots)
         except IkmError as err:
             if explicit:
                 raise
@@ -236,10 +237,11 @@ def object_json(o: Any, listing: Any) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.uri import token_uri
 
     svc, slot = open_token(args)
-    listing = svc.call("list_objects", slot)
+    listing = svc.run(Backend.list_objects, slot)
     t = listing.token
     show_commands(args, "list", module=svc.module_path, token_label=t.label, token_serial=t.serial,
                   login=listing.logged_in)

@@ -32,7 +32,7 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_pin_change(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.manage import change_pin, check_pin_length
+    from ikm_tui.core.ops.pin import change_pin, check_pin_length
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.pin import Pin
 

@@ -225,112 +225,23 @@ _P11KIT_NUMBERS: dict[int, str] = {
     0x1C4: "CKR_PUBLIC_KEY_INVALID",
 }
 
-# The tables that map python-pkcs11 exception classes are built on first use: importing
+# The python-pkcs11 tables live in core/p11/exceptions.py and are imported on first use: importing
 # pkcs11 pulls in asn1crypto (~25 ms), which `--help`, `explain` and the other commands that
-# never load a module should not pay. They stay module attributes (PEP 562 __getattr__ below).
+# never load a module should not pay. They stay readable here (PEP 562 __getattr__ below).
 @lru_cache(maxsize=1)
 def _exception_tables() -> tuple[dict[Any, str], dict[type[BaseException], tuple[str, int, str, str]],
                                  dict[type[BaseException], tuple[str, str]]]:
-    import pkcs11.exceptions as p11x
-
-    # The return code behind each python-pkcs11 exception class, as `map_rv_to_error` in its
-    # `_pkcs11.pxd` maps them (its exceptions carry neither name nor number).
-    CKR_NAME_BY_EXCEPTION: dict[Any, str] = {
-        p11x.AnotherUserAlreadyLoggedIn: "CKR_USER_ANOTHER_ALREADY_LOGGED_IN",
-        p11x.ArgumentsBad: "CKR_ARGUMENTS_BAD",
-        p11x.AttributeReadOnly: "CKR_ATTRIBUTE_READ_ONLY",
-        p11x.AttributeSensitive: "CKR_ATTRIBUTE_SENSITIVE",
-        p11x.AttributeTypeInvalid: "CKR_ATTRIBUTE_TYPE_INVALID",
-        p11x.AttributeValueInvalid: "CKR_ATTRIBUTE_VALUE_INVALID",
-        p11x.DataInvalid: "CKR_DATA_INVALID",
-        p11x.DataLenRange: "CKR_DATA_LEN_RANGE",
-        p11x.DeviceError: "CKR_DEVICE_ERROR",
-        p11x.DeviceMemory: "CKR_DEVICE_MEMORY",
-        p11x.DeviceRemoved: "CKR_DEVICE_REMOVED",
-        p11x.DomainParamsInvalid: "CKR_DOMAIN_PARAMS_INVALID",
-        p11x.EncryptedDataInvalid: "CKR_ENCRYPTED_DATA_INVALID",
-        p11x.EncryptedDataLenRange: "CKR_ENCRYPTED_DATA_LEN_RANGE",
-        p11x.ExceededMaxIterations: "CKR_EXCEEDED_MAX_ITERATIONS",
-        p11x.FunctionCancelled: "CKR_FUNCTION_CANCELED",
-        p11x.FunctionFailed: "CKR_FUNCTION_FAILED",
-        p11x.FunctionNotSupported: "CKR_FUNCTION_NOT_SUPPORTED",
-        p11x.FunctionRejected: "CKR_FUNCTION_REJECTED",
-        p11x.GeneralError: "CKR_GENERAL_ERROR",
-        p11x.HostMemory: "CKR_HOST_MEMORY",
-        p11x.KeyHandleInvalid: "CKR_KEY_HANDLE_INVALID",
-        p11x.KeyIndigestible: "CKR_KEY_INDIGESTIBLE",
-        p11x.KeyNeeded: "CKR_KEY_NEEDED",
-        p11x.KeyNotNeeded: "CKR_KEY_NOT_NEEDED",
-        p11x.KeyNotWrappable: "CKR_KEY_NOT_WRAPPABLE",
-        p11x.KeySizeRange: "CKR_KEY_SIZE_RANGE",
-        p11x.KeyTypeInconsistent: "CKR_KEY_TYPE_INCONSISTENT",
-        p11x.KeyUnextractable: "CKR_KEY_UNEXTRACTABLE",
-        p11x.MechanismInvalid: "CKR_MECHANISM_INVALID",
-        p11x.MechanismParamInvalid: "CKR_MECHANISM_PARAM_INVALID",
-        p11x.NoEvent: "CKR_NO_EVENT",
-        p11x.ObjectHandleInvalid: "CKR_OBJECT_HANDLE_INVALID",
-        p11x.OperationActive: "CKR_OPERATION_ACTIVE",
-        p11x.OperationNotInitialized: "CKR_OPERATION_NOT_INITIALIZED",
-        p11x.PinExpired: "CKR_PIN_EXPIRED",
-        p11x.PinIncorrect: "CKR_PIN_INCORRECT",
-        p11x.PinInvalid: "CKR_PIN_INVALID",
-        p11x.PinLenRange: "CKR_PIN_LEN_RANGE",
-        p11x.PinLocked: "CKR_PIN_LOCKED",
-        p11x.PinTooWeak: "CKR_PIN_TOO_WEAK",
-        p11x.PublicKeyInvalid: "CKR_PUBLIC_KEY_INVALID",
-        p11x.RandomNoRNG: "CKR_RANDOM_NO_RNG",
-        p11x.RandomSeedNotSupported: "CKR_RANDOM_SEED_NOT_SUPPORTED",
-        p11x.SessionClosed: "CKR_SESSION_CLOSED",
-        p11x.SessionCount: "CKR_SESSION_COUNT",
-        p11x.SessionExists: "CKR_SESSION_EXISTS",
-        p11x.SessionHandleInvalid: "CKR_SESSION_HANDLE_INVALID",
-        p11x.SessionReadOnly: "CKR_SESSION_READ_ONLY",
-        p11x.SessionReadOnlyExists: "CKR_SESSION_READ_ONLY_EXISTS",
-        p11x.SessionReadWriteSOExists: "CKR_SESSION_READ_WRITE_SO_EXISTS",
-        p11x.SignatureInvalid: "CKR_SIGNATURE_INVALID",
-        p11x.SignatureLenRange: "CKR_SIGNATURE_LEN_RANGE",
-        p11x.SlotIDInvalid: "CKR_SLOT_ID_INVALID",
-        p11x.TemplateIncomplete: "CKR_TEMPLATE_INCOMPLETE",
-        p11x.TemplateInconsistent: "CKR_TEMPLATE_INCONSISTENT",
-        p11x.TokenNotPresent: "CKR_TOKEN_NOT_PRESENT",
-        p11x.TokenNotRecognised: "CKR_TOKEN_NOT_RECOGNIZED",
-        p11x.TokenWriteProtected: "CKR_TOKEN_WRITE_PROTECTED",
-        p11x.UnwrappingKeyHandleInvalid: "CKR_UNWRAPPING_KEY_HANDLE_INVALID",
-        p11x.UnwrappingKeySizeRange: "CKR_UNWRAPPING_KEY_SIZE_RANGE",
-        p11x.UnwrappingKeyTypeInconsistent: "CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT",
-        p11x.UserAlreadyLoggedIn: "CKR_USER_ALREADY_LOGGED_IN",
-        p11x.UserNotLoggedIn: "CKR_USER_NOT_LOGGED_IN",
-        p11x.UserPinNotInitialized: "CKR_USER_PIN_NOT_INITIALIZED",
-        p11x.UserTooManyTypes: "CKR_USER_TOO_MANY_TYPES",
-        p11x.WrappedKeyInvalid: "CKR_WRAPPED_KEY_INVALID",
-        p11x.WrappedKeyLenRange: "CKR_WRAPPED_KEY_LEN_RANGE",
-        p11x.WrappingKeyHandleInvalid: "CKR_WRAPPING_KEY_HANDLE_INVALID",
-        p11x.WrappingKeySizeRange: "CKR_WRAPPING_KEY_SIZE_RANGE",
-        p11x.WrappingKeyTypeInconsistent: "CKR_WRAPPING_KEY_TYPE_INCONSISTENT",
-    }
+    from ikm_tui.core.p11 import exceptions as p11e
 
     # CKR name and number for each python-pkcs11 exception class, with the operator's sentence and
     # next step. Built from the catalogue so one code reads the same wherever it surfaces.
-    CKR_BY_EXCEPTION: dict[type[BaseException], tuple[str, int, str, str]] = {
+    ckr_by_exception: dict[type[BaseException], tuple[str, int, str, str]] = {
         klass: (name, CKR_BY_NAME[name].code, CKR_BY_NAME[name].cause, CKR_BY_NAME[name].next_step)
-        for klass, name in CKR_NAME_BY_EXCEPTION.items()
+        for klass, name in p11e.CKR_NAME_BY_EXCEPTION.items()
     }
-    # python-pkcs11 raises NoSuchToken itself (no C call failed); the backend reports an unknown token
-    # label the same way, so both read alike.
-    CKR_BY_EXCEPTION[p11x.NoSuchToken] = ("CKR_TOKEN_NOT_PRESENT", 0xE0, "No token with that label or serial.",
-                                          "Run `ikm-tui tokens` to see the tokens present.")
-
-    # Raised by python-pkcs11's own searches, not by the module: there is no CKR code to show, and
-    # inventing one would send the operator looking for a token fault that never happened.
-    LIBRARY_ERRORS: dict[type[BaseException], tuple[str, str]] = {
-        p11x.NoSuchKey: ("No key on the token matches that label or ID.",
-                         "Run `ikm-tui list` to see the keys and their labels and IDs."),
-        p11x.MultipleObjectsReturned: ("More than one object matches that label or ID.",
-                                       "Select the object by its pkcs11: URI or its ID (`ikm-tui list` shows both)."),
-        p11x.MultipleTokensReturned: ("More than one token matches that label.",
-                                      "Select the token by serial with a pkcs11: URI (`ikm-tui tokens` shows them)."),
-    }
-    return CKR_NAME_BY_EXCEPTION, CKR_BY_EXCEPTION, LIBRARY_ERRORS
+    for klass, (name, cause, step) in p11e.OWN_TEXT_BY_EXCEPTION.items():
+        ckr_by_exception[klass] = (name, CKR_BY_NAME[name].code, cause, step)
+    return dict(p11e.CKR_NAME_BY_EXCEPTION), ckr_by_exception, dict(p11e.LIBRARY_ERRORS)
 
 
 _LAZY_TABLES = ("CKR_NAME_BY_EXCEPTION", "CKR_BY_EXCEPTION", "LIBRARY_ERRORS")
@@ -413,34 +324,38 @@ def from_exception(exc: BaseException, operation: str | None = None) -> IkmError
         if operation and not exc.operation:
             return IkmError(exc.cause, exc.next_step, exc.ckr_name, exc.ckr_code, operation)
         return exc
-    p11x = sys.modules.get("pkcs11.exceptions")
-    if p11x is None:
+    if "pkcs11.exceptions" not in sys.modules:
         # python-pkcs11 was never imported: exc cannot be one of its exceptions.
         return IkmError(f"{type(exc).__name__}: {exc}", "", None, None, operation)
-    _, CKR_BY_EXCEPTION, LIBRARY_ERRORS = _exception_tables()
-    for klass in type(exc).__mro__:
-        if klass in CKR_BY_EXCEPTION:
-            name, code, cause, step = CKR_BY_EXCEPTION[klass]
-            return IkmError(cause, step, name, code, operation)
-        if klass in LIBRARY_ERRORS:
-            cause, step = LIBRARY_ERRORS[klass]
-            return IkmError(cause, step, None, None, operation)
-    if isinstance(exc, p11x.PKCS11Error):
-        msg = " ".join(str(a) for a in exc.args) or type(exc).__name__
-        match = _UNMAPPED.search(msg)
-        if match:
-            code = int(match.group(1), 16)
-            entry = ckr_for_code(code)
-            if entry is not None:
-                return IkmError(entry.cause, entry.next_step, entry.name, code, operation)
-            return IkmError(f"The module returned an error ikm-tui cannot name: {unknown_code_text(code)}",
-                            "See the trace (`--trace FILE`) for the failing call and the module's documentation.",
-                            unknown_code_name(code), code, operation)
-        for text, name in _MESSAGE_CKR:
-            if text in msg:
-                entry = CKR_BY_NAME[name]
-                return IkmError(entry.cause, entry.next_step, entry.name, entry.code, operation)
-        return IkmError(f"The PKCS#11 module reported {type(exc).__name__}: {msg}",
-                        "See the trace (`--trace FILE`) for the failing call.",
-                        None, None, operation)
-    return IkmError(f"{type(exc).__name__}: {exc}", "", None, None, operation)
+    from ikm_tui.core.p11.exceptions import translate
+
+    found = translate(exc)
+    if found is None:
+        return IkmError(f"{type(exc).__name__}: {exc}", "", None, None, operation)
+    if found.message is None:
+        if found.ckr_name is None:
+            return IkmError(found.cause or "", found.next_step or "", None, None, operation)
+        entry = CKR_BY_NAME[found.ckr_name]
+        return IkmError(found.cause or entry.cause, found.next_step or entry.next_step, entry.name,
+                        entry.code, operation)
+    return _from_module_message(exc, found.message, operation)
+
+
+def _from_module_message(exc: BaseException, msg: str, operation: str | None) -> IkmError:
+    """The base PKCS11Error: python-pkcs11 had no class for the code and says it in words."""
+    match = _UNMAPPED.search(msg)
+    if match:
+        code = int(match.group(1), 16)
+        entry = ckr_for_code(code)
+        if entry is not None:
+            return IkmError(entry.cause, entry.next_step, entry.name, code, operation)
+        return IkmError(f"The module returned an error ikm-tui cannot name: {unknown_code_text(code)}",
+                        "See the trace (`--trace FILE`) for the failing call and the module's documentation.",
+                        unknown_code_name(code), code, operation)
+    for text, name in _MESSAGE_CKR:
+        if text in msg:
+            entry = CKR_BY_NAME[name]
+            return IkmError(entry.cause, entry.next_step, entry.name, entry.code, operation)
+    return IkmError(f"The PKCS#11 module reported {type(exc).__name__}: {msg}",
+                    "See the trace (`--trace FILE`) for the failing call.",
+                    None, None, operation)

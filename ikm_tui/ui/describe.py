@@ -16,7 +16,7 @@ from ikm_tui.core.uri import token_uri
 Row = tuple[str, str]  # (field name, value)
 
 KEY_CLASSES = (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY, ObjClass.SECRET_KEY)
-from ikm_tui.core.ops.requests import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
+from ikm_tui.core.conventions import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
 
 MARKER_MEANING = {
     "-": "personal (certificate with its private key)",

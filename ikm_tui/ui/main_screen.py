@@ -35,6 +35,7 @@ from ikm_tui.ui.widgets.token_activity import TokenActivity
 from ikm_tui.ui.widgets.token_tree import ModuleEntry, NodeData, TokenRef, TokenTree
 from ikm_tui.ui.widgets.trace_pane import TracePane
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 # Seconds after which the cyclic GC is back on even if the first listing has not come.
 STARTUP_GC_LIMIT = 5.0
@@ -138,13 +139,13 @@ class MainScreen(Screen[None]):
             try:
                 svc = app.service_for(cand.path)
                 if rescan:
-                    await svc.acall("rescan")
+                    await svc.arun(Backend.rescan)
                 if first and early is not None:
                     info = await _outcome(early.info)
                     slots = await _outcome(early.slots)
                 else:
-                    info = await svc.acall("module_info")
-                    slots = await svc.acall("slots")
+                    info = await svc.arun(Backend.module_info)
+                    slots = await svc.arun(Backend.slots)
             except IkmError as err:
                 return ModuleEntry(cand.path, cand.source, error=str(err))
             except Exception as exc:  # noqa: BLE001 - a module that cannot even start must not stop the others
@@ -208,7 +209,7 @@ class MainScreen(Screen[None]):
                     # Already asked, right after the module's slots (see StartupPrefetch).
                     slot = await _outcome(early.slot)
                 else:
-                    slot = await self.ikm.service_for(entry.path).acall("find_slot", selector)
+                    slot = await self.ikm.service_for(entry.path).arun(Backend.find_slot, selector)
             except IkmError as err:
                 first_error = first_error or err
                 continue
@@ -225,16 +226,16 @@ class MainScreen(Screen[None]):
                     listing: Listing = await _outcome(early.listing)
                     mechanisms = await _outcome(early.mechanisms)
                 else:
-                    listing = await svc.acall("list_objects", ref.slot_id)
+                    listing = await svc.arun(Backend.list_objects, ref.slot_id)
             except IkmError as err:
                 if err.ckr_name not in token_state.SESSION_LOST:
                     raise
                 # Reinserted: the service forgot the dead session, so this opens a public one.
                 reinserted = self.current == ref and self.listing is not None and self.listing.logged_in
-                listing = await svc.acall("list_objects", ref.slot_id)
+                listing = await svc.arun(Backend.list_objects, ref.slot_id)
                 mechanisms = None
             if mechanisms is None:
-                mechanisms = await svc.acall("mechanisms", ref.slot_id)
+                mechanisms = await svc.arun(Backend.mechanisms, ref.slot_id)
         except IkmError as err:
             if err.ckr_name not in token_state.GONE:
                 raise
@@ -412,12 +413,12 @@ class MainScreen(Screen[None]):
             return
         svc: Any = self.ikm.service_for(ref.module_path)
         if listing.logged_in:
-            await svc.acall("logout", ref.slot_id)
+            await svc.arun(Backend.logout, ref.slot_id)
             await self.open_token(ref)
             self.notify("Logged out: private objects are hidden again.")
             return
         # Fresh flags: COUNT_LOW / FINAL_TRY / LOCKED may have changed since the listing.
-        info = await svc.acall("token_info", ref.slot_id)
+        info = await svc.arun(Backend.token_info, ref.slot_id)
         tree = self.query_one("#tokens", TokenTree)
         tree.update_token(ref, info)
         store = await self._pin_store()
@@ -427,7 +428,7 @@ class MainScreen(Screen[None]):
             self.notify("Logged in with the PIN remembered in the OS keyring.")
             return
         if remembered is False:  # the refused try changed the flags: show them before asking
-            info = await svc.acall("token_info", ref.slot_id)
+            info = await svc.arun(Backend.token_info, ref.slot_id)
             tree.update_token(ref, info)
         if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info, pin_store=store,
                                                      on_flags=lambda i: tree.update_token(ref, i))):

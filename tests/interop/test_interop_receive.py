@@ -18,7 +18,8 @@ import pytest
 from ikm_tui.core.p11.keys import KeySpec, generate_keypair
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11.objects import write_data_object
-from ikm_tui.core.ops.receive import REQUEST_APPLICATION
+from ikm_tui.core.conventions import REQUEST_APPLICATION
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import openssl_engine_env
 
 
@@ -45,12 +46,12 @@ def need(tool: str) -> str:
 
 def object_count(tok: Any) -> int:
     tok.login()
-    return len(tok.service.call("list_objects", tok.slot_id).objects)
+    return len(tok.service.run(Backend.list_objects, tok.slot_id).objects)
 
 
 def objects(tok: Any) -> Any:
     tok.login()
-    return tok.service.call("list_objects", tok.slot_id).objects
+    return tok.service.run(Backend.list_objects, tok.slot_id).objects
 
 
 def certs_with_id(tok: Any, key_id: bytes) -> list[Any]:

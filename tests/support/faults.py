@@ -22,6 +22,7 @@ and `C_Login` (the login call proper) and `C_Initialize` (the factory).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import threading
 import types
@@ -235,6 +236,9 @@ class FaultyBackend:
     """Wraps a real Backend: its methods run with `self` = this wrapper, so the backend's own
     inner calls (login -> token_info, list_objects -> _describe) meet the faults too. State
     (sessions, caches) stays on the real backend; attribute writes go there.
+
+    It satisfies core.p11.protocol.TokenBackend by delegation (every Backend method is reached
+    through __getattr__), which tests/token/test_faults.py checks.
     """
 
     def __init__(self, real: Any, plan: FaultPlan) -> None:
@@ -249,11 +253,14 @@ class FaultyBackend:
         bound = types.MethodType(attr, self)
         plan: FaultPlan = object.__getattribute__(self, "plan")
 
+        # functools.wraps names Backend's own function as `__wrapped__`: TokenService routes
+        # `svc.run(Backend.login, ...)` through this stand-in only when it wraps that very
+        # function, so every call by function reference meets the plan as a call by name did.
+        @functools.wraps(attr)
         def call(*args: Any, **kwargs: Any) -> Any:
             plan.before(name)
             return _after(name, bound(*args, **kwargs), plan)
 
-        call.__name__ = name
         return call
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -14,6 +14,7 @@ from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
 
 from ikm_tui.core.p11 import keys, objects
 from ikm_tui.core.p11.keys import KeySpec
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import SoftCA
 
 
@@ -71,7 +72,7 @@ def test_batched_listing_equals_python_pkcs11_listing(token: Any, logged_in: boo
     token.login()
     token.service.run(_populate, token.slot_id)
     if not logged_in:
-        token.service.call("logout", token.slot_id)
+        token.service.run(Backend.logout, token.slot_id)
 
     def both(backend: Any, slot: int) -> tuple[Any, Any, Any]:
         assert backend.batch_reads
@@ -99,10 +100,10 @@ def test_batched_listing_equals_python_pkcs11_listing(token: Any, logged_in: boo
 def test_objects_listed_fast_can_be_acted_on(token: Any) -> None:
     token.login()
     token.service.run(_populate, token.slot_id)
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     target = next(o for o in listing.objects if o.label == "broken")
     token.service.run(objects.destroy, token.slot_id, target.handle)
-    again = token.service.call("list_objects", token.slot_id)
+    again = token.service.run(Backend.list_objects, token.slot_id)
     assert "broken" not in [o.label for o in again.objects]
     assert len(again.objects) == len(listing.objects) - 1
 
@@ -121,7 +122,7 @@ def test_stale_handle_is_refused(token: Any) -> None:
 
     token.login()
     token.service.run(_populate, token.slot_id)
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     target = next(o for o in listing.objects if o.label == "data")
     token.service.run(objects.destroy, token.slot_id, target.handle)
     with pytest.raises(IkmError) as info:

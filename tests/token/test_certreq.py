@@ -14,10 +14,13 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ikm_tui.core.ops import capabilities as capabilities_ops
+from ikm_tui.core.ops import pending as pending_ops
 from ikm_tui.core.ops import requests as reqs
 from ikm_tui.core.x509.dn import parse_dn
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import MechanismInfo
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import openssl_engine_env, pkcs11_tool
 
 SUBJECT = "/C=GB/O=HW/OU=MQ/OU=Dev/CN=colinpaice"  # repeated OU: order must survive
@@ -58,7 +61,7 @@ def private_key_blocks(tok: Any) -> dict[str, str]:
 
 
 def object_count(tok: Any) -> int:
-    return len(tok.service.call("list_objects", tok.slot_id).objects)
+    return len(tok.service.run(Backend.list_objects, tok.slot_id).objects)
 
 
 @pytest.mark.parametrize("key_type", ["rsa:2048", "rsa:4096", "ec:p256", "ec:p384", "ed25519"])
@@ -82,7 +85,7 @@ def test_request_verifies_round_trips_and_key_is_protected(token: Any, tmp_path:
     assert req.subject.public_bytes() == parse_dn(SUBJECT).dump()
     assert [a.value for a in req.subject] == ["GB", "HW", "MQ", "Dev", "colinpaice"]
     san = req.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert [reqs._san_text(g) for g in san] == SANS  # noqa: SLF001 - the SAN text the UI shows
+    assert [pending_ops._san_text(g) for g in san] == SANS  # noqa: SLF001 - the SAN text the UI shows
 
     block = private_key_blocks(token)["k1"]
     access = next(line for line in block.splitlines() if "Access:" in line)
@@ -134,7 +137,7 @@ def test_openssl_engine_signs_with_our_rsa_and_ec_keys(token: Any, tmp_path: Pat
         assert res.returncode == 0, res.stderr
         assert "verify OK" in openssl_verify(out)
         # The engine's request carries the very public key ikm-tui generated.
-        ours = token.service.run(reqs.request_details, token.slot_id, label)
+        ours = token.service.run(pending_ops.request_details, token.slot_id, label)
         engine_key = x509.load_pem_x509_csr(out.read_bytes()).public_key()
         assert engine_key == x509.load_der_x509_csr(ours.der).public_key()
 
@@ -162,14 +165,14 @@ def test_unsupported_key_type_leaves_token_unchanged(token: Any, monkeypatch: py
     token.service.run(reqs.create_request, token.slot_id, "ec:p256", "existing", "CN=a")
     before = object_count(token)
     # A token without Ed25519 mechanisms, as capabilities would see it.
-    no_ed = [m for m in token.service.call("mechanisms", token.slot_id)
+    no_ed = [m for m in token.service.run(Backend.mechanisms, token.slot_id)
              if m.name not in ("CKM_EC_EDWARDS_KEY_PAIR_GEN", "CKM_EDDSA")]
-    caps = reqs.capabilities_from_mechanisms(no_ed)
+    caps = capabilities_ops.capabilities_from_mechanisms(no_ed)
     choice = caps.choice("ed25519")
     assert not choice.supported and "CKM_EC_EDWARDS_KEY_PAIR_GEN" in choice.reason
     assert "ed25519" not in caps.supported and "rsa:4096" in caps.supported
     # The create path on such a token: refused before any keygen, with the reason.
-    monkeypatch.setattr(reqs, "capabilities", lambda _b, _s: caps)
+    monkeypatch.setattr(capabilities_ops, "capabilities", lambda _b, _s: caps)
     with pytest.raises(IkmError, match="cannot make ed25519 keys: token has no CKM_EC_EDWARDS_KEY_PAIR_GEN"):
         token.service.run(reqs.create_request, token.slot_id, "ed25519", "ed", "CN=a")
     assert object_count(token) == before
@@ -188,7 +191,7 @@ def test_capability_reasons_for_limited_token() -> None:
 
         return MechanismInfo(name, int(pkcs11.Mechanism[name[4:]]), lo, hi, flags)
 
-    caps = reqs.capabilities_from_mechanisms([
+    caps = capabilities_ops.capabilities_from_mechanisms([
         m("CKM_RSA_PKCS_KEY_PAIR_GEN", 1024, 2048, "generate_key_pair"),
         m("CKM_RSA_PKCS", 1024, 2048, "sign"),
         m("CKM_EC_KEY_PAIR_GEN", 256, 384, "generate_key_pair"),
@@ -221,7 +224,7 @@ def test_failure_after_keygen_deletes_the_pair(token: Any, monkeypatch: pytest.M
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise p11x.DeviceRemoved()
 
-    monkeypatch.setattr(reqs, "_write_token_request", refuse)
+    monkeypatch.setattr(pending_ops, "_write_token_request", refuse)
     with pytest.raises(IkmError, match="removed"):
         token.service.run(reqs.create_request, token.slot_id, "ec:p256", "gone", "CN=a")
     assert object_count(token) == before
@@ -233,14 +236,14 @@ def test_token_refusing_data_objects_falls_back_to_a_file(token: Any, monkeypatc
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise p11x.TemplateInconsistent()
 
-    monkeypatch.setattr(reqs, "_write_token_request", refuse)
+    monkeypatch.setattr(pending_ops, "_write_token_request", refuse)
     res = token.service.run(reqs.create_request, token.slot_id, "ec:p256", "odd/label", "CN=a")
     assert res.where == "file" and res.path and os.path.exists(res.path)
     assert any("file instead" in w for w in res.warnings)
     assert Path(res.path).parent.parent.name == "requests"
-    listed = token.service.run(reqs.list_requests, token.slot_id)
+    listed = token.service.run(pending_ops.list_requests, token.slot_id)
     assert [(r.label, r.where, r.has_key) for r in listed] == [("odd/label", "file", True)]
-    token.service.run(reqs.delete, token.slot_id, "odd/label")
+    token.service.run(pending_ops.delete, token.slot_id, "odd/label")
     assert not os.path.exists(res.path)
 
 
@@ -250,7 +253,7 @@ def test_recreate_resigns_for_the_existing_key(token: Any) -> None:
                               eku=["serverAuth"])
     again = token.service.run(reqs.recreate, token.slot_id, "re", "CN=new")
     assert again.key_id == first.key_id and again.der != first.der
-    listed = token.service.run(reqs.list_requests, token.slot_id)
+    listed = token.service.run(pending_ops.list_requests, token.slot_id)
     assert [(r.label, r.subject, r.sans, r.eku) for r in listed] == [("re", "CN=new", ("DNS:old",), ("serverAuth",))]
     old_key = x509.load_der_x509_csr(first.der).public_key()
     assert x509.load_der_x509_csr(again.der).public_key() == old_key
@@ -263,7 +266,7 @@ def test_self_signed_certificate_on_token(token: Any, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     cert.verify_directly_issued_by(cert)
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     by = {(o.cls.value, o.label): o for o in listing.objects}
     assert by[("certificate", "ss")].id == by[("public_key", "ss")].id
     assert (cert.not_valid_after_utc - cert.not_valid_before_utc).days == 30

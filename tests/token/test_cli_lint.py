@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ikm_tui.cli.main import build_parser, main
+from ikm_tui.core.p11.backend import Backend
 from tests.support import FIXTURES
 from tests.support.fixtures.make_snapshot_token import FIXED_NOW
 
@@ -67,7 +68,7 @@ def test_a_file_is_checked_against_the_token_when_one_is_named(snapshot_token: A
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from ikm_tui.core.model import ObjClass
 
-    listing = snapshot_token.service.call("list_objects", snapshot_token.slot_id)
+    listing = snapshot_token.service.run(Backend.list_objects, snapshot_token.slot_id)
     leaf = next(o for o in listing.objects if o.cls is ObjClass.CERTIFICATE and o.label == "mq-server")
     f = tmp_path / "leaf.der"
     f.write_bytes(leaf.value)

@@ -26,6 +26,7 @@ from ikm_tui.core.p11.objects import write_certificate
 from ikm_tui.core.pairing import private_key_for
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.p11.service import TokenService
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import SoftCA, pkcs11_tool
 
 WRONG = "00000000"
@@ -48,13 +49,13 @@ def _load_error(path: str) -> IkmError:
 
 
 def wrong_pin(tok: Any, tmp: Path) -> IkmError:
-    return _raised(lambda: tok.service.call("login", tok.slot_id, Pin(WRONG)))
+    return _raised(lambda: tok.service.run(Backend.login, tok.slot_id, Pin(WRONG)))
 
 
 def count_low(tok: Any, tmp: Path) -> IkmError:
     # Not a failure: the login goes ahead and the result carries the warning to show.
     with faults.installed(tok.service, faults.FaultPlan().pin_flags(count_low=True)) as f:
-        result = tok.service.call("login", tok.slot_id, Pin(tok.pin))
+        result = tok.service.run(Backend.login, tok.slot_id, Pin(tok.pin))
         assert f.plan.login_attempts == 1
     assert result.warning is not None
     return result.warning
@@ -62,14 +63,14 @@ def count_low(tok: Any, tmp: Path) -> IkmError:
 
 def final_try(tok: Any, tmp: Path) -> IkmError:
     with faults.installed(tok.service, faults.FaultPlan().pin_flags(final_try=True)) as f:
-        err = _raised(lambda: tok.service.call("login", tok.slot_id, Pin(tok.pin)))
+        err = _raised(lambda: tok.service.run(Backend.login, tok.slot_id, Pin(tok.pin)))
         assert f.plan.login_attempts == 0, "FINAL_TRY without confirmation must not call C_Login"
     return err
 
 
 def locked(tok: Any, tmp: Path) -> IkmError:
     with faults.installed(tok.service, faults.FaultPlan().pin_flags(locked=True)) as f:
-        err = _raised(lambda: tok.service.call("login", tok.slot_id, Pin(tok.pin),
+        err = _raised(lambda: tok.service.run(Backend.login, tok.slot_id, Pin(tok.pin),
                                                allow_final_try=True))
         assert f.plan.login_attempts == 0, "a LOCKED token must never see C_Login"
     return err
@@ -105,7 +106,7 @@ def module_wrong_architecture(tok: Any, tmp: Path) -> IkmError:
 
 
 def unknown_label(tok: Any, tmp: Path) -> IkmError:
-    err = _raised(lambda: tok.service.call("find_slot", "no-such-token"))
+    err = _raised(lambda: tok.service.run(Backend.find_slot, "no-such-token"))
     assert repr(tok.label) in err.cause, "the labels present are listed"
     return err
 
@@ -118,7 +119,7 @@ def cert_without_key(tok: Any, tmp: Path) -> IkmError:
     der = ca.issue(other.public_key(), "orphan.example.com").public_bytes(serialization.Encoding.DER)
     tok.login()
     handle = tok.service.run(write_certificate, tok.slot_id, der, "orphan", b"\x42")
-    listing = tok.service.call("list_objects", tok.slot_id)
+    listing = tok.service.run(Backend.list_objects, tok.slot_id)
     assert listing.pairing.markers[handle] == "!"
     return _raised(lambda: private_key_for(listing, handle))
 
@@ -141,9 +142,9 @@ def removed_mid_listing(tok: Any, tmp: Path) -> IkmError:
                     "--id", f"0{i}", "--label", f"c{i}")
     plan = faults.FaultPlan().remove_token_during_listing(after=1)
     with faults.installed(tok.service, plan):
-        err = _raised(lambda: tok.service.call("list_objects", tok.slot_id))
+        err = _raised(lambda: tok.service.run(Backend.list_objects, tok.slot_id))
         # Afterwards the token is absent: the slot shows no token rather than old objects.
-        slots = tok.service.call("slots")
+        slots = tok.service.run(Backend.slots)
         assert all(s.token is None for s in slots)
     return err
 
@@ -152,9 +153,9 @@ def session_invalid_after_reinsertion(tok: Any, tmp: Path) -> IkmError:
     tok.login()
     with faults.installed(tok.service, faults.FaultPlan()) as f:
         tok.service.run(lambda b: b.simulate_reinsertion())
-        err = _raised(lambda: tok.service.call("list_objects", tok.slot_id))
+        err = _raised(lambda: tok.service.run(Backend.list_objects, tok.slot_id))
         assert f.plan.login_attempts == 0, "a lost session is never answered with a login"
-        listing = tok.service.call("list_objects", tok.slot_id)  # reopened, public
+        listing = tok.service.run(Backend.list_objects, tok.slot_id)  # reopened, public
         assert not listing.logged_in
     return err
 
@@ -172,12 +173,12 @@ def initialize_fails(tok: Any, tmp: Path) -> IkmError:
 
 def token_absent_at_start(tok: Any, tmp: Path) -> IkmError:
     with faults.installed(tok.service, faults.FaultPlan().remove_token()):
-        assert all(s.token is None for s in tok.service.call("slots"))
-        return _raised(lambda: tok.service.call("find_slot", tok.label))
+        assert all(s.token is None for s in tok.service.run(Backend.slots))
+        return _raised(lambda: tok.service.run(Backend.find_slot, tok.label))
 
 
 def wrong_pin_then_so_login(tok: Any, tmp: Path) -> IkmError:
-    err = _raised(lambda: tok.service.call("login", tok.slot_id, Pin(WRONG)))
+    err = _raised(lambda: tok.service.run(Backend.login, tok.slot_id, Pin(WRONG)))
 
     def so_login(backend: Any) -> None:
         sess = backend._token(tok.slot_id).open(rw=True, so_pin=tok.so_pin)  # noqa: SLF001

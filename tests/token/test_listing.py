@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.helpers import SoftCA, pkcs11_tool
+from ikm_tui.core.p11.backend import Backend
 
 
 def populate_with_pkcs11_tool(tok: Any, tmp: Path) -> SoftCA:
@@ -111,7 +112,7 @@ def test_ec_cert_pairs_through_public_key_object(token: Any, tmp_path: Path) -> 
     pkcs11_tool(token, "--write-object", str(tmp_path / "ec.der"), "--type", "cert", "--id", "0b",
                 "--label", "ec-cert")
     token.login()
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     cert_obj = next(o for o in listing.objects if o.cls.value == "certificate")
     key = next(o for o in listing.objects if o.cls.value == "private_key")
     assert listing.pairing.cert_to_key[cert_obj.handle] == key.handle

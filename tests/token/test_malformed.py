@@ -23,6 +23,7 @@ from ikm_tui.core.model import CertFields
 from ikm_tui.core.p11.objects import write_certificate, write_raw_certificate
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509.info import parse_certificate
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import pkcs11_tool
 
 _KEY = ec.generate_private_key(ec.SECP256R1())
@@ -155,7 +156,7 @@ def test_duplicates_are_all_listed(token: Any) -> None:
         token.service.run(write_raw_certificate, token.slot_id, b"\x30\x00", "same", bytes([0x10 + i]))
     for _ in range(2):
         pkcs11_tool(token, "--keypairgen", "--key-type", "EC:prime256v1", "--id", "01", "--label", "same")
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     same = [o for o in listing.objects if o.label == "same"]
     assert len(same) == 3 + 2 + 2 * 2
     assert len({o.handle for o in same}) == len(same), "each one is its own row (by handle)"
@@ -203,7 +204,7 @@ def test_unparsed_certificate_details_export_and_delete(token: Any, tmp_path: Pa
 
     der = corpus()["truncated"][0]
     token.service.run(write_raw_certificate, token.slot_id, der, "broken", b"\xbb\x01")
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     obj = next(o for o in listing.objects if o.label == "broken")
     rows = dict(object_rows(listing, obj, datetime(2026, 1, 1, tzinfo=timezone.utc)))
     assert "unparsed" in rows["PARSE ERROR"]
@@ -220,5 +221,5 @@ def test_unparsed_certificate_details_export_and_delete(token: Any, tmp_path: Pa
     res = subprocess.run([*base, "cert", "delete", "broken", "--yes"], env=env, capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stderr
-    listing = token.service.call("list_objects", token.slot_id)
+    listing = token.service.run(Backend.list_objects, token.slot_id)
     assert not [o for o in listing.objects if o.label == "broken"]

@@ -10,11 +10,14 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ikm_tui.core.ops import manage
+from ikm_tui.core.ops import delete as delete_ops
+from ikm_tui.core.ops import doctor as doctor_ops
+from ikm_tui.core.ops import rename as rename_ops
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11.objects import write_certificate, write_data_object
-from ikm_tui.core.ops.receive import REQUEST_APPLICATION, receive
+from ikm_tui.core.conventions import REQUEST_APPLICATION
+from ikm_tui.core.ops.receive import receive
 from tests.support.helpers import SoftCA
 from tests.interop.test_interop_receive import object_count, objects, run_cli
 from tests.token.test_receive import key_and_cert, write
@@ -114,23 +117,23 @@ def test_rename_core_renames_request_and_refuses_clash(token: Any) -> None:
     key_id, _, _ = received(token, "r1")
     received(token, "taken")
     with pytest.raises(IkmError, match="already used"):
-        token.service.run(manage.plan_rename, token.slot_id, "r1", "taken")
+        token.service.run(rename_ops.plan_rename, token.slot_id, "r1", "taken")
     # A pending request (e.g. for a renewal) is labelled after its key and follows the rename.
     token.service.run(write_data_object, token.slot_id, REQUEST_APPLICATION, "r1", b"\x30\x00")
-    plan = token.service.run(manage.plan_rename, token.slot_id, "r1", "r2")
+    plan = token.service.run(rename_ops.plan_rename, token.slot_id, "r1", "r2")
     kinds = sorted(o.cls.value for o in plan.objects)
     assert kinds == ["certificate", "data", "private_key", "public_key"]
-    results = token.service.run(manage.apply_rename, token.slot_id, plan)
+    results = token.service.run(rename_ops.apply_rename, token.slot_id, plan)
     assert all(r.ok for r in results)
     assert {o.label for o in objects(token) if o.id == key_id} == {"r2"}
 
 
 def test_rename_reports_silently_ignored_write(token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     received(token, "sticky")
-    plan = token.service.run(manage.plan_rename, token.slot_id, "sticky", "slippery")
+    plan = token.service.run(rename_ops.plan_rename, token.slot_id, "sticky", "slippery")
     # A token that accepts C_SetAttributeValue but keeps the old label: simulate its read-back.
-    monkeypatch.setattr(manage, "_fresh_labels", lambda b, s, objs: {o.handle: "sticky" for o in objs})
-    results = token.service.run(manage.apply_rename, token.slot_id, plan)
+    monkeypatch.setattr(rename_ops, "_fresh_labels", lambda b, s, objs: {o.handle: "sticky" for o in objs})
+    results = token.service.run(rename_ops.apply_rename, token.slot_id, plan)
     assert results and not any(r.ok for r in results)
     assert all(r.actual == "sticky" for r in results)
 
@@ -161,7 +164,7 @@ def test_doctor_finds_and_repairs_mislinked_cert(token: Any) -> None:
     assert "(ok)" in res.stdout
     fixed = [o for o in objects(token) if o.cls is ObjClass.CERTIFICATE and o.id == key_id]
     assert len(fixed) == 1 and fixed[0].label == "doc"
-    report = token.service.run(manage.diagnose, token.slot_id)
+    report = token.service.run(doctor_ops.diagnose, token.slot_id)
     assert report.repairs == ()
 
 
@@ -169,10 +172,10 @@ def test_doctor_blocks_repair_that_would_duplicate_id(token: Any) -> None:
     key_id, cert, ca = received(token, "dupe")
     second = ca.issue(cert.public_key(), "dupe.example.com", serial=300)
     token.service.run(write_certificate, token.slot_id, second.public_bytes(DER), "dupe", b"\x55", 1)
-    report = token.service.run(manage.diagnose, token.slot_id)
+    report = token.service.run(doctor_ops.diagnose, token.slot_id)
     assert len(report.repairs) == 1 and report.repairs[0].blocked
     assert report.duplicate_certs and len(report.duplicate_certs[0]) == 2
-    assert token.service.run(manage.apply_repairs, token.slot_id, report) == ()
+    assert token.service.run(doctor_ops.apply_repairs, token.slot_id, report) == ()
 
 
 def _pin_file(tmp: Path, name: str, value: str) -> str:
@@ -235,18 +238,18 @@ def test_plan_delete_object_by_handle_among_duplicates(token: Any) -> None:
         der = ca.issue(ec.generate_private_key(ec.SECP256R1()).public_key(), "twin.example", serial=n)
         token.service.run(write_certificate, token.slot_id, der.public_bytes(DER), "twin", bytes([n]))
     twin2 = next(o for o in objects(token) if o.label == "twin" and o.id == b"\x02")
-    plan = token.service.run(manage.plan_delete_object, token.slot_id, twin2.handle)
+    plan = token.service.run(delete_ops.plan_delete_object, token.slot_id, twin2.handle)
     assert [o.handle for o in plan.objects] == [twin2.handle]
     assert any("other certificate(s) labelled 'twin' are NOT deleted" in w and "id=01" in w for w in plan.warnings)
-    token.service.run(manage.apply_delete, token.slot_id, plan)
+    token.service.run(delete_ops.apply_delete, token.slot_id, plan)
     assert [o.id for o in objects(token) if o.label == "twin"] == [b"\x01"]
 
 
 def test_plan_delete_object_private_key_takes_public_and_warns_orphan(token: Any) -> None:
     key_id, _, _ = received(token, "pair")
     priv = next(o for o in objects(token) if o.cls is ObjClass.PRIVATE_KEY and o.label == "pair")
-    plan = token.service.run(manage.plan_delete_object, token.slot_id, priv.handle)
+    plan = token.service.run(delete_ops.plan_delete_object, token.slot_id, priv.handle)
     assert {o.cls for o in plan.objects} == {ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY}
     assert any("becomes an orphan" in w for w in plan.warnings)
     with pytest.raises(IkmError, match="no longer on the token"):
-        token.service.run(manage.plan_delete_object, token.slot_id, 0x7FFFFFF0)
+        token.service.run(delete_ops.plan_delete_object, token.slot_id, 0x7FFFFFF0)

@@ -17,6 +17,7 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.p11.service import summarize_args
 from ikm_tui.core.p11.trace import TraceBuffer, file_tracer, format_entry, trace_warnings
+from ikm_tui.core.p11.backend import Backend
 
 SECRET = "86420975"
 
@@ -81,7 +82,7 @@ def test_str_pin_to_login_is_refused_and_not_traced(token: Any) -> None:
     token.service.tracers.append(buf)
     try:
         with pytest.raises(IkmError) as info:
-            token.service.call("login", token.slot_id, SECRET)
+            token.service.run(Backend.login, token.slot_id, SECRET)
     finally:
         token.service.tracers.remove(buf)
     assert "takes a Pin" in str(info.value)

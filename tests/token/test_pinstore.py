@@ -14,6 +14,7 @@ from ikm_tui.core.ops import pinstore
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.ops.pinstore import NO_KEYRING_NOTICE, PinStore
+from ikm_tui.core.p11.backend import Backend
 
 
 class MemoryKeyring(SecretService.Keyring):
@@ -97,14 +98,14 @@ def test_a_keyring_that_drops_writes_is_detected() -> None:
 
 
 def test_rejected_cached_pin_is_deleted_and_never_retried(token: Any) -> None:
-    serial = token.service.call("token_info", token.slot_id).serial
+    serial = token.service.run(Backend.token_info, token.slot_id).serial
     store = PinStore(MemoryKeyring())
     store.remember(serial, Pin("00000000"))  # a stale PIN
     plan = faults.FaultPlan()
     with faults.installed(token.service, plan):
         with pytest.raises(IkmError) as info:
             store.login_with_remembered(
-                lambda pin: token.service.call("login", token.slot_id, pin), serial)
+                lambda pin: token.service.run(Backend.login, token.slot_id, pin), serial)
         assert info.value.ckr_name == "CKR_PIN_INCORRECT"
         assert plan.login_attempts == 1, "one C_Login, no retry"
         assert store.recall(serial) is None, "the rejected PIN is gone"
@@ -112,16 +113,16 @@ def test_rejected_cached_pin_is_deleted_and_never_retried(token: Any) -> None:
 
 
 def test_session_loss_keeps_the_cached_pin(token: Any) -> None:
-    serial = token.service.call("token_info", token.slot_id).serial
+    serial = token.service.run(Backend.token_info, token.slot_id).serial
     store = PinStore(MemoryKeyring())
     store.remember(serial, Pin(token.pin))
     plan = faults.FaultPlan().fail("login", p11x.SessionHandleInvalid, on_call=1)
     with faults.installed(token.service, plan):
         with pytest.raises(IkmError) as info:
             store.login_with_remembered(
-                lambda pin: token.service.call("login", token.slot_id, pin), serial)
+                lambda pin: token.service.run(Backend.login, token.slot_id, pin), serial)
         assert info.value.ckr_name == "CKR_SESSION_HANDLE_INVALID"
         assert store.recall(serial) == Pin(token.pin), "not a wrong PIN: kept"
         result = store.login_with_remembered(
-            lambda pin: token.service.call("login", token.slot_id, pin), serial)
+            lambda pin: token.service.run(Backend.login, token.slot_id, pin), serial)
         assert result.token.serial == serial

@@ -11,6 +11,7 @@ import pytest
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.p11.service import TokenService
+from ikm_tui.core.p11.backend import Backend
 
 
 def test_all_calls_run_on_the_owner_thread(token: Any) -> None:
@@ -26,7 +27,7 @@ def test_all_calls_run_on_the_owner_thread(token: Any) -> None:
         try:
             for _ in range(20):
                 svc.run(probe)
-                svc.call("list_objects", token.slot_id)
+                svc.run(Backend.list_objects, token.slot_id)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -40,19 +41,19 @@ def test_all_calls_run_on_the_owner_thread(token: Any) -> None:
 
 
 async def test_async_facade(token: Any) -> None:
-    listing = await token.service.acall("list_objects", token.slot_id)
+    listing = await token.service.arun(Backend.list_objects, token.slot_id)
     assert listing.token.label == token.label
 
 
 def test_wrong_pin_is_named_and_leaves_no_session(token: Any) -> None:
     with pytest.raises(IkmError) as info:
-        token.service.call("login", token.slot_id, Pin("00000000"))
+        token.service.run(Backend.login, token.slot_id, Pin("00000000"))
     assert info.value.ckr_name == "CKR_PIN_INCORRECT"
     assert "00000000" not in str(info.value)
     assert info.value.__traceback__ is None or "00000000" not in repr(info.value)
     # No leaked session: a correct login works straight after.
     token.login()
-    assert token.service.call("is_logged_in", token.slot_id)
+    assert token.service.run(Backend.is_logged_in, token.slot_id)
 
 
 def test_missing_module_is_explained() -> None:

@@ -69,7 +69,7 @@ async def test_trace_pane_batches_a_flood_from_the_owner_thread(snapshot_token: 
             for i in range(3000):
                 app.trace_feed.buffer(TraceEntry(10**6 + i, "fake", "", "OK", 0.0, 0.0))
 
-        await snapshot_token.service.arun(flood, name="flood")
+        await snapshot_token.service.arun(flood)
         await wait_for(pilot, lambda: len(pane.lines) >= min(before + 3001, MAX_ROWS))
         await pilot.pause(0.2)
         wakeups = [m for m in posted if isinstance(m, TracePane.NewEntries)]

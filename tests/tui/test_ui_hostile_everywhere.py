@@ -38,6 +38,7 @@ from ikm_tui.ui.widgets.object_table import ObjectTable
 from ikm_tui.ui.screens.pin_screen import PinScreen
 from ikm_tui.ui.widgets.trace_pane import TracePane
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 from tests.conftest import delete_token, new_token
 from tests.support.ui_helpers import SIZE, app_for, settle, wait_for_screen
 
@@ -71,18 +72,15 @@ def _hostile_cert() -> bytes:
 @pytest.fixture
 def hostile_token(service: Any, module_path: str) -> Any:
     tok = new_token(service, module_path, label=TOKEN_LABEL)
-    assert service.call("find_slot", TOKEN_LABEL) == tok.slot_id
+    assert service.run(Backend.find_slot, TOKEN_LABEL) == tok.slot_id
     tok.login()
-    service.run(keys.generate_keypair, tok.slot_id, keys.KeySpec.parse("ec:p256"), OBJECT_LABEL, b"\x66",
-                name="keygen")
-    service.run(objects.write_certificate, tok.slot_id, _hostile_cert(), OBJECT_LABEL, b"\x67",
-                name="write_certificate")
-    service.run(objects.write_data_object, tok.slot_id, "ikm-tui request", OBJECT_LABEL, b"not a CSR",
-                name="write_data_object")
-    service.call("logout", tok.slot_id)
+    service.run(keys.generate_keypair, tok.slot_id, keys.KeySpec.parse("ec:p256"), OBJECT_LABEL, b"\x66")
+    service.run(objects.write_certificate, tok.slot_id, _hostile_cert(), OBJECT_LABEL, b"\x67")
+    service.run(objects.write_data_object, tok.slot_id, "ikm-tui request", OBJECT_LABEL, b"not a CSR")
+    service.run(Backend.logout, tok.slot_id)
     yield tok
     try:
-        service.call("logout", tok.slot_id)
+        service.run(Backend.logout, tok.slot_id)
     except IkmError:
         pass
     delete_token(tok)

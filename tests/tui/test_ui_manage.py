@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, TabbedContent
 
-from ikm_tui.core.ops import manage
+from ikm_tui.core.ops import pending as pending_ops, plans as plans_ops
 from ikm_tui.core.ops import requests as reqs
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11.objects import write_certificate
@@ -30,6 +30,7 @@ from ikm_tui.ui.screens.pin_change_screen import PinChangeScreen
 from ikm_tui.ui.screens.pin_screen import PinScreen
 from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.screens.receive_screen import CertSourceScreen
+from ikm_tui.core.p11.backend import Backend
 from tests.support.helpers import SoftCA
 from tests.support.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
@@ -47,7 +48,7 @@ def make_request_and_sign(tok: Any, tmp_path: Path, label: str = "web01", serial
 
 
 def count(tok: Any) -> int:
-    return len(tok.service.call("list_objects", tok.slot_id).objects)
+    return len(tok.service.run(Backend.list_objects, tok.slot_id).objects)
 
 
 async def receive_via_dialog(pilot: Pilot[Any], path: Path, *, logged_in: bool = True, pin: str = "") -> None:
@@ -72,7 +73,7 @@ async def wait_preview(pilot: Pilot[Any]) -> ReceivePreviewScreen:
 async def test_receive_flow_pair_linked(token: Any, tmp_path: Path) -> None:
     """Must-show 5: request on the token → signed by a test CA → received in the TUI → linked."""
     path = make_request_and_sign(token, tmp_path)
-    token.service.call("logout", token.slot_id)  # the flow must offer the PIN dialog itself
+    token.service.run(Backend.logout, token.slot_id)  # the flow must offer the PIN dialog itself
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -127,7 +128,7 @@ async def test_receive_without_matching_key_is_refused(token: Any, tmp_path: Pat
 async def test_source_dialog_reports_a_csr_inside_and_paste_works(token: Any, tmp_path: Path) -> None:
     path = make_request_and_sign(token, tmp_path)
     csr_path = tmp_path / "r.csr"
-    csr_path.write_text(token.service.run(reqs.extract, token.slot_id, "web01"))
+    csr_path.write_text(token.service.run(pending_ops.extract, token.slot_id, "web01"))
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -173,7 +174,7 @@ async def test_receive_twice_needs_replace_confirm(token: Any, tmp_path: Path) -
         assert not apply.disabled
         apply.press()
         await settle(pilot)
-    certs = [o for o in token.service.call("list_objects", token.slot_id).objects
+    certs = [o for o in token.service.run(Backend.list_objects, token.slot_id).objects
              if o.cls is ObjClass.CERTIFICATE and o.label == "web01"]
     assert len(certs) == 1 and certs[0].cert is not None and certs[0].cert.serial == "c8"
 
@@ -189,7 +190,8 @@ async def _select(pilot: Pilot[Any], tab: str, handle: int) -> None:
 
 
 def _obj(tok: Any, cls: ObjClass, label: str) -> Any:
-    return next(o for o in tok.service.call("list_objects", tok.slot_id).objects if o.cls is cls and o.label == label)
+    listing = tok.service.run(Backend.list_objects, tok.slot_id)
+    return next(o for o in listing.objects if o.cls is cls and o.label == label)
 
 
 async def test_delete_selected_cert_by_handle_type_the_label(token: Any, tmp_path: Path) -> None:
@@ -200,7 +202,7 @@ async def test_delete_selected_cert_by_handle_type_the_label(token: Any, tmp_pat
         der = ca.issue(ec.generate_private_key(ec.SECP256R1()).public_key(), "dup.example", serial=serial)
         token.service.run(write_certificate, token.slot_id, der.public_bytes(serialization.Encoding.DER),
                           "dup", bytes([serial]))
-    objs = [o for o in token.service.call("list_objects", token.slot_id).objects if o.label == "dup"]
+    objs = [o for o in token.service.run(Backend.list_objects, token.slot_id).objects if o.label == "dup"]
     victim = next(o for o in objs if o.id == b"\x02")
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
@@ -218,7 +220,7 @@ async def test_delete_selected_cert_by_handle_type_the_label(token: Any, tmp_pat
         assert delete.disabled
         await pilot.press("p", "enter")
         await settle(pilot)
-    left = [o for o in token.service.call("list_objects", token.slot_id).objects if o.label == "dup"]
+    left = [o for o in token.service.run(Backend.list_objects, token.slot_id).objects if o.label == "dup"]
     assert [o.id for o in left] == [b"\x01"]
 
 
@@ -270,7 +272,7 @@ async def test_rename_pair_shows_read_back(token: Any, tmp_path: Path) -> None:
         await settle(pilot)
         details = app.main_screen.query_one("#details", DetailsPane).plain_text
         assert "paired with key web01-2026" in details
-    labels = {(o.cls, o.label) for o in token.service.call("list_objects", token.slot_id).objects}
+    labels = {(o.cls, o.label) for o in token.service.run(Backend.list_objects, token.slot_id).objects}
     assert {(ObjClass.CERTIFICATE, "web01-2026"), (ObjClass.PRIVATE_KEY, "web01-2026"),
             (ObjClass.PUBLIC_KEY, "web01-2026")} <= labels
 
@@ -303,7 +305,7 @@ async def test_change_pin_wrong_old_pin_shown_not_retried(token: Any) -> None:
         await wait_for(pilot, lambda: not isinstance(app.screen, PinChangeScreen))
         await settle(pilot)
         assert screen.attempts == 2
-    token.service.call("login", token.slot_id, Pin("11223344"))
+    token.service.run(Backend.login, token.slot_id, Pin("11223344"))
 
 
 async def test_doctor_lists_findings_and_repairs_on_confirm(token: Any, tmp_path: Path) -> None:
@@ -330,7 +332,7 @@ async def test_doctor_lists_findings_and_repairs_on_confirm(token: Any, tmp_path
         assert "Repairs applied" in app.screen.plain_text and "(ok)" in app.screen.plain_text
     cert = _obj(token, ObjClass.CERTIFICATE, "web01")
     assert cert.id == _obj(token, ObjClass.PRIVATE_KEY, "web01").id
-    assert manage.describe(cert).startswith("certificate 'web01'")
+    assert plans_ops.describe(cert).startswith("certificate 'web01'")
 
 
 async def test_add_ca_then_save_it_asks_before_overwrite(token: Any, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input
 
-from ikm_tui.core.ops import manage
+from ikm_tui.core.ops import export as export_ops
 from tests.support import FIXTURES
 from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.screens.receive_screen import CertSourceScreen
@@ -47,7 +47,7 @@ def _ca_cert() -> x509.Certificate:
 
 def write_signed_bundle(tok: Any, directory: Path) -> Path:
     """signed.pem: the leaf for the key's public key, then the CA (a PEM bundle with its chain)."""
-    _, pem = tok.service.run(manage.export_public_key, tok.slot_id, KEY_LABEL)
+    _, pem = tok.service.run(export_ops.export_public_key, tok.slot_id, KEY_LABEL)
     pub = serialization.load_pem_public_key(pem.encode())
     leaf = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ikm-tui demo"),

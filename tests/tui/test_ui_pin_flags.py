@@ -24,7 +24,8 @@ class RecordingService:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.fail = fail
 
-    async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    async def arun(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        name = fn.__name__
         self.calls.append((name, args, kwargs))
         if name == "login" and self.fail:
             raise IkmError("The PIN was wrong.", "Check it.", "CKR_PIN_INCORRECT", 0xA0, "Login")

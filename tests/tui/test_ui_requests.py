@@ -13,6 +13,8 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Footer, Input, Select, Static, TabbedContent, Tabs
 
 from tests.support import faults
+from ikm_tui.core.ops import capabilities as capabilities_ops
+from ikm_tui.core.ops import pending as pending_ops
 from ikm_tui.core.ops import requests as reqs
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen, TypeToConfirmScreen
@@ -237,7 +239,7 @@ async def test_delete_needs_the_label_typed(token: Any) -> None:
         assert app.screen is dialog and dialog.query_one("#delete-yes", Button).disabled
         await pilot.press("e", "enter")
         await wait_for(pilot, lambda: not pane_of(app).requests)
-        assert token.service.run(reqs.list_requests, token.slot_id) == ()
+        assert token.service.run(pending_ops.list_requests, token.slot_id) == ()
         # The key pair stays (the box to delete it too was not ticked).
         assert any(o.label == "gone" and o.cls is ObjClass.PRIVATE_KEY
                    for o in main.listing.objects)  # type: ignore[union-attr]
@@ -245,7 +247,7 @@ async def test_delete_needs_the_label_typed(token: Any) -> None:
 
 async def test_form_offers_only_supported_types_and_checks_live(token: Any, monkeypatch: Any) -> None:
     token.login()
-    monkeypatch.setattr(reqs, "capabilities", lambda _b, _s: reduced_capabilities())
+    monkeypatch.setattr(capabilities_ops, "capabilities", lambda _b, _s: reduced_capabilities())
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -370,7 +372,7 @@ async def test_palette_commands_reach_the_form(token: Any) -> None:
         assert not isinstance(app.screen, RequestForm)
 
 
-def reduced_capabilities() -> reqs.KeyCapabilities:
+def reduced_capabilities() -> capabilities_ops.KeyCapabilities:
     """A token with RSA up to 2048 bits and ECDSA on P-256/P-384, no Ed25519."""
     import pkcs11
 
@@ -379,7 +381,7 @@ def reduced_capabilities() -> reqs.KeyCapabilities:
     def m(name: str, lo: int, hi: int, *flags: str) -> MechanismInfo:
         return MechanismInfo(name, int(pkcs11.Mechanism[name[4:]]), lo, hi, flags)
 
-    return reqs.capabilities_from_mechanisms([
+    return capabilities_ops.capabilities_from_mechanisms([
         m("CKM_RSA_PKCS_KEY_PAIR_GEN", 1024, 2048, "generate_key_pair"),
         m("CKM_RSA_PKCS", 1024, 2048, "sign"),
         m("CKM_SHA256_RSA_PKCS", 1024, 2048, "sign"),

@@ -13,7 +13,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
-from ikm_tui.core.ops import requests as reqs
+from ikm_tui.core.ops import capabilities as capabilities_ops
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
 from ikm_tui.ui.screens.request_form import RequestForm
 from tests.tui.test_ui_requests import fill, reduced_capabilities
@@ -34,7 +34,7 @@ async def _form(pilot: Pilot[Any]) -> RequestForm:
 
 def test_request_form_token_gated(snap_compare: Any, snapshot_token: Any, monkeypatch: Any) -> None:
     snapshot_token.login()
-    monkeypatch.setattr(reqs, "capabilities", lambda _b, _s: reduced_capabilities())
+    monkeypatch.setattr(capabilities_ops, "capabilities", lambda _b, _s: reduced_capabilities())
 
     async def run_before(pilot: Pilot[Any]) -> None:
         form = await _form(pilot)

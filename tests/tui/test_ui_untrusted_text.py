@@ -41,8 +41,7 @@ def _evil_cert() -> bytes:
 async def test_markup_in_labels_and_dns_stays_literal(token: Any) -> None:
     token.login()
     der = _evil_cert()
-    token.service.run(objects.write_certificate, token.slot_id, der, EVIL_LABEL, b"\x01",
-                      name="write_certificate")
+    token.service.run(objects.write_certificate, token.slot_id, der, EVIL_LABEL, b"\x01")
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

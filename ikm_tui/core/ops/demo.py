@@ -14,6 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ikm_tui.core.p11 import keys, objects, softhsm
 from ikm_tui.core.pin import Pin
+from ikm_tui.core.p11.backend import Backend
 
 DEMO_LABEL = "UserPIN (mytoken)"
 DEMO_PIN = "123456"
@@ -126,10 +127,10 @@ def ensure_demo_token(service_factory: Any, root: Path | None = None) -> tuple[s
         softhsm.init_token(home, DEMO_LABEL, DEMO_PIN, DEMO_SO_PIN)
         service = service_factory(module)
         try:
-            slot = service.call("find_slot", DEMO_LABEL)
-            service.call("login", slot, Pin(DEMO_PIN))
-            service.run(seed, slot, name="seed_demo")
-            service.call("logout", slot)
+            slot = service.run(Backend.find_slot, DEMO_LABEL)
+            service.run(Backend.login, slot, Pin(DEMO_PIN))
+            service.run(seed, slot)
+            service.run(Backend.logout, slot)
         finally:
             pass
         marker.write_text("seeded\n")

@@ -24,19 +24,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 from cryptography.x509.oid import NameOID
-from pkcs11 import Attribute, Mechanism, ObjectClass
 
+from ikm_tui.core.conventions import REQUEST_APPLICATION
+from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11.attributes import handle_of
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
-from ikm_tui.core.p11.keys import key_id_for
+from ikm_tui.core.ops.common import describe_key, require_login
+from ikm_tui.core.p11.keys import key_id_for, sign
 from ikm_tui.core.x509.lint import assess, intended_use_of, token_ca_certificates
 from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, write_certificate
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509.info import parse_certificate
-
-# Pending requests are DATA objects with this application and label = the key's label.
-from ikm_tui.core.ops.requests import REQUEST_APPLICATION
 
 
 @dataclass(frozen=True)
@@ -103,23 +103,7 @@ class ReceiveResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-# ----- helpers shared with manage.py -----------------------------------------------------------
-def require_login(backend: Backend, slot_id: int, what: str) -> None:
-    if not backend.is_logged_in(slot_id):
-        raise IkmError(f"{what} needs the private keys, which are only visible after login.",
-                       "Give the PIN (prompt, --pin-file FILE or IKM_PIN) and retry.",
-                       "CKR_USER_NOT_LOGGED_IN", 0x101, what)
-
-
-def describe_key(o: ObjectInfo) -> str:
-    kind = o.key_type or "?"
-    if o.curve and o.key_type == "ec":
-        kind += f":{o.curve}"
-    elif o.bits:
-        kind += f":{o.bits}"
-    return f"{o.label!r} id={o.id.hex() or '-'} {kind}"
-
-
+# ----- helpers ---------------------------------------------------------------------------------
 def cert_ref(o: ObjectInfo) -> CertRef:
     return CertRef(der=o.value or b"", fields=o.cert or parse_certificate(o.value or b""), label=o.label,
                    id=o.id, handle=o.handle, category=o.cert_category)
@@ -143,9 +127,8 @@ def _challenge(backend: Backend, slot_id: int, key: ObjectInfo, cert_der: bytes)
 
     For keys whose public half is not on the token (EC private keys expose no point).
     """
-    sess = backend.session(slot_id)
-    found = list(sess.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: key.id}))
-    found = [k for k in found if int(k.handle) == key.handle] or found
+    found = objects.find_objects(backend, slot_id, ObjClass.PRIVATE_KEY, key_id=key.id)
+    found = [k for k in found if handle_of(k) == key.handle] or found
     if not found:
         return False
     priv = found[0]
@@ -154,15 +137,15 @@ def _challenge(backend: Backend, slot_id: int, key: ObjectInfo, cert_der: bytes)
     try:
         if isinstance(pub, ec.EllipticCurvePublicKey) and key.key_type == "ec":
             digest = hashlib.sha256(data).digest()
-            raw = priv.sign(digest, mechanism=Mechanism.ECDSA)
+            raw = sign(priv, digest, "CKM_ECDSA")
             half = len(raw) // 2
             sig = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
             pub.verify(sig, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
         elif isinstance(pub, rsa.RSAPublicKey) and key.key_type == "rsa":
-            sig = priv.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS)
+            sig = sign(priv, data, "CKM_SHA256_RSA_PKCS")
             pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
         elif isinstance(pub, ed25519.Ed25519PublicKey) and key.key_type == "ed25519":
-            sig = priv.sign(data, mechanism=Mechanism.EDDSA)
+            sig = sign(priv, data, "CKM_EDDSA")
             pub.verify(sig, data)
         else:
             return False
@@ -244,6 +227,25 @@ def _request_matches(value: bytes | None, cert_der: bytes) -> bool:
 
 
 # ----- the two steps ---------------------------------------------------------------------------
+def _chain_entries(listing: Listing, certs: tuple[bytes, ...] | list[bytes],
+                   leaf_der: bytes) -> list[ChainEntry]:
+    """What becomes of each certificate of the file besides the leaf."""
+    present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
+    chain: list[ChainEntry] = []
+    for der in certs:
+        if der == leaf_der:
+            continue
+        ref = _file_cert(der)
+        if der in present:
+            action = "present"
+        elif not ref.fields.is_ca:
+            action = "ignored (not a CA)"
+        else:
+            action = "store"
+        chain.append(ChainEntry(ref, cn_label(der) if not ref.fields.error else "CA", action))
+    return chain
+
+
 def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | list[bytes],
                     source_format: str = "", *, key_id: bytes | None = None) -> ReceivePreview:
     """Find the leaf and its private key; read only. `key_id` picks among several matching keys."""
@@ -286,20 +288,7 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
         if o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle:
             existing.append(cert_ref(o))
 
-    present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
-    chain: list[ChainEntry] = []
-    for der in certs:
-        if der == leaf_der:
-            continue
-        ref = _file_cert(der)
-        if der in present:
-            action = "present"
-        elif not ref.fields.is_ca:
-            action = "ignored (not a CA)"
-        else:
-            action = "store"
-        chain.append(ChainEntry(ref, cn_label(der) if not ref.fields.error else "CA", action))
-
+    chain = _chain_entries(listing, certs, leaf_der)
     requests = tuple(o for o in listing.objects
                      if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION
                      and o.label == key.label and key.label and _request_matches(o.value, leaf_der))
@@ -349,7 +338,7 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     removed: list[CertRef] = []
     for o in existing:
         try:
-            backend.pkcs11_object(slot_id, o.handle).destroy()
+            objects.destroy(backend, slot_id, o.handle)
         except Exception as exc:  # noqa: BLE001
             raise IkmError(
                 f"The new certificate was written, but the old one {o.label!r} could not be removed "
@@ -358,6 +347,18 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
                 "(check the serial it prints).", operation="Replacing the certificate") from None
         removed.append(cert_ref(o))
 
+    requests_removed, notes = _remove_fulfilled(backend, slot_id, listing, preview)
+    chain_written: list[CertRef] = []
+    chain_skipped: list[CertRef] = []
+    if with_chain:
+        chain_written, chain_skipped = _write_chain(backend, slot_id, listing, preview)
+    return ReceiveResult(written, tuple(removed), tuple(chain_written), tuple(chain_skipped),
+                         tuple(requests_removed), tuple(notes))
+
+
+def _remove_fulfilled(backend: Backend, slot_id: int, listing: Listing,
+                      preview: ReceivePreview) -> tuple[list[ObjectInfo], list[str]]:
+    """Delete the pending requests the new certificate answers: (removed, notes on failures)."""
     requests_removed: list[ObjectInfo] = []
     notes: list[str] = []
     current = {o.handle for o in listing.objects}
@@ -365,27 +366,30 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
         if req.handle not in current:
             continue
         try:
-            backend.pkcs11_object(slot_id, req.handle).destroy()
+            objects.destroy(backend, slot_id, req.handle)
             requests_removed.append(req)
         except Exception as exc:  # noqa: BLE001 - the cert is in; a stale request is only clutter
             notes.append(f"the pending request {req.label!r} could not be removed: {from_exception(exc)}")
+    return requests_removed, notes
 
+
+def _write_chain(backend: Backend, slot_id: int, listing: Listing,
+                 preview: ReceivePreview) -> tuple[list[CertRef], list[CertRef]]:
+    """Store the file's CA certificates the token lacks: (written, skipped)."""
     chain_written: list[CertRef] = []
     chain_skipped: list[CertRef] = []
-    if with_chain:
-        present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
-        present.add(preview.leaf.der)
-        for entry in preview.chain:
-            if entry.action != "store" or entry.cert.der in present:
-                chain_skipped.append(entry.cert)
-                continue
-            ca_id = _ca_id(entry.cert)
-            h = write_certificate(backend, slot_id, entry.cert.der, entry.label, ca_id, CATEGORY_AUTHORITY)
-            present.add(entry.cert.der)
-            chain_written.append(CertRef(entry.cert.der, entry.cert.fields, entry.label, ca_id, h,
-                                         CATEGORY_AUTHORITY))
-    return ReceiveResult(written, tuple(removed), tuple(chain_written), tuple(chain_skipped),
-                         tuple(requests_removed), tuple(notes))
+    present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
+    present.add(preview.leaf.der)
+    for entry in preview.chain:
+        if entry.action != "store" or entry.cert.der in present:
+            chain_skipped.append(entry.cert)
+            continue
+        ca_id = _ca_id(entry.cert)
+        h = write_certificate(backend, slot_id, entry.cert.der, entry.label, ca_id, CATEGORY_AUTHORITY)
+        present.add(entry.cert.der)
+        chain_written.append(CertRef(entry.cert.der, entry.cert.fields, entry.label, ca_id, h,
+                                     CATEGORY_AUTHORITY))
+    return chain_written, chain_skipped
 
 
 def _ca_id(ref: CertRef) -> bytes:

@@ -1,187 +1,46 @@
-"""Certificate requests and self-signed certificates made on the token; pending requests kept there.
+"""Certificate requests and self-signed certificates made on the token (create, re-sign).
 
 Every function here takes the Backend first and runs on the module's owner thread
 (`service.run(create_request, slot, ...)` / `await service.arun(...)`). Results are frozen
 dataclasses. A failed operation leaves the token as it was: a key pair generated for it is deleted.
+What the token can make is in ops/capabilities.py; stored requests in ops/pending.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote, unquote
+from dataclasses import dataclass, field
 
-import pkcs11.exceptions as p11x
 from asn1crypto import algos, core
-from asn1crypto import csr as asn1_csr
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from ikm_tui.core.x509 import csr as csrlib
-from ikm_tui.core.p11.backend import Backend
-from ikm_tui.core.x509.dn import format_dn, parse_dn
-from ikm_tui.core.errors import IkmError, from_exception
-from ikm_tui.core.files import PUBLIC_MODE, write_file
-from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, find_keys, generate_protected_pair, public_info
-from ikm_tui.core.p11.keys import KeySpec
-from ikm_tui.core.model import Listing, ObjClass
-from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER, certificate_template
-from ikm_tui.core.x509.info import public_key_identity
-from ikm_tui.core.x509 import names
 from ikm_tui.core.x509.pem import encode as pem_encode
-
-# The receive side finds and deletes a pending request by exactly these two attributes:
-# CKA_APPLICATION == REQUEST_APPLICATION and CKA_LABEL == the key's label.
-REQUEST_APPLICATION = "ikm-tui request"
-
-KEY_TYPES = names.KEY_TYPES
-HASHES = ("sha256", "sha384", "sha512")
-
-# Shown before an Ed25519 key is made; the CLI asks for --yes, the TUI for a confirmation.
-ED25519_WARNING = (
-    "Ed25519 keys break the OpenSSL pkcs11 engine (libp11 <= 0.4.12): once an Ed25519 private key is "
-    "on this token, the engine fails to enumerate ANY key on it, so openssl/engine-based programs "
-    "(and anything using `-engine pkcs11`) can no longer use the token's other keys either."
-)
+from ikm_tui.core.errors import IkmError, from_exception
+# Looked up through its module at call time, so a replacement (a test giving the token fewer
+# mechanisms) is seen here and by the UI alike.
+from ikm_tui.core.ops import capabilities as caps
+from ikm_tui.core.ops import pending
+from ikm_tui.core.ops.capabilities import ED25519_WARNING, HASHES, KEY_TYPES, HashChoice, KeyChoice
+from ikm_tui.core.ops.common import require_login
+from ikm_tui.core.ops.pending import PendingRequest
+from ikm_tui.core.model import ObjClass
+from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11.objects import TokenObject
+from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, generate_protected_pair, public_info
+from ikm_tui.core.p11.keys import KeySpec, key_kind, sign
+from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER
+from ikm_tui.core.x509 import csr as csrlib
+from ikm_tui.core.x509.dn import parse_dn
 
 # A progress hook: called on the owner thread with (stage, text). Stages, in order: "check",
 # "keygen", "sign", "verify", "store", "done". The UI must hop threads itself (post_message).
 Progress = Callable[[str, str], None]
 
-
-# ---- what the token can do ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class HashChoice:
-    """One hash for one key type: whether the token can sign with it, and through which mechanism."""
-
-    name: str  # "sha256"...; "" for Ed25519, whose hash is part of the algorithm
-    supported: bool
-    mechanism: str = ""  # "CKM_SHA256_RSA_PKCS", "CKM_RSA_PKCS" (DigestInfo made here), "CKM_ECDSA", "CKM_EDDSA"
-    reason: str = ""  # why not, when unsupported
-
-
-@dataclass(frozen=True)
-class KeyChoice:
-    """One key type ("rsa:2048"...) on this token: can it be generated and signed with, and if not, why."""
-
-    key_type: str
-    supported: bool
-    reason: str = ""
-    hashes: tuple[HashChoice, ...] = ()
-    warning: str = ""
-
-    @property
-    def usable_hashes(self) -> tuple[str, ...]:
-        return tuple(h.name for h in self.hashes if h.supported and h.name)
-
-    @property
-    def default_hash(self) -> str | None:
-        """The hash matched to the key's strength (P-384 -> sha384), else the first usable one."""
-        usable = self.usable_hashes
-        preferred = {"ec:p384": "sha384", "ec:p521": "sha512"}.get(self.key_type, "sha256")
-        if preferred in usable:
-            return preferred
-        return usable[0] if usable else None
-
-
-@dataclass(frozen=True)
-class KeyCapabilities:
-    """Key types (with hashes) the token offers, each with the reason when it cannot."""
-
-    choices: tuple[KeyChoice, ...]
-
-    @property
-    def supported(self) -> tuple[str, ...]:
-        return tuple(c.key_type for c in self.choices if c.supported)
-
-    def choice(self, key_type: str) -> KeyChoice:
-        for c in self.choices:
-            if c.key_type == key_type:
-                return c
-        raise IkmError(f"Unknown key type {key_type!r}.", f"Use one of {', '.join(KEY_TYPES)}.")
-
-
-def _mech_ok(mechs: dict[int, Any], mech: Mechanism, flag: str, bits: int | None) -> str:
-    """'' when the token lists `mech` with `flag` for `bits`, else why not."""
-    info = mechs.get(int(mech))
-    name = f"CKM_{mech.name}"
-    if info is None:
-        return f"token has no {name}"
-    # Empty flags mean C_GetMechanismInfo failed: trust the listing rather than hide the choice.
-    if info.flags and flag not in info.flags:
-        return f"token lists {name} without the {flag.replace('_', '-')} flag"
-    if bits is not None and info.max_key and not (info.min_key <= bits <= info.max_key):
-        return f"token's {name} takes {info.min_key}-{info.max_key} bits, not {bits}"
-    return ""
-
-
-def _rsa_choice(mechs: dict[int, Any], bits: int) -> KeyChoice:
-    key_type = f"rsa:{bits}"
-    why = _mech_ok(mechs, Mechanism.RSA_PKCS_KEY_PAIR_GEN, "generate_key_pair", bits)
-    raw_why = _mech_ok(mechs, Mechanism.RSA_PKCS, "sign", bits)
-    hashes = []
-    for h in HASHES:
-        combined = getattr(Mechanism, f"{h.upper()}_RSA_PKCS")
-        if not _mech_ok(mechs, combined, "sign", bits):
-            hashes.append(HashChoice(h, True, f"CKM_{combined.name}"))
-        elif not raw_why:
-            # Raw PKCS#1 v1.5 over a DigestInfo made here is the same signature.
-            hashes.append(HashChoice(h, True, "CKM_RSA_PKCS"))
-        else:
-            hashes.append(HashChoice(h, False, reason=f"token has neither CKM_{combined.name} nor CKM_RSA_PKCS"))
-    if not why and not any(h.supported for h in hashes):
-        why = "token cannot sign with RSA (no CKM_SHA*_RSA_PKCS, no CKM_RSA_PKCS)"
-    return KeyChoice(key_type, not why, why, tuple(hashes))
-
-
-def _ec_choice(mechs: dict[int, Any], curve: str, bits: int) -> KeyChoice:
-    key_type = f"ec:{curve}"
-    why = _mech_ok(mechs, Mechanism.EC_KEY_PAIR_GEN, "generate_key_pair", bits)
-    sign_why = _mech_ok(mechs, Mechanism.ECDSA, "sign", bits)
-    # SoftHSM and most cards have no CKM_ECDSA_SHA*: every hash goes through raw CKM_ECDSA.
-    hashes = tuple(HashChoice(h, not sign_why, "CKM_ECDSA" if not sign_why else "",
-                              f"{sign_why} (ikm-tui hashes locally and signs the digest)" if sign_why else "")
-                   for h in HASHES)
-    if not why and sign_why:
-        why = f"{sign_why}, so it cannot sign with the key"
-    return KeyChoice(key_type, not why, why, hashes)
-
-
-def _ed25519_choice(mechs: dict[int, Any]) -> KeyChoice:
-    # Tokens report Ed25519 as 255 or 256 bits; only refuse a range that excludes both.
-    why = _mech_ok(mechs, Mechanism.EC_EDWARDS_KEY_PAIR_GEN, "generate_key_pair", None)
-    sign_why = _mech_ok(mechs, Mechanism.EDDSA, "sign", None)
-    gen = mechs.get(int(Mechanism.EC_EDWARDS_KEY_PAIR_GEN))
-    if not why and gen is not None and gen.max_key and not (gen.min_key <= 256 and gen.max_key >= 255):
-        why = f"token's CKM_EC_EDWARDS_KEY_PAIR_GEN takes {gen.min_key}-{gen.max_key} bits, not 255/256"
-    if not why and sign_why:
-        why = f"{sign_why}, so it cannot sign with the key"
-    hashes = (HashChoice("", not sign_why, "CKM_EDDSA" if not sign_why else "", sign_why),)
-    return KeyChoice("ed25519", not why, why, hashes, ED25519_WARNING)
-
-
-def capabilities_from_mechanisms(mechanisms: Sequence[Any]) -> KeyCapabilities:
-    """KeyCapabilities from a mechanism list (model.MechanismInfo): pure, for tests and the UI."""
-    mechs = {int(m.code): m for m in mechanisms}
-    choices = [_rsa_choice(mechs, b) for b in names.RSA_SIZES]
-    choices += [_ec_choice(mechs, c.name, c.bits) for c in names.generated_ec_curves()]
-    choices.append(_ed25519_choice(mechs))
-    return KeyCapabilities(tuple(choices))
-
-
-def capabilities(backend: Backend, slot_id: int) -> KeyCapabilities:
-    """Which key types and hashes this token can generate and sign with, from its mechanism list."""
-    return capabilities_from_mechanisms(backend.mechanisms(slot_id))
-
-
-# ---- results -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class RequestResult:
@@ -195,6 +54,7 @@ class RequestResult:
     where: str  # "token" (a data object) or "file" (the token refused data objects)
     path: str | None = None  # the file, when where == "file"
     warnings: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
@@ -210,34 +70,11 @@ class SelfSignedResult:
     key_type: str
     hash: str | None
     der: bytes
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
         return pem_encode(self.der, "CERTIFICATE")
-
-
-@dataclass(frozen=True)
-class PendingRequest:
-    """A stored request, parsed; `has_key` is None when private keys are not visible (no login)."""
-
-    label: str
-    der: bytes
-    where: str  # "token" or "file"
-    path: str | None = None
-    subject: str = ""
-    sans: tuple[str, ...] = ()
-    key_usage: tuple[str, ...] = ()
-    eku: tuple[str, ...] = ()
-    key_type: str = ""
-    signature_algorithm: str = ""
-    signature_valid: bool = False
-    key_id: bytes = b""  # the matching key's CKA_ID, else SHA-1 of the request's public value
-    has_key: bool | None = None
-    error: str = ""
-
-    @property
-    def pem(self) -> str:
-        return pem_encode(self.der, "CERTIFICATE REQUEST")
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -262,13 +99,6 @@ def _subject(subject: str | asn1_x509.Name) -> asn1_x509.Name:
                        "/O=Org/CN=host (openssl -subj).") from None
 
 
-def _need_login(backend: Backend, slot_id: int, what: str) -> None:
-    if not backend.is_logged_in(slot_id):
-        raise IkmError(f"{what} needs a login with the user PIN.",
-                       "Log in (TUI key `l`; CLI: --login, --pin-file FILE or IKM_PIN) and retry.",
-                       "CKR_USER_NOT_LOGGED_IN", 0x101)
-
-
 def _step(progress: Progress | None, stage: str, text: str) -> None:
     if progress is not None:
         try:
@@ -277,7 +107,7 @@ def _step(progress: Progress | None, stage: str, text: str) -> None:
             pass
 
 
-def _signer(pair_private: Any, kind: str, choice: HashChoice) -> tuple[csrlib.Signer, str]:
+def _signer(pair_private: TokenObject, kind: str, choice: HashChoice) -> tuple[csrlib.Signer, str]:
     """A csr.Signer on the token for this key kind and hash, and the X.509 signature algorithm."""
     plan = csrlib.signing_plan(kind, choice.name or None)
     if choice.mechanism == "CKM_RSA_PKCS" and plan.mechanism != "CKM_RSA_PKCS":
@@ -288,15 +118,15 @@ def _signer(pair_private: Any, kind: str, choice: HashChoice) -> tuple[csrlib.Si
                 "digest_algorithm": {"algorithm": hash_name, "parameters": core.Null()},
                 "digest": hashlib.new(hash_name, tbs).digest(),
             })
-            return bytes(pair_private.sign(digest_info.dump(), mechanism=Mechanism.RSA_PKCS))
+            return sign(pair_private, digest_info.dump(), "CKM_RSA_PKCS")
 
         return csrlib.token_signer(plan._replace(mechanism="CKM_RSA_PKCS"), sign_raw), plan.sig_alg
-    mech = Mechanism[plan.mechanism.removeprefix("CKM_")]
+    mechanism = plan.mechanism
 
-    def sign(data: bytes) -> bytes:
-        return bytes(pair_private.sign(data, mechanism=mech))
+    def sign_on_token(data: bytes) -> bytes:
+        return sign(pair_private, data, mechanism)
 
-    return csrlib.token_signer(plan, sign), plan.sig_alg
+    return csrlib.token_signer(plan, sign_on_token), plan.sig_alg
 
 
 def _pick_hash(choice: KeyChoice, hash_name: str | None) -> HashChoice:
@@ -319,9 +149,9 @@ def _check_choice(backend: Backend, slot_id: int, spec: KeySpec) -> KeyChoice:
     key_type = str(spec)
     if key_type not in KEY_TYPES:
         raise IkmError(f"Key type {key_type} is not offered.", f"Use one of {', '.join(KEY_TYPES)}.")
-    choice = capabilities(backend, slot_id).choice(key_type)
+    choice = caps.capabilities(backend, slot_id).choice(key_type)
     if not choice.supported:
-        supported = capabilities(backend, slot_id).supported
+        supported = caps.capabilities(backend, slot_id).supported
         raise IkmError(f"This token cannot make {key_type} keys: {choice.reason}.",
                        f"Pick one it supports: {', '.join(supported) or 'none'}.",
                        "CKR_MECHANISM_INVALID", 0x70)
@@ -335,84 +165,6 @@ def _check_inputs(spec: KeySpec, subject: asn1_x509.Name, sans: Sequence[str], k
                                 key_usage=list(key_usage), eku=list(eku))
     except (ValueError, TypeError) as exc:
         raise IkmError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", "Fix the SAN / key usage / EKU and retry.") from None
-
-
-def _kind_of(pub: Any) -> str:
-    kt = pub[Attribute.KEY_TYPE]
-    return {KeyType.RSA: "rsa", KeyType.EC: "ec", KeyType.EC_EDWARDS: "ed25519"}.get(kt, str(kt))
-
-
-def requests_dir(serial: str) -> Path:
-    """Where requests go for a token that refuses data objects: XDG_DATA_HOME/ikm-tui/requests/<serial>/."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "ikm-tui" / "requests" / quote(serial, safe="")
-
-
-def _request_file(backend: Backend, slot_id: int, label: str) -> Path:
-    # Labels may hold '/', '..' or control bytes: percent-encode them into one safe file name.
-    return requests_dir(backend.token_info(slot_id).serial) / (quote(label, safe="") + ".csr.pem")
-
-
-def _token_requests(sess: Any, label: str | None = None) -> list[Any]:
-    template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.DATA, Attribute.APPLICATION: REQUEST_APPLICATION}
-    if label is not None:
-        template[Attribute.LABEL] = label
-    return list(sess.get_objects(template))
-
-
-# Errors that mean "this token will not keep a data object like that" (so a file is the honest
-# fallback), as opposed to a session or device failure that must stop the operation.
-_REFUSED_DATA_OBJECT = (p11x.TemplateInconsistent, p11x.TemplateIncomplete, p11x.AttributeTypeInvalid,
-                        p11x.AttributeValueInvalid, p11x.FunctionNotSupported, p11x.DeviceMemory,
-                        p11x.AttributeReadOnly, p11x.FunctionFailed, p11x.GeneralError)
-
-
-def _write_token_request(sess: Any, label: str, der: bytes) -> Any:
-    return sess.create_object({
-        Attribute.CLASS: ObjectClass.DATA,
-        # Without TOKEN=True python-pkcs11 makes a session object that vanishes on close.
-        Attribute.TOKEN: True,
-        # A request holds nothing secret, and other tools (and a not-logged-in listing) should see it.
-        Attribute.PRIVATE: False,
-        Attribute.APPLICATION: REQUEST_APPLICATION,
-        Attribute.LABEL: label,
-        Attribute.VALUE: der,
-    })
-
-
-def _store(backend: Backend, slot_id: int, label: str, der: bytes,
-           store: str) -> tuple[str, str | None, list[str], Callable[[], None]]:
-    """Save a request; returns (where, path, warnings, undo)."""
-    warnings: list[str] = []
-    if store in ("auto", "token"):
-        try:
-            obj = _write_token_request(backend.session(slot_id), label, der)
-            return "token", None, warnings, obj.destroy
-        except _REFUSED_DATA_OBJECT as exc:
-            if store == "token":
-                raise
-            err = from_exception(exc)
-            warnings.append(f"The token refused to store the request as a data object ({err.ckr_name or err.cause}); "
-                            "it was saved in a file instead and will not travel with the token.")
-    path = _request_file(backend, slot_id, label)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_file(path, pem_encode(der, "CERTIFICATE REQUEST"), overwrite=True, mode=PUBLIC_MODE)
-    if store == "file":
-        warnings.append(f"The request was saved in {path}, not on the token.")
-    return "file", str(path), warnings, lambda: path.unlink(missing_ok=True)
-
-
-def _remove_stored(backend: Backend, slot_id: int, label: str) -> int:
-    """Delete every stored copy of the request for `label`; returns how many went."""
-    n = 0
-    for obj in _token_requests(backend.session(slot_id), label):
-        obj.destroy()
-        n += 1
-    path = _request_file(backend, slot_id, label)
-    if path.exists():
-        path.unlink()
-        n += 1
-    return n
 
 
 # ---- create ------------------------------------------------------------------------------------
@@ -437,34 +189,29 @@ def create_request(
     `store`: "auto" (a data object, else a file under the user data dir), "token" or "file".
     On any failure after key generation the pair is deleted again.
     """
+    timings: dict[str, float] = {}
     spec = _spec(spec)
     _step(progress, "check", "Checking the token and the request")
-    _need_login(backend, slot_id, "Creating a key pair")
+    require_login(backend, slot_id, "Creating a key pair")
     choice = _check_choice(backend, slot_id, spec)
     hash_choice = _pick_hash(choice, hash)
     name = _subject(subject)
     _check_inputs(spec, name, sans, key_usage, eku)
-    sess = backend.session(slot_id)
-    if _token_requests(sess, label) or _request_file(backend, slot_id, label).exists():
+    if pending.token_copies(backend, slot_id, label) or pending.request_file(backend, slot_id, label).exists():
         raise IkmError(f"A pending request labelled {label!r} already exists.",
                        "Choose another label, or `ikm-tui certreq delete` the old request first.")
 
     _step(progress, "keygen", f"Generating {spec} on the token")
+    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
+    timings["keygen"] = (time.monotonic() - t0) * 1000.0
     undo_store: Callable[[], None] | None = None
     try:
-        _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-        signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
-        try:
-            der = csrlib.build_csr(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
-                                   sans=list(sans), key_usage=list(key_usage), eku=list(eku))
-        except ValueError as exc:
-            raise IkmError(f"The request did not verify: {exc}.",
-                           "The key pair was deleted. Report this with the trace (`--trace FILE`).") from None
-        _step(progress, "verify", "Verifying the request")
-        _verify_matches(der, pair.info.spki)
+        der = _sign_new_request(pair, spec, hash_choice, name, sans, key_usage, eku, progress, timings)
         _step(progress, "store", "Saving the request")
-        where, path, warnings, undo_store = _store(backend, slot_id, label, der, store)
+        t0 = time.monotonic()
+        where, path, warnings, undo_store = pending.store_request(backend, slot_id, label, der, store)
+        timings["store"] = (time.monotonic() - t0) * 1000.0
     except BaseException as exc:
         _rollback(pair, undo_store)
         if not isinstance(exc, Exception):
@@ -474,7 +221,26 @@ def create_request(
         warnings.append(ED25519_WARNING)
     _step(progress, "done", "Request created")
     return RequestResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, where, path,
-                         tuple(warnings))
+                         tuple(warnings), timings)
+
+
+def _sign_new_request(pair: KeyPair, spec: KeySpec, hash_choice: HashChoice, name: asn1_x509.Name,
+                      sans: Sequence[str], key_usage: Sequence[str], eku: Sequence[str],
+                      progress: Progress | None, timings: dict[str, float]) -> bytes:
+    """The DER request signed on the token by the new pair, verified against its public key."""
+    _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
+    t0 = time.monotonic()
+    signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
+    try:
+        der = csrlib.build_csr(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
+                               sans=list(sans), key_usage=list(key_usage), eku=list(eku))
+    except ValueError as exc:
+        raise IkmError(f"The request did not verify: {exc}.",
+                       "The key pair was deleted. Report this with the trace (`--trace FILE`).") from None
+    timings["sign"] = (time.monotonic() - t0) * 1000.0
+    _step(progress, "verify", "Verifying the request")
+    _verify_matches(der, pair.info.spki)
+    return der
 
 
 def _rollback(pair: KeyPair, undo_store: Callable[[], None] | None) -> None:
@@ -513,9 +279,10 @@ def create_self_signed(
     progress: Progress | None = None,
 ) -> SelfSignedResult:
     """runmqakm `-cert -create`: a key pair and a self-signed certificate with the key's ID and label."""
+    timings: dict[str, float] = {}
     spec = _spec(spec)
     _step(progress, "check", "Checking the token and the certificate")
-    _need_login(backend, slot_id, "Creating a key pair")
+    require_login(backend, slot_id, "Creating a key pair")
     choice = _check_choice(backend, slot_id, spec)
     hash_choice = _pick_hash(choice, hash)
     name = _subject(subject)
@@ -523,10 +290,13 @@ def create_self_signed(
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise IkmError(f"--days must be a whole number of at least 1, not {days!r}.", "Give e.g. --days 365.")
     _step(progress, "keygen", f"Generating {spec} on the token")
+    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
-    cert_obj: Any = None
+    timings["keygen"] = (time.monotonic() - t0) * 1000.0
+    cert_obj: TokenObject | None = None
     try:
         _step(progress, "sign", f"Signing the certificate on the token ({hash_choice.mechanism})")
+        t0 = time.monotonic()
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         try:
             der = csrlib.build_self_signed(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
@@ -534,148 +304,23 @@ def create_self_signed(
                                            eku=list(eku), is_ca=is_ca)
         except ValueError as exc:
             raise IkmError(f"The certificate could not be made: {exc}.", "The key pair was deleted.") from None
+        timings["sign"] = (time.monotonic() - t0) * 1000.0
         _step(progress, "store", "Writing the certificate to the token")
-        template = certificate_template(der, label, pair.info.key_id, CATEGORY_TOKEN_USER)
-        cert_obj = backend.session(slot_id).create_object(template)
+        t0 = time.monotonic()
+        cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_TOKEN_USER)
+        timings["store"] = (time.monotonic() - t0) * 1000.0
     except BaseException as exc:
         if cert_obj is not None:
-            try:
-                cert_obj.destroy()
-            except p11x.PKCS11Error:
-                pass
+            objects.destroy_quietly(cert_obj)
         pair.destroy()
         if not isinstance(exc, Exception):
             raise
         raise from_exception(exc, "Creating the self-signed certificate") from None
     _step(progress, "done", "Certificate created")
-    return SelfSignedResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der)
+    return SelfSignedResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, timings)
 
 
-# ---- pending requests --------------------------------------------------------------------------
-
-_san_text = names.san_text  # the name tests read SANs through
-
-
-def _key_identity(pub: Any) -> tuple[str, bytes]:
-    """("rsa:2048"/"ec:p256"/"ed25519", public value: modulus or raw point) of a cryptography key."""
-    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-    if isinstance(pub, rsa.RSAPublicKey):
-        n = pub.public_numbers().n
-        return f"rsa:{pub.key_size}", n.to_bytes((n.bit_length() + 7) // 8, "big")
-    if isinstance(pub, ec.EllipticCurvePublicKey):
-        known = names.curve(pub.curve.name)
-        curve = known.name if known else pub.curve.name
-        return f"ec:{curve}", pub.public_bytes(serialization.Encoding.X962,
-                                               serialization.PublicFormat.UncompressedPoint)
-    if isinstance(pub, ed25519.Ed25519PublicKey):
-        return "ed25519", pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return type(pub).__name__, b""
-
-
-def parse_request(label: str, der: bytes, where: str, path: str | None = None) -> PendingRequest:
-    """A PendingRequest from stored DER; a request that does not parse comes back with `error`."""
-    try:
-        req = cx509.load_der_x509_csr(der)
-        info = asn1_csr.CertificationRequest.load(der)["certification_request_info"]
-        subject = format_dn(info["subject"])
-        sans: tuple[str, ...] = ()
-        ku: tuple[str, ...] = ()
-        eku: tuple[str, ...] = ()
-        for ext in req.extensions:
-            if isinstance(ext.value, cx509.SubjectAlternativeName):
-                sans = tuple(names.san_text(g) for g in ext.value)
-            elif isinstance(ext.value, cx509.KeyUsage):
-                ku = names.key_usage_names(ext.value)
-            elif isinstance(ext.value, cx509.ExtendedKeyUsage):
-                eku = names.eku_names(ext.value)
-        key_type, public_value = _key_identity(req.public_key())
-        sig = asn1_csr.CertificationRequest.load(der)["signature_algorithm"]["algorithm"].native
-        return PendingRequest(label, der, where, path, subject, sans, ku, eku, key_type, str(sig),
-                              bool(req.is_signature_valid),
-                              hashlib.sha1(public_value).digest() if public_value else b"")  # noqa: S324
-    except Exception as exc:  # noqa: BLE001 - a damaged request is listed, not fatal
-        return PendingRequest(label, der, where, path, error=f"unparsed ({exc})")
-
-
-def _with_key(listing: Listing, req: PendingRequest) -> PendingRequest:
-    """Fill key_id/has_key from the listing: the public key with this label and the same key."""
-    if req.error:
-        return req
-    from dataclasses import replace
-
-    ident = public_key_identity(cx509.load_der_x509_csr(req.der).public_key())[3]
-    key_id = next((o.id for o in listing.objects
-                   if o.cls is ObjClass.PUBLIC_KEY and o.label == req.label and o.public_key_id == ident),
-                  req.key_id)
-    # Private keys are invisible before login: then "unknown", not "missing".
-    has_key = (any(o.cls is ObjClass.PRIVATE_KEY and o.id == key_id for o in listing.objects)
-               if listing.logged_in else None)
-    return replace(req, key_id=key_id, has_key=has_key)
-
-
-def requests_in_listing(listing: Listing) -> tuple[PendingRequest, ...]:
-    """Pending requests of a listed token, with no further token calls: its request data objects
-    (the listing already read their values), then files kept for it, by label."""
-    out = [parse_request(o.label, o.value or b"", "token") for o in listing.objects
-           if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION]
-    folder = requests_dir(listing.token.serial)
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.csr.pem")):
-            label = unquote(path.name.removesuffix(".csr.pem"))
-            try:
-                der = cx509.load_pem_x509_csr(path.read_bytes()).public_bytes(serialization.Encoding.DER)
-            except (ValueError, OSError) as exc:
-                out.append(PendingRequest(label, b"", "file", str(path), error=f"unreadable ({exc})"))
-                continue
-            out.append(parse_request(label, der, "file", str(path)))
-    out = [_with_key(listing, r) for r in out]
-    out.sort(key=lambda r: (r.label, r.where))
-    return tuple(out)
-
-
-def list_requests(backend: Backend, slot_id: int) -> tuple[PendingRequest, ...]:
-    """Pending requests of this token (one listing; see requests_in_listing)."""
-    return requests_in_listing(backend.list_objects(slot_id))
-
-
-def request_details(backend: Backend, slot_id: int, label: str) -> PendingRequest:
-    """The pending request stored under `label` (IkmError if none)."""
-    for req in list_requests(backend, slot_id):
-        if req.label == label:
-            return req
-    raise IkmError(f"No pending request labelled {label!r} on this token.",
-                   "`ikm-tui certreq list` shows the pending requests.")
-
-
-def extract(backend: Backend, slot_id: int, label: str) -> str:
-    """The PEM text of the pending request `label`."""
-    return request_details(backend, slot_id, label).pem
-
-
-def delete(backend: Backend, slot_id: int, label: str, *, with_key: bool = False) -> tuple[str, ...]:
-    """Delete the pending request (and, with `with_key`, its key pair); returns what was deleted.
-
-    The key pair is only deleted when no certificate shares its CKA_ID: a received certificate
-    would be left without its key.
-    """
-    req = request_details(backend, slot_id, label)
-    done: list[str] = []
-    if with_key:
-        _need_login(backend, slot_id, "Deleting a key pair")
-        sess = backend.session(slot_id)
-        keys = list(find_keys(sess, key_id=req.key_id))
-        certs = [o for o in keys if o.object_class == ObjectClass.CERTIFICATE]
-        if certs:
-            raise IkmError(f"A certificate shares the key of request {label!r} (ID {req.key_id.hex()}).",
-                           "Delete only the request (leave out --with-key); the key belongs to that certificate.")
-        for obj in keys:
-            obj.destroy()
-            done.append("private key" if obj.object_class == ObjectClass.PRIVATE_KEY else "public key")
-    n = _remove_stored(backend, slot_id, label)
-    done.insert(0, "request" if n == 1 else f"{n} copies of the request")
-    return tuple(done)
-
+# ---- re-sign -----------------------------------------------------------------------------------
 
 def recreate(
     backend: Backend,
@@ -694,26 +339,10 @@ def recreate(
 
     Unset fields come from the pending request, if there is one. Needs the key's public-key object.
     """
-    _need_login(backend, slot_id, "Signing a request")
-    sess = backend.session(slot_id)
+    require_login(backend, slot_id, "Signing a request")
     _step(progress, "check", "Finding the key")
-    publics = list(sess.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}))
-    if not publics:
-        raise IkmError(f"No public-key object labelled {label!r} on the token.",
-                       "A request needs the key's public half; keys without one (or with another label) "
-                       "cannot be re-requested here.")
-    pub = publics[0]
-    key_id = bytes(pub[Attribute.ID])
-    privs = list(sess.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: key_id}))
-    if len(publics) != 1 or len(privs) != 1:
-        raise IkmError(f"Label {label!r} does not name exactly one key pair "
-                       f"({len(publics)} public, {len(privs)} private with ID {key_id.hex()}).",
-                       "Give the keys unique labels and IDs first (`ikm-tui list --login`).")
-    old: PendingRequest | None = None
-    try:
-        old = request_details(backend, slot_id, label)
-    except IkmError:
-        old = None
+    pub, priv, key_id = _key_pair_by_label(backend, slot_id, label)
+    old = _pending_for(backend, slot_id, label)
     if subject is None:
         if old is None or old.error:
             raise IkmError(f"No pending request for {label!r} to take the subject from.", "Give --subject DN.")
@@ -722,34 +351,67 @@ def recreate(
     key_usage = list(key_usage) if key_usage is not None else list(old.key_usage if old else ())
     eku = list(eku) if eku is not None else list(old.eku if old else ())
     spki, _ = public_info(pub)
-    kind = _kind_of(pub)
-    key_type, _ = _key_identity(serialization.load_der_public_key(spki))
-    choice = capabilities(backend, slot_id).choice(key_type) if key_type in KEY_TYPES else None
+    kind = key_kind(pub)
+    key_type, _ = pending.key_identity(serialization.load_der_public_key(spki))
+    choice = caps.capabilities(backend, slot_id).choice(key_type) if key_type in KEY_TYPES else None
     if choice is None:
         raise IkmError(f"ikm-tui cannot sign requests with a {key_type} key.", f"Supported: {', '.join(KEY_TYPES)}.")
     if hash is None and old is not None and not old.error and kind != "ed25519":
-        hash = old.signature_algorithm.split("_")[0] if old.signature_algorithm.split("_")[0] in HASHES else None  # noqa: A001
+        old_hash = old.signature_algorithm.split("_")[0]
+        hash = old_hash if old_hash in HASHES else None  # noqa: A001 - the parameter, by name
     hash_choice = _pick_hash(choice, hash)
     name = _subject(subject)
     _check_inputs(KeySpec.parse(key_type), name, sans, key_usage, eku)
     _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-    signer, sig_alg = _signer(privs[0], kind, hash_choice)
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    signer, sig_alg = _signer(priv, kind, hash_choice)
     try:
         der = csrlib.build_csr(subject=name, spki_der=spki, sign=signer, sig_alg=sig_alg, sans=sans,
                                key_usage=key_usage, eku=eku)
     except ValueError as exc:
         raise IkmError(f"The request did not verify: {exc}.", "Nothing was changed on the token.") from None
+    timings["sign"] = (time.monotonic() - t0) * 1000.0
     _step(progress, "verify", "Verifying the request")
     _verify_matches(der, spki)
     _step(progress, "store", "Replacing the pending request")
-    # Store the new copy first and only then drop the old ones: a failure leaves the old request.
-    old_objects = _token_requests(sess, label)
-    old_file = _request_file(backend, slot_id, label)
-    where, path, warnings, _undo = _store(backend, slot_id, label, der, store)
+    where, path, warnings = _replace_stored(backend, slot_id, label, der, store)
+    _step(progress, "done", "Request created")
+    return RequestResult(label, key_id, key_type, hash_choice.name or None, der, where, path, tuple(warnings), timings)
+
+
+def _key_pair_by_label(backend: Backend, slot_id: int, label: str) -> tuple[TokenObject, TokenObject, bytes]:
+    """(public key, private key, CKA_ID) of the one pair whose public-key object has this label."""
+    publics = objects.find_objects(backend, slot_id, ObjClass.PUBLIC_KEY, label=label)
+    if not publics:
+        raise IkmError(f"No public-key object labelled {label!r} on the token.",
+                       "A request needs the key's public half; keys without one (or with another label) "
+                       "cannot be re-requested here.")
+    pub = publics[0]
+    key_id = objects.object_id(pub)
+    privs = objects.find_objects(backend, slot_id, ObjClass.PRIVATE_KEY, key_id=key_id)
+    if len(publics) != 1 or len(privs) != 1:
+        raise IkmError(f"Label {label!r} does not name exactly one key pair "
+                       f"({len(publics)} public, {len(privs)} private with ID {key_id.hex()}).",
+                       "Give the keys unique labels and IDs first (`ikm-tui list --login`).")
+    return pub, privs[0], key_id
+
+
+def _pending_for(backend: Backend, slot_id: int, label: str) -> PendingRequest | None:
+    try:
+        return pending.request_details(backend, slot_id, label)
+    except IkmError:
+        return None
+
+
+def _replace_stored(backend: Backend, slot_id: int, label: str, der: bytes,
+                    store: str) -> tuple[str, str | None, list[str]]:
+    """Store the new copy first and only then drop the old ones: a failure leaves the old request."""
+    old_objects = pending.token_copies(backend, slot_id, label)
+    old_file = pending.request_file(backend, slot_id, label)
+    where, path, warnings, _undo = pending.store_request(backend, slot_id, label, der, store)
     for obj in old_objects:
-        obj.destroy()
+        objects.destroy_object(obj)
     if where == "token" and old_file.exists():
         old_file.unlink()
-    _step(progress, "done", "Request created")
-    return RequestResult(label, key_id, key_type, hash_choice.name or None, der, where, path, tuple(warnings))
-
+    return where, path, warnings

@@ -7,17 +7,11 @@ generators never leave this module.
 from __future__ import annotations
 
 import os
-import struct
-from struct import error as struct_error
-from collections.abc import Callable
-from functools import lru_cache
-from typing import Any
+from typing import cast
 
 import pkcs11
 import pkcs11.exceptions as p11x
-from asn1crypto.core import ObjectIdentifier, OctetString, PrintableString
-from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass, TokenFlag
-from pkcs11.attributes import AttributeMapper
+from pkcs11 import Attribute, Mechanism, MechanismFlag, Object, Session, Token, TokenFlag
 
 from ikm_tui.core import uri as uris
 from ikm_tui.core.errors import IkmError, from_exception
@@ -26,213 +20,33 @@ from ikm_tui.core.model import (
     Listing,
     MechanismInfo,
     ModuleInfo,
-    ObjClass,
     ObjectInfo,
     PinState,
     SlotInfo,
     TokenInfo,
 )
-from ikm_tui.core.p11.modules import canonical
-from ikm_tui.core.p11.fastpath import BatchError, RawObjects, Template
+from ikm_tui.core.p11.attributes import (
+    ATTRS_BY_CLASS,
+    CLASS_ORDER,
+    CLASS_UNMAP,
+    COMMON,
+    COMMON_SET,
+    UNION,
+    WANTED_BY_CLASS,
+    describe_attrs,
+    flags_names,
+    handle_of,
+    make_mapper,
+    not_applicable,
+    pin_state,
+    read_template,
+    unpackers,
+)
+from ikm_tui.core.p11.modules import canonical, module_load_error
+from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.pairing import pair_objects
-from ikm_tui.core.x509 import names
 from ikm_tui.core.pin import Pin
-
-_CLASS_MAP = {
-    ObjectClass.PRIVATE_KEY: ObjClass.PRIVATE_KEY,
-    ObjectClass.PUBLIC_KEY: ObjClass.PUBLIC_KEY,
-    ObjectClass.CERTIFICATE: ObjClass.CERTIFICATE,
-    ObjectClass.SECRET_KEY: ObjClass.SECRET_KEY,
-    ObjectClass.DATA: ObjClass.DATA,
-}
-
-_CLASS_ORDER = {ObjClass.CERTIFICATE: 0, ObjClass.PRIVATE_KEY: 1, ObjClass.PUBLIC_KEY: 2,
-                ObjClass.SECRET_KEY: 3, ObjClass.DATA: 4, ObjClass.OTHER: 5}
-
-_KEY_TYPE_NAMES = {
-    KeyType.RSA: "rsa",
-    KeyType.EC: "ec",
-    KeyType.EC_EDWARDS: "ed25519",
-    KeyType.DSA: "dsa",
-    KeyType.DH: "dh",
-    KeyType.AES: "aes",
-    KeyType.DES3: "des3",
-    KeyType.GENERIC_SECRET: "generic",
-}
-
-_KEY_FLAG_ATTRS = [
-    (Attribute.SENSITIVE, "sensitive"),
-    (Attribute.EXTRACTABLE, "extractable"),
-    (Attribute.NEVER_EXTRACTABLE, "never_extractable"),
-    (Attribute.ALWAYS_SENSITIVE, "always_sensitive"),
-    (Attribute.LOCAL, "local"),
-    (Attribute.SIGN, "sign"),
-    (Attribute.VERIFY, "verify"),
-    (Attribute.ENCRYPT, "encrypt"),
-    (Attribute.DECRYPT, "decrypt"),
-    (Attribute.WRAP, "wrap"),
-    (Attribute.UNWRAP, "unwrap"),
-    (Attribute.DERIVE, "derive"),
-    (Attribute.MODIFIABLE, "modifiable"),
-]
-_COMMON = [Attribute.CLASS, Attribute.LABEL, Attribute.ID, Attribute.PRIVATE]
-_KEY_ATTRS = _COMMON + [Attribute.KEY_TYPE] + [a for a, _ in _KEY_FLAG_ATTRS]
-_ATTRS_BY_CLASS: dict[Any, list[Attribute]] = {
-    ObjectClass.PRIVATE_KEY: _KEY_ATTRS + [Attribute.MODULUS, Attribute.EC_PARAMS],
-    ObjectClass.PUBLIC_KEY: _KEY_ATTRS + [Attribute.MODULUS, Attribute.MODULUS_BITS,
-                                          Attribute.EC_PARAMS, Attribute.EC_POINT],
-    ObjectClass.SECRET_KEY: _KEY_ATTRS + [Attribute.VALUE_LEN],
-    ObjectClass.CERTIFICATE: _COMMON + [Attribute.VALUE, Attribute.CERTIFICATE_CATEGORY,
-                                        Attribute.TRUSTED],
-    ObjectClass.DATA: _COMMON + [Attribute.APPLICATION, Attribute.VALUE],
-}
-
-# The first read of every object asks for all of these; CKA_VALUE is read apart (see
-# Backend._list_batched).
-_UNION = list(dict.fromkeys(a for attrs in _ATTRS_BY_CLASS.values() for a in attrs
-                            if a != Attribute.VALUE))
-_UNION_SET = frozenset(int(a) for a in _UNION)
-_WANTED_BY_CLASS = {k: frozenset(int(a) for a in v) for k, v in _ATTRS_BY_CLASS.items()}
-_COMMON_SET = frozenset(int(a) for a in _COMMON)
-
-
-_ULONG_SIZE = struct.calcsize("L")
-
-
-def _ulong_pack(value: int) -> bytes:
-    return struct.pack("L", int(value))
-
-
-def _ulong_unpack(data: bytes) -> int:
-    return int(struct.unpack("L", data)[0]) if len(data) == _ULONG_SIZE else 0
-
-
-_CLASS_UNMAP = {v: k for k, v in _CLASS_MAP.items()}
-# Buffers big enough for nearly every object, so one C_GetAttributeValue reads it; a bigger value
-# (a certificate over 8 KiB, say) costs one size query and one more read, nothing else.
-_BUFFER_SIZES = {
-    Attribute.LABEL: 256, Attribute.ID: 256, Attribute.APPLICATION: 256,
-    Attribute.MODULUS: 1024, Attribute.EC_PARAMS: 256, Attribute.EC_POINT: 512,
-    Attribute.VALUE: 8192,
-}
-_ULONG_ATTRS = {Attribute.CLASS, Attribute.KEY_TYPE, Attribute.MODULUS_BITS, Attribute.VALUE_LEN,
-                Attribute.CERTIFICATE_CATEGORY}
-
-
-# Values that become enum members: a vendor class or key type has none.
-_ENUM_ATTRS = {Attribute.CLASS, Attribute.KEY_TYPE}
-
-
-def _tolerant(unpack: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
-    def tolerant(value: bytes) -> Any:
-        try:
-            return unpack(value)
-        except (ValueError, struct_error):
-            return _ulong_unpack(value)
-
-    return tolerant
-
-
-_RSA_ONLY = frozenset({int(Attribute.MODULUS), int(Attribute.MODULUS_BITS)})
-_EC_ONLY = frozenset({int(Attribute.EC_PARAMS), int(Attribute.EC_POINT)})
-
-
-def _template(attrs: list[Attribute]) -> Template:
-    """A read template reused for every object of a class (made per listing: it owns buffers)."""
-    sizes = [_BUFFER_SIZES.get(a, _ULONG_SIZE if a in _ULONG_ATTRS else 1) for a in attrs]
-    fixed = [a not in _BUFFER_SIZES for a in attrs]
-    return Template([int(a) for a in attrs], sizes, fixed)
-
-
-def _not_applicable(values: dict[int, Any]) -> frozenset[int]:
-    """Attributes of the union template this object does not have: absent, not too big.
-
-    The class decides (a certificate has no CKA_MODULUS), then the key type (PKCS#11 §2.3/§2.4:
-    an EC key has no modulus, an RSA key no EC point).
-    """
-    klass = values.get(int(Attribute.CLASS))
-    skip = _UNION_SET - _WANTED_BY_CLASS.get(klass, _COMMON_SET)
-    kt = values.get(int(Attribute.KEY_TYPE))
-    if kt == KeyType.RSA:
-        return skip | _EC_ONLY
-    if kt in (KeyType.EC, KeyType.EC_EDWARDS):
-        return skip | _RSA_ONLY
-    return skip
-
-
-def _tolerant_str(data: bytes) -> str:
-    # A token is untrusted input: a label that is not UTF-8 must not abort the whole listing
-    # (python-pkcs11's strict decode raises UnicodeDecodeError). The sanitizer escapes the rest.
-    return bytes(data).decode("utf-8", "backslashreplace")
-
-
-def make_mapper() -> AttributeMapper:
-    """python-pkcs11 has no handler for CKA_CERTIFICATE_CATEGORY; register one."""
-    mapper = AttributeMapper()
-    mapper.register_handler(Attribute.CERTIFICATE_CATEGORY, _ulong_pack, _ulong_unpack)
-    for attr in (Attribute.LABEL, Attribute.APPLICATION):
-        mapper.register_handler(attr, lambda s: s.encode("utf-8"), _tolerant_str)
-    return mapper
-
-
-def unwrap_ec_point(raw: bytes) -> bytes:
-    """CKA_EC_POINT is a DER OCTET STRING around the point on SoftHSM/OpenSC; some give it raw."""
-    if raw and raw[0] == 0x04:
-        try:
-            octet = OctetString.load(raw)
-            inner = octet.native
-            if isinstance(inner, bytes) and len(octet.dump()) == len(raw):
-                return inner
-        except Exception:  # noqa: BLE001 - not DER: it is the raw point
-            pass
-    return raw
-
-
-def curve_name(params: bytes | None) -> str | None:
-    if not params:
-        return None
-    return _curve_name(bytes(params))
-
-
-@lru_cache(maxsize=256)
-def _curve_name(params: bytes) -> str | None:
-    # Cached: a token holds thousands of keys on a handful of curves.
-    try:
-        oid = ObjectIdentifier.load(params).dotted
-        known = names.curve_by_oid(oid)
-        return known.name if known else oid
-    except Exception:  # noqa: BLE001
-        pass
-    try:
-        name = PrintableString.load(params).native
-        known = names.curve(name)  # PKCS#11 3.0 allows "edwards25519" in place of the OID
-        return known.name if known else name
-    except Exception:  # noqa: BLE001
-        return params.hex()
-
-
-def _flags_names(flags: Any, enum: Any) -> tuple[str, ...]:
-    out = []
-    for member in enum:
-        if member.value and (int(flags) & member.value) == member.value and bin(member.value).count("1") == 1:
-            out.append(member.name.lower())
-    return tuple(out)
-
-
-def _pin_state(flags: int) -> PinState:
-    f = TokenFlag
-    return PinState(
-        user_count_low=bool(flags & f.USER_PIN_COUNT_LOW),
-        user_final_try=bool(flags & f.USER_PIN_FINAL_TRY),
-        user_locked=bool(flags & f.USER_PIN_LOCKED),
-        user_to_be_changed=bool(flags & f.USER_PIN_TO_BE_CHANGED),
-        so_count_low=bool(flags & f.SO_PIN_COUNT_LOW),
-        so_final_try=bool(flags & f.SO_PIN_FINAL_TRY),
-        so_locked=bool(flags & f.SO_PIN_LOCKED),
-        so_to_be_changed=bool(flags & f.SO_PIN_TO_BE_CHANGED),
-    )
-
 
 # Errors meaning the token or our session is gone, as opposed to one unreadable attribute.
 _GONE = (p11x.DeviceRemoved, p11x.TokenNotPresent, p11x.SessionHandleInvalid, p11x.SessionClosed,
@@ -255,14 +69,15 @@ class Backend:
         try:
             self.lib = pkcs11.lib(self.module_path)
         except Exception as exc:  # noqa: BLE001
-            raise _module_load_error(module_path, exc) from None
+            raise module_load_error(module_path, exc) from None
         self.raw = RawModule(self.module_path)
         self.mapper = make_mapper()
         # slot_id -> (session, logged_in). One session per token keeps handles stable.
-        self._sessions: dict[int, tuple[Any, bool]] = {}
+        self._sessions: dict[int, tuple[Session, bool]] = {}
         # slot_id -> {handle: python-pkcs11 Object} from the last listing, for later actions.
-        self._objects: dict[int, dict[int, Any]] = {}
-        self._tokens: dict[int, Any] = {}
+        # Entries listed by the fast path are ObjectInfo until an action needs the Object.
+        self._objects: dict[int, dict[int, Object | ObjectInfo]] = {}
+        self._tokens: dict[int, Token] = {}
 
     # ----- module, slots, tokens -------------------------------------------------------------
     def module_info(self) -> ModuleInfo:
@@ -298,7 +113,7 @@ class Backend:
                 slot_id=int(slot.slot_id),
                 description=slot.slot_description.strip(),
                 manufacturer=slot.manufacturer_id.strip(),
-                flags=_flags_names(slot.flags, pkcs11.SlotFlag),
+                flags=flags_names(slot.flags, pkcs11.SlotFlag),
                 token=token_info,
                 module_path=self.module_path,
             ))
@@ -308,7 +123,7 @@ class Backend:
         token = self._token(slot_id, refresh=True)
         return self._token_info(slot_id, token)
 
-    def _token_info(self, slot_id: int, token: Any) -> TokenInfo:
+    def _token_info(self, slot_id: int, token: Token) -> TokenInfo:
         raw = self.raw.token_info(slot_id)
         flags = int(raw.flags) if raw else int(token.flags)
         return TokenInfo(
@@ -316,9 +131,9 @@ class Backend:
             manufacturer=token.manufacturer_id.strip(),
             model=token.model.strip(),
             serial=token.serial.decode("ascii", "backslashreplace").strip(),
-            flags=_flags_names(flags, TokenFlag),
+            flags=flags_names(flags, TokenFlag),
             # Uninitialised tokens report meaningless PIN flags.
-            pin=_pin_state(flags) if flags & TokenFlag.TOKEN_INITIALIZED else PinState(),
+            pin=pin_state(flags) if flags & TokenFlag.TOKEN_INITIALIZED else PinState(),
             min_pin_len=raw.min_pin_len if raw else None,
             max_pin_len=raw.max_pin_len if raw else None,
             free_public_memory=raw.free_public_memory if raw else None,
@@ -331,7 +146,7 @@ class Backend:
             protected_auth_path=bool(flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH),
         )
 
-    def _token(self, slot_id: int, refresh: bool = False) -> Any:
+    def _token(self, slot_id: int, refresh: bool = False) -> Token:
         if refresh or slot_id not in self._tokens:
             for slot in self.lib.get_slots(token_present=True):
                 if slot.slot_id == slot_id:
@@ -384,8 +199,8 @@ class Backend:
         for mech in slot.get_mechanisms():
             try:
                 info = slot.get_mechanism_info(mech)
-                flags = _flags_names(info.flags, MechanismFlag)
-                lo, hi = int(info.min_key_length), int(info.max_key_length)
+                flags = flags_names(info.flags, MechanismFlag)
+                lo, hi = int(cast(int, info.min_key_length)), int(cast(int, info.max_key_length))
             except p11x.PKCS11Error:
                 flags, lo, hi = (), 0, 0
             name = mech.name if isinstance(mech, Mechanism) else f"0x{int(mech):08x}"
@@ -394,7 +209,7 @@ class Backend:
         return out
 
     # ----- sessions and login -----------------------------------------------------------------
-    def session(self, slot_id: int) -> Any:
+    def session(self, slot_id: int) -> Session:
         """The session for this token, opening a public R/W (or R/O) one when none is open."""
         if slot_id in self._sessions:
             return self._sessions[slot_id][0]
@@ -406,6 +221,14 @@ class Backend:
 
     def is_logged_in(self, slot_id: int) -> bool:
         return self._sessions.get(slot_id, (None, False))[1]
+
+    def open_read_session(self, slot_id: int) -> Session:
+        """A new read-only public session beside ours, to read back what a write did; close it after.
+
+        Login state is per application, so private objects stay visible, and closing a session
+        opened without a PIN does not log out.
+        """
+        return self._token(slot_id).open(rw=False, attribute_mapper=self.mapper)
 
     def login(self, slot_id: int, pin: Pin, allow_final_try: bool = False) -> LoginResult:
         """Exactly one C_Login, never retried. Refuses a locked token and, unless allowed, a
@@ -489,16 +312,16 @@ class Backend:
             # Materialise the search at once: an open search holds the session (OperationActive).
             found = list(sess.get_objects())
             objects = []
-            handles: dict[int, Any] = {}
+            handles: dict[int, Object | ObjectInfo] = {}
             for obj in found:
-                handles[obj.handle] = obj
+                handles[handle_of(obj)] = obj
                 objects.append(self._describe(obj, tinfo))
             self._objects[slot_id] = handles
         else:
             # No python-pkcs11 Object yet: pkcs11_object() makes one when an action needs it.
             self._objects[slot_id] = {o.handle: o for o in objects}
         # A stable order for screens and scripts: by class, then label, then CKA_ID.
-        objects.sort(key=lambda o: (_CLASS_ORDER.get(o.cls, 9), o.label, o.id, o.handle))
+        objects.sort(key=lambda o: (CLASS_ORDER.get(o.cls, 9), o.label, o.id, o.handle))
         return Listing(
             token=tinfo,
             slot_id=slot_id,
@@ -525,7 +348,7 @@ class Backend:
         except Exception:  # noqa: BLE001 - unknown: treat it as hardware
             return False
 
-    def _list_batched(self, sess: Any, tinfo: TokenInfo) -> list[ObjectInfo] | None:
+    def _list_batched(self, sess: Session, tinfo: TokenInfo) -> list[ObjectInfo] | None:
         """All objects: one search, one C_GetAttributeValue per object (two for certificates).
 
         Searches cost more than reads on SoftHSM (it checks every object of the token on each
@@ -542,42 +365,32 @@ class Backend:
             # A wrapped session (faults.py injects failures into python-pkcs11 calls) must see
             # every call, so it takes the python-pkcs11 path.
             return None
-        h = int(sess.handle)
-        unpack = self._unpackers()
-        first = _template(_UNION)
-        value_tpl = _template([Attribute.VALUE])
+        h = int(sess.handle)  # type: ignore[attr-defined]  # python-pkcs11 0.10.1's stub omits it
+        unpack = unpackers(self.mapper)
+        first = read_template(UNION)
+        value_tpl = read_template([Attribute.VALUE])
         objects: list[ObjectInfo] = []
         try:
             for x in raw.find(h):
-                values = raw.read(h, x, first, unpack, _not_applicable)
+                values = raw.read(h, x, first, unpack, not_applicable)
                 klass = values.get(Attribute.CLASS)
                 if klass is None:  # not even a class: let python-pkcs11 read it as before
                     return None
-                wanted = _WANTED_BY_CLASS.get(klass, _COMMON_SET)
+                wanted = WANTED_BY_CLASS.get(klass, COMMON_SET)
                 attrs = {a: v for a, v in values.items() if a in wanted}
                 if Attribute.VALUE in wanted:
                     attrs.update(raw.read(h, x, value_tpl, unpack))
-                objects.append(self._describe_attrs(klass, attrs, x, tinfo))
+                objects.append(describe_attrs(klass, attrs, x, tinfo))
         except BatchError:
             return None
         return objects
 
-    def _unpackers(self) -> dict[int, Callable[[bytes], Any]]:
-        """The mapper's unpack function for every attribute the listing reads, looked up once."""
-        out: dict[int, Callable[[bytes], Any]] = {}
-        for attr in [*_UNION, Attribute.VALUE]:
-            unpack = self.mapper.attribute_types[attr][1]
-            if attr in _ENUM_ATTRS:
-                unpack = _tolerant(unpack)
-            out[int(attr)] = unpack
-        return out
-
-    def _describe(self, obj: Any, tinfo: TokenInfo) -> ObjectInfo:
+    def _describe(self, obj: Object, tinfo: TokenInfo) -> ObjectInfo:
         # python-pkcs11 sets object_class = None on objects it has no class for (CKO_DATA).
         klass = getattr(obj, "object_class", None)
         if klass is None:
             klass = obj[Attribute.CLASS]
-        wanted = _ATTRS_BY_CLASS.get(klass, _COMMON)
+        wanted = ATTRS_BY_CLASS.get(klass, COMMON)
         try:
             attrs = obj.get_attributes(wanted)
         except _GONE:
@@ -591,63 +404,9 @@ class Backend:
                     raise
                 except Exception:  # noqa: BLE001 - the attribute is unavailable on this object
                     pass
-        return self._describe_attrs(klass, attrs, int(obj.handle), tinfo)
+        return describe_attrs(klass, attrs, handle_of(obj), tinfo)
 
-    def _describe_attrs(self, klass: Any, attrs: dict[Any, Any], handle: int,
-                        tinfo: TokenInfo) -> ObjectInfo:
-        cls = _CLASS_MAP.get(klass, ObjClass.OTHER)
-        label = attrs.get(Attribute.LABEL) or ""
-        obj_id = attrs.get(Attribute.ID) or b""
-        fields: dict[str, Any] = {
-            "cls": cls,
-            "label": label,
-            "id": bytes(obj_id),
-            "handle": handle,
-            "uri": uris.object_uri(tinfo.label, tinfo.serial, cls.value, label, bytes(obj_id)),
-            "private": bool(attrs.get(Attribute.PRIVATE, False)),
-        }
-        if cls in (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY, ObjClass.SECRET_KEY):
-            kt = attrs.get(Attribute.KEY_TYPE)
-            key_type = _KEY_TYPE_NAMES.get(kt, getattr(kt, "name", str(kt)).lower()) if kt is not None else None
-            fields["flags"] = tuple(name for a, name in _KEY_FLAG_ATTRS if attrs.get(a))
-            modulus = attrs.get(Attribute.MODULUS)
-            if modulus:
-                fields["bits"] = int(attrs.get(Attribute.MODULUS_BITS) or len(modulus) * 8)
-                fields["public_key_id"] = modulus.lstrip(b"\x00").hex()
-            curve = curve_name(attrs.get(Attribute.EC_PARAMS))
-            if curve:
-                fields["curve"] = curve
-                known = names.curve(curve)
-                fields["bits"] = known.bits if known else None
-                if known is not None and known.kind == "eddsa":
-                    key_type = curve
-            point = attrs.get(Attribute.EC_POINT)
-            if point:
-                fields["public_key_id"] = unwrap_ec_point(bytes(point)).hex()
-            if cls is ObjClass.SECRET_KEY and attrs.get(Attribute.VALUE_LEN):
-                fields["bits"] = int(attrs[Attribute.VALUE_LEN]) * 8
-            fields["key_type"] = key_type
-        elif cls is ObjClass.CERTIFICATE:
-            # Imported here, not at the top: the CLI imports cryptography on its main thread
-            # while this thread loads the module (see cli/common.py open_token).
-            from ikm_tui.core.x509.info import parse_certificate
-
-            value = attrs.get(Attribute.VALUE)
-            fields["value"] = bytes(value) if value else b""
-            fields["cert"] = parse_certificate(fields["value"])
-            fields["public_key_id"] = fields["cert"].public_key_id
-            fields["key_type"] = fields["cert"].key_type or None
-            fields["bits"] = fields["cert"].bits
-            fields["curve"] = fields["cert"].curve
-            fields["cert_category"] = attrs.get(Attribute.CERTIFICATE_CATEGORY)
-            fields["trusted"] = attrs.get(Attribute.TRUSTED)
-        elif cls is ObjClass.DATA:
-            value = attrs.get(Attribute.VALUE)
-            fields["value"] = bytes(value) if value else b""
-            fields["application"] = attrs.get(Attribute.APPLICATION)
-        return ObjectInfo(**fields)
-
-    def pkcs11_object(self, slot_id: int, handle: int) -> Any:
+    def pkcs11_object(self, slot_id: int, handle: int) -> Object:
         """The live object for a handle from the last listing (owner thread only)."""
         try:
             entry = self._objects[slot_id][handle]
@@ -657,8 +416,8 @@ class Backend:
             return entry
         # Listed by the fast path: find the python-pkcs11 Object for the handle, narrowing the
         # search by class and CKA_ID (or label) so it reads few objects.
-        template: dict[Any, Any] = {}
-        klass = _CLASS_UNMAP.get(entry.cls)
+        template: dict[Attribute, object] = {}
+        klass = CLASS_UNMAP.get(entry.cls)
         if klass is not None:
             template[Attribute.CLASS] = klass
             if entry.id:
@@ -666,7 +425,7 @@ class Backend:
             elif entry.label:
                 template[Attribute.LABEL] = entry.label
         for obj in list(self.session(slot_id).get_objects(template)):
-            if int(obj.handle) == handle:
+            if handle_of(obj) == handle:
                 self._objects[slot_id][handle] = obj
                 return obj
         raise _stale_object()
@@ -678,35 +437,3 @@ def _stale_object() -> IkmError:
         "Refresh (key `r`) and select it again.",
         "CKR_OBJECT_HANDLE_INVALID", 0x82,
     )
-
-
-def _module_load_error(path: str, exc: BaseException) -> IkmError:
-    msg = " ".join(str(a) for a in getattr(exc, "args", ())) or str(exc)
-    low = msg.lower()
-    if ("wrong elf class" in low or "elfclass" in low
-            or ("cannot open shared object file: no such file" not in low and "architecture" in low)):
-        return IkmError(
-            f"{path} is built for another architecture ({msg}).",
-            "Install the module for this machine's architecture (e.g. the amd64 package on x86_64).",
-            operation="Loading the module",
-        )
-    if "invalid elf header" in low or "file too short" in low or "not a dynamic executable" in low:
-        return IkmError(
-            f"{path} is not a shared library ({msg}).",
-            "Point --module at the PKCS#11 .so file, not a config file or script.",
-            operation="Loading the module",
-        )
-    if "c_getfunctionlist" in low or "undefined symbol" in low:
-        return IkmError(
-            f"{path} is a shared library but not a PKCS#11 module ({msg}).",
-            "Use the module's PKCS#11 library (e.g. libsofthsm2.so, opensc-pkcs11.so, libykcs11.so).",
-            operation="Loading the module",
-        )
-    if "cannot open shared object" in low or "no such file" in low:
-        return IkmError(
-            f"{path} could not be opened ({msg}).",
-            "Check the path and that the libraries it depends on are installed (`ldd PATH`).",
-            operation="Loading the module",
-        )
-    return IkmError(f"{path} failed to load: {msg}", "Check the module path and its logs.",
-                    operation="Loading the module")

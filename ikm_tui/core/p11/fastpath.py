@@ -114,7 +114,7 @@ class Template:
         # Not ctypes.memmove or string_at: those are foreign calls that drop and retake the
         # GIL, and with the TUI's event loop waiting for it each handover costs a thread switch.
         if self._flat is not None:
-            self._flat[2::3] = self.sizes
+            self._flat[2::3] = self.sizes  # type: ignore[assignment] # ctypes arrays take ints
             return
         arr = self.array
         for i, size in enumerate(self.sizes):

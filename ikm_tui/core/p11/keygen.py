@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pkcs11.exceptions as p11x
-from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, Object, ObjectClass, Session
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from ikm_tui.core.p11.backend import Backend, unwrap_ec_point
+from ikm_tui.core.p11.attributes import unwrap_ec_point
+from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.x509.spki import spki_from_token_attrs
 from ikm_tui.core.errors import IkmError, from_exception
-from ikm_tui.core.p11.keys import CURVE_OIDS, ED25519_OID, KeySpec, key_id_for
+from ikm_tui.core.p11.keyspec import CURVE_OIDS, ED25519_OID, KeySpec, key_id_for
 
 _OP = "Generating the key pair"
 
@@ -51,7 +52,7 @@ class GeneratedKey:
 class KeyPair:
     """The live pair on the owner thread; `destroy()` undoes the generation."""
 
-    def __init__(self, public: Any, private: Any, info: GeneratedKey) -> None:
+    def __init__(self, public: Object, private: Object, info: GeneratedKey) -> None:
         self.public = public
         self.private = private
         self.info = info
@@ -67,9 +68,9 @@ class KeyPair:
         return left
 
 
-def find_keys(sess: Any, *, label: str | None = None, key_id: bytes | None = None) -> list[Any]:
+def find_keys(sess: Session, *, label: str | None = None, key_id: bytes | None = None) -> list[Object]:
     """Private/public keys and certificates carrying that label or that CKA_ID."""
-    found: list[Any] = []
+    found: list[Object] = []
     for cls in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY, ObjectClass.CERTIFICATE):
         template: dict[Attribute, Any] = {Attribute.CLASS: cls}
         if label is not None:
@@ -81,7 +82,7 @@ def find_keys(sess: Any, *, label: str | None = None, key_id: bytes | None = Non
     return found
 
 
-def refuse_duplicates(sess: Any, label: str, key_id: bytes | None) -> None:
+def refuse_duplicates(sess: Session, label: str, key_id: bytes | None) -> None:
     """IkmError when a key or certificate already has this label or CKA_ID."""
     if find_keys(sess, label=label):
         raise IkmError(
@@ -113,7 +114,7 @@ def _templates(purpose: KeyPurpose) -> tuple[MechanismFlag, dict[Attribute, Any]
     return caps, public, private
 
 
-def _check_protection(priv: Any, purpose: KeyPurpose) -> list[str]:
+def _check_protection(priv: Object, purpose: KeyPurpose) -> list[str]:
     """What the token did not honour, read back from the private key."""
     wanted = [Attribute.TOKEN, Attribute.PRIVATE, Attribute.SENSITIVE, Attribute.EXTRACTABLE,
               Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE, Attribute.SIGN,
@@ -132,8 +133,8 @@ def _check_protection(priv: Any, purpose: KeyPurpose) -> list[str]:
     return problems
 
 
-def _generate(sess: Any, spec: KeySpec, label: str, temp_id: bytes,
-              purpose: KeyPurpose) -> tuple[Any, Any]:
+def _generate(sess: Session, spec: KeySpec, label: str, temp_id: bytes,
+              purpose: KeyPurpose) -> tuple[Object, Object]:
     caps, public, private = _templates(purpose)
     if spec.kind == "rsa":
         return sess.generate_keypair(
@@ -153,7 +154,7 @@ def _generate(sess: Any, spec: KeySpec, label: str, temp_id: bytes,
         public_template={**public, Attribute.EC_PARAMS: params}, private_template=private)
 
 
-def public_info(pub: Any) -> tuple[bytes, bytes]:
+def public_info(pub: Object) -> tuple[bytes, bytes]:
     """(SubjectPublicKeyInfo DER, public value for the CKA_ID: RSA modulus or raw EC point)."""
     kt = pub[Attribute.KEY_TYPE]
     if kt == KeyType.RSA:

@@ -2,62 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from ikm_tui.core.p11.backend import Backend
+from pkcs11 import Attribute, KeyType, Mechanism, Object
+from pkcs11.types import SignMixin
+
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.x509 import names
+from ikm_tui.core.p11.attributes import handle_of
+from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.p11.keygen import KeyPurpose, generate_protected_pair, public_info
 
-# The curves offered for `ec:NAME` keys, name -> OID, from the one curve table. A dict (not a
-# lookup function) because keygen reads it and a failure-table test plants an extra entry in it.
-CURVE_OIDS = {c.name: c.oid for c in names.generated_ec_curves()}
-ED25519_OID = names.require_curve("ed25519").oid
+# Re-exported: KeySpec and the CKA_ID convention live in keyspec.py so that keygen can use them
+# without importing this module (keys builds on keygen, not the other way round).
+from ikm_tui.core.p11.keyspec import CURVE_OIDS as CURVE_OIDS
+from ikm_tui.core.p11.keyspec import ED25519_OID as ED25519_OID
+from ikm_tui.core.p11.keyspec import KeySpec as KeySpec
+from ikm_tui.core.p11.keyspec import key_id_for as key_id_for
 
-
-@dataclass(frozen=True)
-class KeySpec:
-    """`rsa:2048`, `ec:p256`, `ed25519` as typed by operators."""
-
-    kind: str  # rsa | ec | ed25519
-    bits: int | None = None
-    curve: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> KeySpec:
-        t = text.strip().lower()
-        if t == "ed25519":
-            return cls("ed25519", 256, "ed25519")
-        kind, _, arg = t.partition(":")
-        if kind == "rsa" and arg.isdigit() and int(arg) in (1024, 2048, 3072, 4096, 8192):
-            return cls("rsa", int(arg))
-        curve = names.curve(arg) if kind == "ec" else None
-        if curve is not None and curve.name in CURVE_OIDS:
-            return cls("ec", curve.bits, curve.name)
-        raise ValueError(
-            f"unknown key type {text!r}: use rsa:2048, rsa:3072, rsa:4096, "
-            + ", ".join(f"ec:{c}" for c in CURVE_OIDS) + " or ed25519"
-        )
-
-    def __str__(self) -> str:
-        if self.kind == "rsa":
-            return f"rsa:{self.bits}"
-        if self.kind == "ec":
-            return f"ec:{self.curve}"
-        return self.kind
-
-
-def key_id_for(public_value: bytes) -> bytes:
-    """SHA-1 of the RSA modulus / EC point: the CKA_ID convention of NSS and OpenSC."""
-    return hashlib.sha1(public_value).digest()  # noqa: S324 - an identifier, not a security function
-
-
-def spki_of_public(pub: Any) -> bytes:
+def spki_of_public(pub: Object) -> bytes:
     """SubjectPublicKeyInfo DER of a python-pkcs11 public key object (keygen.public_info's first half)."""
-    # Imported here: keygen builds on this module (KeySpec, key_id_for).
-    from ikm_tui.core.p11.keygen import public_info
-
     try:
         return public_info(pub)[0]
     except ValueError as exc:
@@ -72,10 +35,20 @@ def generate_keypair(backend: Backend, slot_id: int, spec: KeySpec, label: str,
     Returns {'private': handle, 'public': handle, 'id': bytes, 'spki': DER}. Kept for the demo,
     benches and tests that want handles. Every key it makes can sign.
     """
-    # Imported here: keygen builds on this module (KeySpec, key_id_for).
-    from ikm_tui.core.p11.keygen import KeyPurpose, generate_protected_pair
-
     purpose = KeyPurpose(decrypt=decrypt, unwrap=decrypt)
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, purpose)
-    return {"private": int(pair.private.handle), "public": int(pair.public.handle),
+    return {"private": handle_of(pair.private), "public": handle_of(pair.public),
             "id": pair.info.key_id, "spki": pair.info.spki}
+
+
+def sign(private: Object, data: bytes, mechanism: str) -> bytes:
+    """Sign `data` on the token with the private key and CKM_<mechanism> ("CKM_ECDSA", ...)."""
+    # Found by class (CKO_PRIVATE_KEY), so python-pkcs11 made it a signing key; its type says Object.
+    key = cast(SignMixin, private)
+    return bytes(key.sign(data, mechanism=Mechanism[mechanism.removeprefix("CKM_")]))
+
+
+def key_kind(key: Object) -> str:
+    """"rsa", "ec" or "ed25519" for a python-pkcs11 key object."""
+    kt = key[Attribute.KEY_TYPE]
+    return {KeyType.RSA: "rsa", KeyType.EC: "ec", KeyType.EC_EDWARDS: "ed25519"}.get(kt, str(kt))

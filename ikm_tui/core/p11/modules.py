@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ikm_tui.core.errors import IkmError
+
 WELL_KNOWN = [
     "/usr/lib/softhsm/libsofthsm2.so",
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -96,3 +98,36 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
         seen.add(key)
         out.append(cand)
     return out
+
+
+def module_load_error(path: str, exc: BaseException) -> IkmError:
+    """The operator's reading of why python-pkcs11 could not load `path`."""
+    msg = " ".join(str(a) for a in getattr(exc, "args", ())) or str(exc)
+    low = msg.lower()
+    if ("wrong elf class" in low or "elfclass" in low
+            or ("cannot open shared object file: no such file" not in low and "architecture" in low)):
+        return IkmError(
+            f"{path} is built for another architecture ({msg}).",
+            "Install the module for this machine's architecture (e.g. the amd64 package on x86_64).",
+            operation="Loading the module",
+        )
+    if "invalid elf header" in low or "file too short" in low or "not a dynamic executable" in low:
+        return IkmError(
+            f"{path} is not a shared library ({msg}).",
+            "Point --module at the PKCS#11 .so file, not a config file or script.",
+            operation="Loading the module",
+        )
+    if "c_getfunctionlist" in low or "undefined symbol" in low:
+        return IkmError(
+            f"{path} is a shared library but not a PKCS#11 module ({msg}).",
+            "Use the module's PKCS#11 library (e.g. libsofthsm2.so, opensc-pkcs11.so, libykcs11.so).",
+            operation="Loading the module",
+        )
+    if "cannot open shared object" in low or "no such file" in low:
+        return IkmError(
+            f"{path} could not be opened ({msg}).",
+            "Check the path and that the libraries it depends on are installed (`ldd PATH`).",
+            operation="Loading the module",
+        )
+    return IkmError(f"{path} failed to load: {msg}", "Check the module path and its logs.",
+                    operation="Loading the module")

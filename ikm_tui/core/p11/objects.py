@@ -1,13 +1,24 @@
-"""Writing and removing token objects (certificates, data objects); owner thread only."""
+"""Writing, finding, relabelling and removing token objects (certificates, data objects, keys).
+
+Owner thread only. The use cases in core/ops reach python-pkcs11 objects only through these
+functions: they may hold an `Object` returned here, but never call it themselves.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pkcs11.exceptions as p11x
 from asn1crypto import x509 as ax
-from pkcs11 import Attribute, CertificateType, ObjectClass
+from pkcs11 import Attribute, CertificateType, Object, ObjectClass
 
+from ikm_tui.core.model import ObjClass
+from ikm_tui.core.p11.attributes import CLASS_MAP, CLASS_UNMAP, handle_of
 from ikm_tui.core.p11.backend import Backend
+
+# A live python-pkcs11 object, as the use cases hold one: opaque to them, passed back to these
+# functions (owner thread only; never across the thread boundary).
+TokenObject = Object
 
 # PKCS#11 v2.40 §4.6.2 CKA_CERTIFICATE_CATEGORY values.
 CATEGORY_UNSPECIFIED = 0
@@ -43,11 +54,14 @@ def certificate_template(der: bytes, label: str, key_id: bytes, category: int) -
     return template
 
 
+def create_certificate(backend: Backend, slot_id: int, der: bytes, label: str, key_id: bytes,
+                       category: int = CATEGORY_TOKEN_USER) -> Object:
+    return backend.session(slot_id).create_object(certificate_template(der, label, key_id, category))
+
+
 def write_certificate(backend: Backend, slot_id: int, der: bytes, label: str, key_id: bytes,
                       category: int = CATEGORY_TOKEN_USER) -> int:
-    sess = backend.session(slot_id)
-    obj = sess.create_object(certificate_template(der, label, key_id, category))
-    return int(obj.handle)
+    return handle_of(create_certificate(backend, slot_id, der, label, key_id, category))
 
 
 def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: str,
@@ -60,21 +74,112 @@ def write_raw_certificate(backend: Backend, slot_id: int, value: bytes, label: s
         subject = b"\x30\x00"
     sess = backend.session(slot_id)
     obj = sess.create_object(_base_certificate(value, label, key_id, subject))
-    return int(obj.handle)
+    return handle_of(obj)
 
 
-def write_data_object(backend: Backend, slot_id: int, application: str, label: str, value: bytes,
-                      private: bool = False) -> int:
-    sess = backend.session(slot_id)
-    obj = sess.create_object({
+# Errors that mean "this token will not keep a data object like that" (so a file is the honest
+# fallback), as opposed to a session or device failure that must stop the operation.
+REFUSED_DATA_OBJECT: tuple[type[Exception], ...] = (
+    p11x.TemplateInconsistent, p11x.TemplateIncomplete, p11x.AttributeTypeInvalid,
+    p11x.AttributeValueInvalid, p11x.FunctionNotSupported, p11x.DeviceMemory,
+    p11x.AttributeReadOnly, p11x.FunctionFailed, p11x.GeneralError)
+
+
+def create_data_object(backend: Backend, slot_id: int, application: str, label: str, value: bytes,
+                       private: bool = False) -> Object:
+    return backend.session(slot_id).create_object({
         Attribute.CLASS: ObjectClass.DATA,
+        # Without TOKEN=True python-pkcs11 makes a session object that vanishes on close.
         Attribute.TOKEN: True,
         Attribute.PRIVATE: private,
         Attribute.APPLICATION: application,
         Attribute.LABEL: label,
         Attribute.VALUE: value,
     })
-    return int(obj.handle)
+
+
+def write_data_object(backend: Backend, slot_id: int, application: str, label: str, value: bytes,
+                      private: bool = False) -> int:
+    return handle_of(create_data_object(backend, slot_id, application, label, value, private))
+
+
+def find_data_objects(backend: Backend, slot_id: int, application: str,
+                      label: str | None = None) -> list[Object]:
+    """Data objects of this application (and label), in the backend's session."""
+    template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.DATA, Attribute.APPLICATION: application}
+    if label is not None:
+        template[Attribute.LABEL] = label
+    # list(): an unconsumed search holds the session (CKR_OPERATION_ACTIVE).
+    return list(backend.session(slot_id).get_objects(template))
+
+
+def find_objects(backend: Backend, slot_id: int, cls: ObjClass, *, label: str | None = None,
+                 key_id: bytes | None = None) -> list[Object]:
+    """Objects of one class with that label and/or CKA_ID, in the backend's session."""
+    template: dict[Attribute, Any] = {Attribute.CLASS: CLASS_UNMAP[cls]}
+    if label is not None:
+        template[Attribute.LABEL] = label
+    if key_id is not None:
+        template[Attribute.ID] = key_id
+    return list(backend.session(slot_id).get_objects(template))
+
+
+def object_id(obj: Object) -> bytes:
+    return bytes(obj[Attribute.ID])
+
+
+def object_class(obj: Object) -> ObjClass:
+    klass = obj.object_class
+    return CLASS_MAP.get(klass, ObjClass.OTHER) if klass is not None else ObjClass.OTHER
+
+
+def set_attributes(obj: Object, *, key_id: bytes | None = None, label: str | None = None) -> None:
+    """Set CKA_ID, then CKA_LABEL (each only when given); the token's error propagates."""
+    if key_id is not None:
+        obj[Attribute.ID] = key_id
+    if label is not None:
+        obj[Attribute.LABEL] = label
+
+
+def destroy_object(obj: Object) -> None:
+    obj.destroy()
+
+
+def destroy_quietly(obj: Object) -> None:
+    """Best-effort cleanup after a failure: the first error is the one to report."""
+    try:
+        obj.destroy()
+    except p11x.PKCS11Error:
+        pass
+
+
+def fresh_labels(backend: Backend, slot_id: int, handles: list[int]) -> dict[int, str | None]:
+    """Labels as a brand-new session reads them, so a token that cached or ignored a write shows it.
+
+    None for a handle the new session does not find.
+    """
+    sess = backend.open_read_session(slot_id)
+    try:
+        # One full search (materialised), matched by handle: data objects have no CKA_ID to search by.
+        wanted = set(handles)
+        found = {handle_of(f): f for f in list(sess.get_objects()) if handle_of(f) in wanted}
+        return {h: (str(found[h][Attribute.LABEL]) if h in found else None) for h in handles}
+    finally:
+        sess.close()
+
+
+def fresh_id_labels(backend: Backend, slot_id: int,
+                    wanted: list[tuple[int, bytes]]) -> dict[int, tuple[str, bytes] | None]:
+    """(label, CKA_ID) of each (handle, expected CKA_ID) as a brand-new session finds it by that ID."""
+    out: dict[int, tuple[str, bytes] | None] = {}
+    sess = backend.open_read_session(slot_id)
+    try:
+        for handle, key_id in wanted:
+            found = [f for f in sess.get_objects({Attribute.ID: key_id}) if handle_of(f) == handle]
+            out[handle] = (str(found[0][Attribute.LABEL]), bytes(found[0][Attribute.ID])) if found else None
+    finally:
+        sess.close()
+    return out
 
 
 def destroy(backend: Backend, slot_id: int, handle: int) -> None:

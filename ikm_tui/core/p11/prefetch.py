@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ikm_tui.core.p11.modules import canonical
+
+if TYPE_CHECKING:
+    from ikm_tui.core.p11.service import TokenService
 
 
 class StartupPrefetch:
@@ -24,14 +27,16 @@ class StartupPrefetch:
     screen would not make. Futures only: no asyncio, no Textual (the core stays UI-free).
     """
 
-    def __init__(self, svc: Any, module_path: str, selector: str | None) -> None:
+    def __init__(self, svc: TokenService, module_path: str, selector: str | None) -> None:
+        from ikm_tui.core.p11.backend import Backend
+
         self.module_path = module_path
         self.selector = selector
-        self.info = svc.submit("module_info")
-        self.slots = svc.submit("slots")
+        self.info = svc.submit(Backend.module_info)
+        self.slots = svc.submit(Backend.slots)
         self.slot: concurrent.futures.Future[Any]
         if selector is not None:
-            self.slot = svc.after(self.slots, "find_slot", lambda _slots: (selector,))
+            self.slot = svc.after(self.slots, Backend.find_slot, lambda _slots: (selector,))
         else:
             self.slot = concurrent.futures.Future()
 
@@ -44,9 +49,9 @@ class StartupPrefetch:
                                            if s.token is not None and s.token.initialized), None))
 
             self.slots.add_done_callback(first_token)
-        self.listing = svc.after(self.slot, "list_objects",
+        self.listing = svc.after(self.slot, Backend.list_objects,
                                  lambda slot: None if slot is None else (slot,))
-        self.mechanisms = svc.after(self.listing, "mechanisms",
+        self.mechanisms = svc.after(self.listing, Backend.mechanisms,
                                     lambda listing: None if listing is None else (listing.slot_id,))
 
     def serves(self, module_path: str, selector: str | None) -> bool:

@@ -14,9 +14,34 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, NamedTuple, ParamSpec, TypeVar, cast
 
 from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.p11.protocol import TokenBackend
+
+if TYPE_CHECKING:
+    from ikm_tui.core.p11.backend import Backend
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+# What every caller hands the owner thread: a function whose first parameter is the backend.
+# Typed against Backend (what the function is written for); at run time it may receive the
+# fault wrapper, which behaves as a Backend (see TokenBackend).
+BackendFn = Callable[Concatenate["Backend", P], R]
+
+
+class _Job(NamedTuple):
+    """One queued call. Any: the one queue carries calls of every result type."""
+
+    fut: concurrent.futures.Future[Any]
+    name: str
+    fn: Callable[..., Any] | None  # None: load the module
+    args: tuple[object, ...]
+    kwargs: dict[str, object]
+    ticket: int
+
 
 _STOP = object()
 
@@ -53,12 +78,12 @@ _SESSION_LOST = ("CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED", "CKR_DEVICE
                  "CKR_TOKEN_NOT_PRESENT")  # only as raised by the module, not our own IkmErrors
 
 
-def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], function: str = "") -> str:
+def summarize_args(args: tuple[object, ...], kwargs: dict[str, object], function: str = "") -> str:
     from ikm_tui.core.pin import Pin
 
     pin_call = any(word in function.lower() for word in _PIN_CALLS)
 
-    def one(v: Any) -> str:
+    def one(v: object) -> str:
         if isinstance(v, Pin):
             return "***"
         if pin_call and isinstance(v, (str, bytes, bytearray, memoryview)):
@@ -74,14 +99,46 @@ def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], function: str 
     return ", ".join(parts)
 
 
+def _call_name(fn: Callable[..., object]) -> str:
+    """The trace and activity name of a call: the function's own name (`login`, `list_objects`).
+
+    PIN redaction in traces goes by this name (see _PIN_CALLS), so it must be the real one.
+    """
+    return getattr(fn, "__name__", "run")
+
+
+def _invoke(backend: TokenBackend, fn: Callable[..., R], args: tuple[object, ...],
+            kwargs: dict[str, object]) -> R:
+    """fn(backend, *args, **kwargs), routed through the backend object when fn is its method.
+
+    `svc.run(Backend.login, ...)` names the plain function, but the backend on the owner thread
+    may be the fault wrapper (tests/support/faults.py), which counts, hangs or fails a call by
+    the method's name before running Backend's own code. Calling the function directly would
+    skip the wrapper for the outer call and keep the fault tests green for the wrong reason, so
+    the method is looked up on the object: a Backend gives the bound method of that very
+    function, the wrapper a stand-in that names it as `__wrapped__` (functools.wraps). Anything
+    else with the same name (a use-case helper) is not redirected.
+    """
+    bound = getattr(backend, _call_name(fn), None)
+    if bound is not None:
+        target = getattr(bound, "__func__", None) or getattr(bound, "__wrapped__", None)
+        if target is fn:
+            return cast(R, bound(*args, **kwargs))
+    return fn(backend, *args, **kwargs)
+
+
 class TokenService:
     """Runs `backend_factory(module_path)` and every later call on one daemon thread.
 
     Calls queue in order; a hung call holds up the queue but never the caller's event loop,
     and the thread is a daemon so quitting never waits for a hung module.
+
+    Every call names a function whose first parameter is the backend, usually a Backend method:
+    `svc.run(Backend.login, slot, pin)`, `await svc.arun(Backend.list_objects, slot)`,
+    `svc.run(create_request, slot, ...)`. Arguments and result are type-checked against it.
     """
 
-    def __init__(self, module_path: str, backend_factory: Callable[[str], Any] | None = None,
+    def __init__(self, module_path: str, backend_factory: Callable[[str], TokenBackend] | None = None,
                  tracer: Callable[[TraceEntry], None] | None = None) -> None:
         if backend_factory is None:
             from ikm_tui.core.p11.backend import Backend
@@ -89,11 +146,11 @@ class TokenService:
             backend_factory = Backend
         self.module_path = module_path
         self._factory = backend_factory
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue: queue.Queue[_Job | object] = queue.Queue()
         self._seq = itertools.count(1)
         self._tickets = itertools.count(1)
         self.tracers: list[Callable[[TraceEntry], None]] = [tracer] if tracer else []
-        self._backend: Any = None
+        self._backend: TokenBackend | None = None
         self._load_error: IkmError | None = None
         self._closed = False
         # For activity() only: calls submitted and not finished (ticket -> name, in order) and
@@ -103,7 +160,7 @@ class TokenService:
         self._running: tuple[int, str, float] | None = None
         self._thread = threading.Thread(target=self._run, name=f"pkcs11:{module_path}", daemon=True)
         self._thread.start()
-        self._ready = self._submit("load", None, (), {})
+        self._ready: concurrent.futures.Future[None] = self._submit("load", None, (), {})
 
     @property
     def owner_thread(self) -> threading.Thread:
@@ -113,54 +170,62 @@ class TokenService:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _STOP:
-                started = time.monotonic()
-                result_name = "OK"
-                if self._backend is not None:
-                    try:
-                        self._backend.close()
-                    except Exception as exc:  # noqa: BLE001 - closing must not raise at exit
-                        result_name = type(exc).__name__
-                # Traced so an operator (and the SIGHUP test) can see the sessions were closed.
-                self._trace(TraceEntry(next(self._seq), "close", "", result_name,
-                                       (time.monotonic() - started) * 1000.0, started))
+            if not isinstance(item, _Job):
+                self._stop()
                 return
-            fut, name, fn, args, kwargs, ticket = item
-            if not fut.set_running_or_notify_cancel():
-                self._finished(ticket)
-                continue
-            started = time.monotonic()
-            with self._activity_lock:
-                self._running = (ticket, name, started)
-            result_name = "OK"
+            self._one(item)
+            # Drop the reference so a PIN does not linger in this frame's locals.
+            del item
+
+    def _stop(self) -> None:
+        started = time.monotonic()
+        result_name = "OK"
+        if self._backend is not None:
             try:
-                if name == "load":
-                    try:
-                        self._backend = self._factory(self.module_path)
-                    except Exception as exc:  # noqa: BLE001
-                        self._load_error = from_exception(exc, "Loading the module")
-                        raise self._load_error from None
-                    value: Any = None
-                else:
-                    if self._backend is None:
-                        raise self._load_error or IkmError("The module is not loaded.")
-                    value = fn(self._backend, *args, **kwargs) if fn else getattr(self._backend, name)(*args, **kwargs)
-                fut.set_result(value)
-            except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
-                err = exc if isinstance(exc, IkmError) else from_exception(exc, name)
-                result_name = err.ckr_name or type(exc).__name__
-                if (err.ckr_name in _SESSION_LOST and not isinstance(exc, IkmError)
-                        and self._backend is not None):
-                    err = self._session_lost(err)
-                # Hand back our IkmError without the original traceback: its frames hold the
-                # arguments (a PIN included) and would reach a crash screen's locals.
-                fut.set_exception(err.with_traceback(None))
-            finally:
-                self._finished(ticket)
-                self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
-                                       result_name, (time.monotonic() - started) * 1000.0, started))
-            # Drop references so a PIN does not linger in this frame's locals.
-            del item, fut, args, kwargs
+                self._backend.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not raise at exit
+                result_name = type(exc).__name__
+        # Traced so an operator (and the SIGHUP test) can see the sessions were closed.
+        self._trace(TraceEntry(next(self._seq), "close", "", result_name,
+                               (time.monotonic() - started) * 1000.0, started))
+
+    def _one(self, job: _Job) -> None:
+        fut, name, fn, args, kwargs, ticket = job
+        if not fut.set_running_or_notify_cancel():
+            self._finished(ticket)
+            return
+        started = time.monotonic()
+        with self._activity_lock:
+            self._running = (ticket, name, started)
+        result_name = "OK"
+        try:
+            if fn is None:
+                try:
+                    self._backend = self._factory(self.module_path)
+                except Exception as exc:  # noqa: BLE001
+                    self._load_error = from_exception(exc, "Loading the module")
+                    raise self._load_error from None
+                value: object = None
+            else:
+                if self._backend is None:
+                    raise self._load_error or IkmError("The module is not loaded.")
+                value = _invoke(self._backend, fn, args, kwargs)
+            fut.set_result(value)
+        except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
+            err = exc if isinstance(exc, IkmError) else from_exception(exc, name)
+            result_name = err.ckr_name or type(exc).__name__
+            if (err.ckr_name in _SESSION_LOST and not isinstance(exc, IkmError)
+                    and self._backend is not None):
+                err = self._session_lost(err)
+            # Hand back our IkmError without the original traceback: its frames hold the
+            # arguments (a PIN included) and would reach a crash screen's locals.
+            fut.set_exception(err.with_traceback(None))
+        finally:
+            self._finished(ticket)
+            self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
+                                   result_name, (time.monotonic() - started) * 1000.0, started))
+        # Drop references so a PIN does not linger in this frame's locals.
+        del job, fut, args, kwargs
 
     def _finished(self, ticket: int) -> None:
         with self._activity_lock:
@@ -185,12 +250,11 @@ class TokenService:
                 pass
 
     def _session_lost(self, err: IkmError) -> IkmError:
-        forget = getattr(self._backend, "forget_sessions", None)
-        if forget is not None:
-            try:
-                forget()
-            except Exception:  # noqa: BLE001 - forgetting is best effort; the error matters
-                pass
+        assert self._backend is not None
+        try:
+            self._backend.forget_sessions()
+        except Exception:  # noqa: BLE001 - forgetting is best effort; the error matters
+            pass
         if err.ckr_name in ("CKR_SESSION_HANDLE_INVALID", "CKR_SESSION_CLOSED"):
             return IkmError(
                 err.cause + " ikm-tui dropped it; the next action opens a new public session.",
@@ -198,64 +262,66 @@ class TokenService:
                 "wrong PIN and used no PIN try).", err.ckr_name, err.ckr_code, err.operation)
         return err
 
-    def wrap_backend(self, fn: Callable[[Any], Any]) -> Any:
+    def wrap_backend(self, fn: Callable[[TokenBackend], TokenBackend]) -> TokenBackend:
         """Replace the backend by fn(backend), on the owner thread; return the new backend.
 
         For fault injection in tests (`faults.install`): the process-wide service keeps its
         thread and its loaded module, only the object calls go through changes.
         """
 
-        def swap(backend: Any) -> Any:
+        def wrap_backend(backend: TokenBackend) -> TokenBackend:
             self._backend = fn(backend)
             return self._backend
 
-        return self._submit("wrap_backend", swap, (), {}).result()
+        return self._submit("wrap_backend", wrap_backend, (), {}).result()
 
-    def _submit(self, name: str, fn: Callable[..., Any] | None, args: tuple[Any, ...],
-                kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
+    def _submit(self, name: str, fn: Callable[..., T] | None, args: tuple[object, ...],
+                kwargs: dict[str, object]) -> concurrent.futures.Future[T]:
         if self._closed:
             raise IkmError("The token service is closed.")
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         ticket = next(self._tickets)
         with self._activity_lock:
             self._waiting[ticket] = name
-        self._queue.put((fut, name, fn, args, kwargs, ticket))
+        self._queue.put(_Job(fut, name, fn, args, kwargs, ticket))
         return fut
 
     # ----- facades ----------------------------------------------------------------------------
-    def call(self, name: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        """Blocking facade for the CLI: run backend.<name>(*args) on the owner thread."""
+    def submit(self, fn: BackendFn[P, R], *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[R]:
+        """Queue fn(backend, *args, **kwargs) and return its future at once, without waiting."""
+        return self._submit(_call_name(fn), fn, args, kwargs)
+
+    def run(self, fn: BackendFn[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Blocking facade for the CLI: fn(backend, *args, **kwargs) on the owner thread."""
         if threading.current_thread() is self._thread:
-            raise RuntimeError("call() from the owner thread would deadlock")
-        return self._submit(name, None, args, kwargs).result(timeout)
+            raise RuntimeError("run() from the owner thread would deadlock")
+        return self.submit(fn, *args, **kwargs).result()
 
-    def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
-        """Blocking: run fn(backend, *args) on the owner thread (for multi-step operations)."""
-        return self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs).result()
+    async def arun(self, fn: BackendFn[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Async facade for the UI: awaits fn(backend, ...) without blocking the event loop."""
+        import asyncio  # here, not at the top: the CLI never needs it (~20 ms of its start-up)
 
-    def submit(self, name: str, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        """Queue backend.<name>(*args) and return its future at once, without waiting."""
-        return self._submit(name, None, args, kwargs)
+        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
 
-    def after(self, first: concurrent.futures.Future[Any], name: str,
-              make_args: Callable[[Any], tuple[Any, ...] | None]) -> concurrent.futures.Future[Any]:
-        """backend.<name>(*make_args(first's result)), queued the moment `first` completes.
+    def after(self, first: concurrent.futures.Future[T], fn: Callable[Concatenate[Backend, ...], R],
+              make_args: Callable[[T], tuple[object, ...] | None]) -> concurrent.futures.Future[R | None]:
+        """fn(backend, *make_args(first's result)), queued the moment `first` completes.
 
         The queuing happens on the owner thread (where `first` completes), so a chain of calls
         runs back to back instead of each waiting for its caller's event loop to come round
         (the TUI's is busy drawing its first frame then). The future fails with `first`'s
         error; it is None, and nothing is called, when make_args returns None.
         """
-        out: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        out: concurrent.futures.Future[R | None] = concurrent.futures.Future()
 
-        def forward(done: concurrent.futures.Future[Any]) -> None:
+        def forward(done: concurrent.futures.Future[R]) -> None:
             exc = done.exception()
             if exc is not None:
                 out.set_exception(exc)
             else:
                 out.set_result(done.result())
 
-        def chain(done: concurrent.futures.Future[Any]) -> None:
+        def chain(done: concurrent.futures.Future[T]) -> None:
             try:
                 exc = done.exception()
                 if exc is not None:
@@ -265,25 +331,13 @@ class TokenService:
                 if args is None:
                     out.set_result(None)
                     return
-                self._submit(name, None, args, {}).add_done_callback(forward)
+                self._submit(_call_name(fn), fn, args, {}).add_done_callback(forward)
             except BaseException as exc:  # noqa: BLE001 - a closed service, a bad make_args
                 if not out.done():
                     out.set_exception(exc)
 
         first.add_done_callback(chain)
         return out
-
-    async def acall(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Async facade for the UI: awaits without blocking the event loop."""
-        import asyncio  # here, not at the top: the CLI never needs it (~20 ms of its start-up)
-
-        return await asyncio.wrap_future(self._submit(name, None, args, kwargs))
-
-    async def arun(self, fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: Any) -> Any:
-        import asyncio
-
-        return await asyncio.wrap_future(
-            self._submit(name or getattr(fn, "__name__", "run"), fn, args, kwargs))
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Raise the load error, if the module failed to load."""
@@ -307,7 +361,8 @@ _registry: dict[str, TokenService] = {}
 _registry_lock = threading.Lock()
 
 
-def get_service(module_path: str, backend_factory: Callable[[str], Any] | None = None) -> TokenService:
+def get_service(module_path: str,
+                backend_factory: Callable[[str], TokenBackend] | None = None) -> TokenService:
     from ikm_tui.core.p11.modules import canonical
 
     key = canonical(module_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ikm_tui.core.ops.manage import ReadBack, describe
+from ikm_tui.core.ops.plans import ReadBack, describe
 
 
 @dataclass(frozen=True)

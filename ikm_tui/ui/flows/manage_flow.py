@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from textual.widgets import TabbedContent
 
-from ikm_tui.core.ops import manage, receive
+from ikm_tui.core.ops import delete as delete_ops
+from ikm_tui.core.ops import doctor as doctor_ops
+from ikm_tui.core.ops import export as export_ops
+from ikm_tui.core.ops import plans as plans_ops
+from ikm_tui.core.ops import receive
+from ikm_tui.core.ops import rename as rename_ops
 from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.text.readback import rename_report
 from ikm_tui.core.x509.certfile import CertBundle
@@ -35,6 +40,7 @@ from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.flows.request_flow import _ensure_login, select_certificate
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
     from ikm_tui.ui.flows.host import FlowHost
@@ -123,7 +129,7 @@ async def receive_flow(main: FlowHost) -> None:
     if bundle is None:
         return
     # Reads only; no matching key → an IkmError naming the keys present, nothing written.
-    preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt, name="preview_receive")
+    preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt)
     now = main.ikm.clock()
     findings = receive.preview_findings(preview, now=now)
     choice = await main.app.push_screen_wait(
@@ -132,7 +138,7 @@ async def receive_flow(main: FlowHost) -> None:
         main.notify("Nothing was written.")
         return
     result = await svc.arun(receive.apply_receive, ref.slot_id, preview, replace=choice.replace,
-                            with_chain=choice.with_chain, name="apply_receive")
+                            with_chain=choice.with_chain)
     await main.open_token(ref)
     select_certificate(main, result.written.handle, result.written.label)
     lines = [f"Stored {result.written.label!r} (id {result.written.id.hex()}) next to its key."]
@@ -173,7 +179,7 @@ async def add_ca_flow(main: FlowHost) -> None:
     if label is None:
         return
     ref_cert = await main.ikm.service_for(ref.module_path).arun(
-        receive.add_authority_cert, ref.slot_id, der, label, name="add_authority_cert")
+        receive.add_authority_cert, ref.slot_id, der, label)
     await main.open_token(ref)
     select_certificate(main, ref_cert.handle, ref_cert.label)
     note = "" if ref_cert.fields.is_ca else "\nWarning: it is not marked as a CA (basicConstraints CA:TRUE)."
@@ -211,8 +217,7 @@ def start_export_public(main: FlowHost) -> None:
 async def export_public_flow(main: FlowHost, key: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
-    obj, pem = await _svc(main).arun(manage.export_public_key, ref.slot_id, key.label, key.id,
-                                     name="export_public_key")
+    obj, pem = await _svc(main).arun(export_ops.export_public_key, ref.slot_id, key.label, key.id)
     choice = await main.app.push_screen_wait(ExportScreen(
         f"Save the public key of {obj.label} (PEM)",
         os.path.join(".", _safe_name(obj.label, "key") + ".pub.pem"), formats=False))
@@ -232,8 +237,8 @@ async def delete_flow(main: FlowHost, obj: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    plan: manage.Plan = await svc.arun(manage.plan_delete_object, ref.slot_id, obj.handle, name="plan_delete")
-    lines = ["This deletes exactly:"] + [f"  {manage.describe(o)}" for o in plan.objects]
+    plan: plans_ops.Plan = await svc.arun(delete_ops.plan_delete_object, ref.slot_id, obj.handle)
+    lines = ["This deletes exactly:"] + [f"  {plans_ops.describe(o)}" for o in plan.objects]
     lines += [f"Warning: {w}" for w in plan.warnings]
     lines.append("Type the label to confirm.")
     confirmed, _ = await main.app.push_screen_wait(DeleteObjectScreen(
@@ -241,9 +246,9 @@ async def delete_flow(main: FlowHost, obj: ObjectInfo) -> None:
     if not confirmed:
         main.notify("Nothing was deleted.")
         return
-    done = await svc.arun(manage.apply_delete, ref.slot_id, plan, name="apply_delete")
+    done = await svc.arun(delete_ops.apply_delete, ref.slot_id, plan)
     await main.open_token(ref)
-    main.notify(plain("Deleted: " + "; ".join(manage.describe(o) for o in done)), title="Deleted", markup=False)
+    main.notify(plain("Deleted: " + "; ".join(plans_ops.describe(o) for o in done)), title="Deleted", markup=False)
 
 
 # ----- rename -------------------------------------------------------------------------------------
@@ -267,15 +272,15 @@ async def rename_flow(main: FlowHost, obj: ObjectInfo) -> None:
     if new is None:
         return
     try:
-        plan: manage.Plan = await svc.arun(manage.plan_rename, ref.slot_id, obj.label, new, obj.id, name="plan_rename")
+        plan: plans_ops.Plan = await svc.arun(rename_ops.plan_rename, ref.slot_id, obj.label, new, obj.id)
     except ValueError as exc:
         raise IkmError(f"Cannot rename to {new!r}: {exc}.", "Give another label.", operation="Renaming") from None
     if plan.warnings and not await main.app.push_screen_wait(ConfirmScreen(
             "Rename anyway?", "\n".join([f"Renaming {len(plan.objects)} object(s) to {new!r}:"]
-                                       + [f"  {manage.describe(o)}" for o in plan.objects]
+                                       + [f"  {plans_ops.describe(o)}" for o in plan.objects]
                                        + [f"Warning: {w}" for w in plan.warnings]), yes="Rename")):
         return
-    results = await svc.arun(manage.apply_rename, ref.slot_id, plan, name="apply_rename")
+    results = await svc.arun(rename_ops.apply_rename, ref.slot_id, plan)
     await main.open_token(ref)
     report = rename_report(results, new)
     lines = ["Read back in a fresh session:", *report.lines("  ")]
@@ -298,7 +303,7 @@ async def change_pin_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    info = await svc.acall("token_info", ref.slot_id)
+    info = await svc.arun(Backend.token_info, ref.slot_id)
     if await main.app.push_screen_wait(PinChangeScreen(svc, ref.slot_id, info)):
         main.notify("The user PIN was changed. Use the new PIN from now on.", title="PIN changed")
 
@@ -317,7 +322,7 @@ async def doctor_flow(main: FlowHost) -> None:
     if not await _ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
                                           "only after login with the user PIN."):
         return
-    report: manage.DoctorReport = await svc.arun(manage.diagnose, ref.slot_id, name="diagnose")
+    report: doctor_ops.DoctorReport = await svc.arun(doctor_ops.diagnose, ref.slot_id)
     if not await main.app.push_screen_wait(DoctorScreen(report)):
         return
     todo = [r for r in report.repairs if r.blocked is None]
@@ -325,10 +330,10 @@ async def doctor_flow(main: FlowHost) -> None:
             f"Apply {len(todo)} repair(s)?", "\n".join(r.describe() for r in todo), yes="Apply")):
         main.notify("Nothing was changed.")
         return
-    results = await svc.arun(manage.apply_repairs, ref.slot_id, report, name="apply_repairs")
+    results = await svc.arun(doctor_ops.apply_repairs, ref.slot_id, report)
     await main.open_token(ref)
     bad = [r for r in results if not r.ok]
-    lines = [f"{manage.describe(r.obj)}: label|id now {r.wanted!r} "
+    lines = [f"{plans_ops.describe(r.obj)}: label|id now {r.wanted!r} "
              + ("(ok)" if r.ok else f"(READ BACK {r.actual!r})") for r in results]
     await main.app.push_screen_wait(MessageScreen(
         f"{len(bad)} repair(s) did not stick" if bad else "Repairs applied", "\n".join(lines), warning=bool(bad)))

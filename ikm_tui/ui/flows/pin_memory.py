@@ -34,9 +34,11 @@ async def login_with_remembered(screen: Screen[Any], svc: Any, slot_id: int, inf
         return None
     try:
         # Off the event loop: the keyring may talk D-Bus; the login itself still goes through the
-        # module's owner thread (svc.call blocks only this helper thread).
+        # module's owner thread (svc.run blocks only this helper thread).
+        from ikm_tui.core.p11.backend import Backend
+
         result = await asyncio.to_thread(
-            store.login_with_remembered, lambda pin: svc.call("login", slot_id, pin), info.serial)
+            store.login_with_remembered, lambda pin: svc.run(Backend.login, slot_id, pin), info.serial)
     except IkmError as err:
         screen.notify(plain(f"The remembered PIN was refused and has been forgotten.\n{err}"),
                       title="PIN memory", severity="error", markup=False, timeout=20)

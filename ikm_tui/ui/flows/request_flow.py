@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import TabbedContent
 
 from ikm_tui.core.files import PUBLIC_MODE, write_file
+from ikm_tui.core.ops import capabilities as capabilities_ops
+from ikm_tui.core.ops import pending as pending_ops
 from ikm_tui.core.ops import requests
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui import describe
@@ -27,6 +29,7 @@ from ikm_tui.ui.widgets.requests_pane import RequestsPane, request_notes, reques
 from ikm_tui.ui.screens.save_screen import SavePathScreen
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
     from ikm_tui.ui.flows.host import FlowHost
@@ -44,7 +47,7 @@ def load_requests(main: FlowHost) -> None:
     if main.listing is None:
         _pane(main).show([])
         return
-    _pane(main).show(requests.requests_in_listing(main.listing))
+    _pane(main).show(pending_ops.requests_in_listing(main.listing))
 
 
 def show_request_details(main: FlowHost) -> bool:
@@ -79,7 +82,7 @@ async def _ensure_login(main: FlowHost, svc: Any, why: str) -> bool:
     if listing.logged_in:
         return True
     main.notify(why, title="Log in first")
-    info = await svc.acall("token_info", ref.slot_id)
+    info = await svc.arun(Backend.token_info, ref.slot_id)
     if not await main.app.push_screen_wait(PinScreen(svc, ref.slot_id, info)):
         return False
     await main.open_token(ref)
@@ -108,7 +111,7 @@ async def new_request(main: FlowHost, *, self_signed: bool = False) -> None:
         return
     listing = main.listing
     assert listing is not None
-    caps = await svc.arun(requests.capabilities, ref.slot_id)
+    caps = await svc.arun(capabilities_ops.capabilities, ref.slot_id)
     taken = {o.label for o in listing.objects if o.cls in describe.KEY_CLASSES or o.cls is ObjClass.CERTIFICATE}
     taken |= {r.label for r in _pane(main).requests}
     form = await main.app.push_screen_wait(
@@ -140,10 +143,10 @@ async def _create(main: FlowHost, svc: Any, slot_id: int, form: RequestFormResul
         if self_signed:
             return await svc.arun(requests.create_self_signed, slot_id, form.key_type, form.label, form.subject,
                                   form.sans, form.key_usage, form.eku, form.hash, form.days or 365, form.key_id,
-                                  progress=progress.hook, name="create_self_signed")
+                                  progress=progress.hook)
         return await svc.arun(requests.create_request, slot_id, form.key_type, form.label, form.subject,
                               form.sans, form.key_usage, form.eku, form.hash, form.key_id,
-                              progress=progress.hook, name="create_request")
+                              progress=progress.hook)
     finally:
         await progress.remove()
 
@@ -208,7 +211,7 @@ async def save_request(main: FlowHost, label: str) -> None:
                 "Overwrite?", f"{target} exists. Replace it with request {label}?", yes="Overwrite")):
             main.notify("Nothing saved.")
             return
-    pem = await main.ikm.service_for(ref.module_path).arun(requests.extract, ref.slot_id, label)
+    pem = await main.ikm.service_for(ref.module_path).arun(pending_ops.extract, ref.slot_id, label)
     try:
         # Replace only what the operator confirmed: a file that appeared meanwhile is not replaced.
         write_file(target, pem, overwrite=confirmed, mode=PUBLIC_MODE)
@@ -236,7 +239,7 @@ async def delete_request(main: FlowHost, label: str) -> None:
     svc = main.ikm.service_for(ref.module_path)
     if with_key and not await _ensure_login(main, svc, "Deleting the key pair needs a login with the user PIN."):
         return
-    done = await svc.arun(requests.delete, ref.slot_id, label, with_key=with_key)
+    done = await svc.arun(pending_ops.delete, ref.slot_id, label, with_key=with_key)
     await main.open_token(ref)
     main.notify(plain(f"Deleted: {', '.join(done)} ({label})"), title="Request deleted", markup=False)
 
@@ -261,7 +264,7 @@ async def recreate_request(main: FlowHost, label: str) -> None:
     progress = RequestProgress(f"Signing a new request for {label}…")
     await main.mount(progress, after=main.query_one("#topbar"))
     try:
-        await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook, name="recreate_request")
+        await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook)
     finally:
         await progress.remove()
     await main.open_token(ref)

@@ -10,7 +10,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ikm_tui.core.ops.manage import DoctorReport, describe
+from ikm_tui.core.ops.doctor import DoctorReport
+from ikm_tui.core.ops.plans import describe
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import literal
 

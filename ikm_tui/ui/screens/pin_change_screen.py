@@ -17,13 +17,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.ops.manage import change_pin
+from ikm_tui.core.ops.pin import change_pin
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
 from ikm_tui.ui.widgets.pin_input import PinInput, debug_log_warning
 from ikm_tui.ui.screens.pin_screen import flag_lines
 from ikm_tui.ui.text import literal
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 _FIELDS = ("#pinchg-old", "#pinchg-new", "#pinchg-again")
 
@@ -149,13 +150,12 @@ class PinChangeScreen(ModalScreen[bool]):
         old, new = self.query_one("#pinchg-old", Input), self.query_one("#pinchg-new", Input)
         try:
             # Pin(...) straight into the call: no local holds a PIN string.
-            await self.service.arun(change_pin, self.slot_id, Pin(old.value), Pin(new.value),
-                                    name="change_pin")
+            await self.service.arun(change_pin, self.slot_id, Pin(old.value), Pin(new.value))
         except IkmError as err:
             self._clear()
             self._error(f"{err}\nThe PIN was not changed; nothing is retried.")
             try:
-                self.info = await self.service.acall("token_info", self.slot_id)
+                self.info = await self.service.arun(Backend.token_info, self.slot_id)
             except IkmError:
                 pass
             self._show_flags()

@@ -21,6 +21,7 @@ from ikm_tui.ui.flows import pin_memory
 from ikm_tui.ui.widgets.pin_input import PinInput, debug_log_warning
 from ikm_tui.ui.text import literal
 from ikm_tui.ui.workers import start
+from ikm_tui.core.p11.backend import Backend
 
 
 def flag_lines(info: TokenInfo) -> list[tuple[str, str]]:
@@ -150,14 +151,14 @@ class PinScreen(ModalScreen[bool]):
         self.attempts += 1
         try:
             # Pin(...) goes straight into the call: no local holds the PIN string.
-            result = await self.service.acall("login", self.slot_id, Pin(field.value),
+            result = await self.service.arun(Backend.login, self.slot_id, Pin(field.value),
                                               allow_final_try=allow_final_try)
         except IkmError as err:
             field.value = ""
             self._error(str(err))
             # The wrong try may have changed COUNT_LOW / FINAL_TRY / LOCKED: show the new state.
             try:
-                self.info = await self.service.acall("token_info", self.slot_id)
+                self.info = await self.service.arun(Backend.token_info, self.slot_id)
             except IkmError:
                 pass
             else:

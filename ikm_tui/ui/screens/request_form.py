@@ -23,7 +23,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509 import csr as csrlib
 from ikm_tui.core.x509.dn import parse_dn, parse_san
-from ikm_tui.core.ops.requests import KeyCapabilities, KeyChoice
+from ikm_tui.core.ops.capabilities import KeyCapabilities, KeyChoice
 from ikm_tui.ui.text import literal
 
 DEFAULT_EKU = "serverAuth,clientAuth"

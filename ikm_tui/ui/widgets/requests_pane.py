@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ikm_tui.core.ops.requests import PendingRequest
+from ikm_tui.core.ops.pending import PendingRequest
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import Row
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
