@@ -35,7 +35,7 @@ class DetailsPane(VerticalScroll):
         parts: list[Content] = [literal(title, "bold"), Content("\n")]
         plain = [title]
         for note in notes:
-            style = "bold yellow" if note in warn or note.startswith(("ID MISMATCH", "orphan")) else "green"
+            style = "bold yellow" if note in warn or note.startswith(("ID MISMATCH", "orphan", "TOOLS DIFFER")) else "green"
             parts += [literal(f"» {note}", style), Content("\n")]
             plain.append(f"» {note}")
         parts.append(Content("\n"))
