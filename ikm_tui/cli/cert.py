@@ -57,6 +57,9 @@ def register(sub: Any) -> None:
     q.add_argument("--replace", action="store_true",
                    help="replace the certificate the key already has (the new one is written first)")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="if several keys match, the CKA_ID of the one to use")
+    q.add_argument("--assign-id", action="store_true",
+                   help="if the key's CKA_ID is empty, give key, public key and certificate the SHA-1 of the "
+                        "public key (Java and NSS pair by CKA_ID)")
     q.set_defaults(func=cmd_receive)
 
     q = cs.add_parser(
@@ -115,6 +118,8 @@ def register(sub: Any) -> None:
     add_common(q, top=False)
     q.add_argument("--fix", action="store_true", help="apply the repair plan (with --yes)")
     q.add_argument("--yes", action="store_true")
+    q.add_argument("--public-keys", action="store_true",
+                   help="also recreate missing public-key objects from the certificates (NSS before login)")
     q.set_defaults(func=cmd_doctor)
 
     # The requests module (branch certreq) contributes `cert create` (self-signed) to this group.
@@ -171,7 +176,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
                        + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
-    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)
+    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain,
+                  assign_id=getattr(args, "assign_id", False))
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
     for r in res.removed:
         _say(f"removed old certificate {r.label!r} id={r.id.hex()} serial={r.fields.serial}")
@@ -204,18 +210,13 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
-    from ikm_tui.core.ops.manage import plan_delete_cert
-
-    # The delete planner does the selection (and refuses duplicates); reading is harmless.
-    return svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256).objects[0]
-
-
 def cmd_extract(args: argparse.Namespace) -> int:
     from ikm_tui.core.x509.certfile import der_to_pem
 
+    from ikm_tui.core.ops.extract import find_certificate
+
     svc, slot = open_token(args)
-    cert = _one_cert(svc, slot, args)
+    cert = svc.run(find_certificate, slot, args.label, args.id, args.sha256)
     data = der_to_pem(cert.value).encode() if args.format == "pem" else cert.value
     _write_out(args.out, data)
     _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
@@ -283,8 +284,11 @@ def cmd_rename(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.manage import apply_repairs, describe, diagnose
 
+    from ikm_tui.cli import doctor_ids
+
     svc, slot = open_token(args, login=True)
     rep = svc.run(diagnose, slot)
+    ids = doctor_ids.report(svc, slot, getattr(args, "public_keys", False))
     for k in rep.keys_without_certs:
         _say(f"key without certificate (Java keytool will not list it): {describe(k)}")
     for c in rep.certs_without_keys:
@@ -293,18 +297,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         _say("several certificates for one key: " + "; ".join(describe(c) for c in group))
     for r in rep.repairs:
         _say(f"repair: {r.describe()}")
-    if rep.healthy:
+    if rep.healthy and ids.healthy and not ids.public_keys:
         _say("every key has its certificate under the same CKA_ID and label")
         return 0
     todo = [r for r in rep.repairs if r.blocked is None]
-    if not todo:
+    n = len(todo) + doctor_ids.todo(ids)
+    if not n:
         return 0
     if not args.fix:
-        _say(f"{len(todo)} repair(s) planned; nothing changed. Apply with --fix --yes.")
+        _say(f"{n} repair(s) planned; nothing changed. Apply with --fix --yes.")
         return 0
     if not args.yes:
-        raise IkmError(f"{len(todo)} repair(s) planned; nothing changed.", "Add --yes to apply them.")
-    bad = 0
+        doctor_ids.require_yes(n)
+    # ID groups first: the cert repairs below re-read the token and refuse if it changed under them.
+    bad = doctor_ids.apply(svc, slot, ids)
+    if todo:
+        rep = svc.run(diagnose, slot)
     for rb in svc.run(apply_repairs, slot, rep):
         ok = "ok" if rb.ok else f"READ BACK {rb.actual!r}"
         bad += not rb.ok

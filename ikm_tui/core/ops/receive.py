@@ -272,18 +272,20 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
                        "Pick one with --id HEX (its CKA_ID).", operation="Receiving the certificate")
     key, how = keys[0]
     warnings = _validity_warnings(leaf_fields)
+    existing = [cert_ref(o) for o in _certs_of_key(listing, key)]
     label = key.label
-    if not label:
+    if not label and existing and existing[0].label:
+        # Java keytool leaves the key unlabelled: the alias is the cert's label, and every
+        # configuration naming the alias breaks if the new cert is labelled otherwise.
+        label = existing[0].label
+    elif not label:
         label = cn_label(leaf_der)
         warnings.append(f"the key has no label; the certificate will be labelled {label!r} "
                         "(rename the pair with `cert rename` to give the key the same label)")
-
-    existing: list[CertRef] = []
-    for o in listing.objects:
-        if o.cls is not ObjClass.CERTIFICATE:
-            continue
-        if o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle:
-            existing.append(cert_ref(o))
+    if not key.id:
+        warnings.append("the key has an empty CKA_ID: Java and NSS would not pair it with the certificate; "
+                        "receive gives key, public key and certificate the SHA-1 of the public key "
+                        "(CLI --assign-id) instead of copying the empty ID")
 
     present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
     chain: list[ChainEntry] = []
@@ -317,8 +319,14 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
     )
 
 
+def _certs_of_key(listing: Listing, key: ObjectInfo) -> list[ObjectInfo]:
+    """Certs the key has: same *non-empty* CKA_ID (else --replace took every empty-ID cert), or public key."""
+    return [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE
+            and ((key.id and o.id == key.id) or listing.pairing.cert_to_key.get(o.handle) == key.handle)]
+
+
 def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, replace: bool = False,
-                  with_chain: bool = False) -> ReceiveResult:
+                  with_chain: bool = False, assign_id: bool = False) -> ReceiveResult:
     """Write what the preview showed. The token is re-read first: if it changed, nothing is written.
 
     Order: new cert first, then the old ones go, so an interruption leaves two certs (fixable)
@@ -330,8 +338,7 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     if key is None or key.cls is not ObjClass.PRIVATE_KEY or key.id != preview.key.id:
         raise IkmError("The private key shown in the preview is no longer on the token; nothing was written.",
                        "Run the receive again.", operation="Receiving the certificate")
-    existing = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE
-                and (o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle)]
+    existing = _certs_of_key(listing, key)
     if existing and not replace:
         names = "; ".join(f"{o.label!r} id={o.id.hex()} subject={o.cert.subject if o.cert else '?'}"
                           for o in existing)
@@ -339,12 +346,15 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
             f"The key {key.label!r} already has a certificate on the token ({names}); nothing was written.",
             "Use --replace (CLI) or confirm the replacement to swap it for the new one.",
             operation="Receiving the certificate")
+    from ikm_tui.core.ops.repair_ids import id_for_receive
+
+    key_id = id_for_receive(backend, slot_id, key, assign_id)
     try:
-        handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key.id,
+        handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key_id,
                                    CATEGORY_TOKEN_USER)
     except Exception as exc:  # noqa: BLE001
         raise from_exception(exc, "Writing the certificate") from None
-    written = CertRef(preview.leaf.der, preview.leaf.fields, preview.label, key.id, handle, CATEGORY_TOKEN_USER)
+    written = CertRef(preview.leaf.der, preview.leaf.fields, preview.label, key_id, handle, CATEGORY_TOKEN_USER)
     removed: list[CertRef] = []
     for o in existing:
         try:
@@ -422,10 +432,11 @@ def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -
 
 
 def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace: bool = False,
-            with_chain: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
+            with_chain: bool = False, assign_id: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
     """Both steps at once, for scripts."""
     preview = preview_receive(backend, slot_id, certs)
-    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain)
+    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain,
+                                  assign_id=assign_id)
 
 
 def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:
