@@ -148,3 +148,30 @@ def test_extract_speaks_of_extracting(token: Any, tmp_path: Path) -> None:
     res = run_cli(token, "cert", "extract", "nope", "--out", str(out))
     assert res.returncode == 1 and "Extracting the certificate failed" in res.stderr
     assert "Deleting" not in res.stderr
+
+
+def test_doctor_fix_makes_every_pair_visible_to_java_and_nss(token: Any, tmp_path: Path) -> None:
+    """Empty IDs, split IDs, split labels, Java entries without public keys: one `--fix --yes --public-keys`."""
+    ca = OpensslCA(tmp_path)
+    _tool_pair(token, tmp_path, ca, "my_key3", "my_key3")
+    _tool_pair(token, tmp_path, ca, "diffid", "diffid", key_id="0d", cert_id="0e")
+    _tool_pair(token, tmp_path, ca, "dl_key", "dl_cert", key_id="10", cert_id="10")
+    _java_cell(token, tmp_path, ca, "java_key", "ec", reply=False)
+    _java_cell(token, tmp_path, ca, "java_rsa", "rsa", reply=True)
+    plan = run_cli(token, "cert", "doctor", "--public-keys")
+    assert plan.returncode == 0, plan.stderr
+    assert "create the public-key object for private key '' (id 6a6176615f6b6579)" in plan.stdout
+    res = run_cli(token, "cert", "doctor", "--fix", "--yes", "--public-keys")
+    assert res.returncode == 0, res.stdout + res.stderr
+    after = run_cli(token, "cert", "doctor", "--public-keys")
+    assert "every key has its certificate under the same CKA_ID and label" in after.stdout, after.stdout
+    # Java's aliases stay (its keys have no label); the split label follows the key's.
+    assert keytool_entries(keytool_list(token, tmp_path)) == {
+        "my_key3": "PrivateKeyEntry", "diffid": "PrivateKeyEntry", "dl_key": "PrivateKeyEntry",
+        "java_key": "PrivateKeyEntry", "java_rsa": "PrivateKeyEntry"}
+    for login in (True, False):
+        rows = dict(certutil_table(token, tmp_path, login))
+        for label in ("my_key3", "diffid", "dl_key", "java_key", "java_rsa"):
+            assert rows[f"{token.label}:{label}"] == "u,u,u", (label, login)
+    for label in ("my_key3", "dl_key"):
+        engine_still_signs(token, tmp_path, label)
