@@ -1,0 +1,65 @@
+"""Issue #12 on screen: the marker follows Java/NSS, the details pane says what each tool sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import TabbedContent
+
+from ikm_tui.core.model import ObjClass
+from ikm_tui.ui.widgets.details import DetailsPane
+from ikm_tui.ui.widgets.object_table import ObjectTable
+from tests.support.helpers import SoftCA, pkcs11_tool
+from tests.support.ui_helpers import SIZE, app_for, settle
+
+
+def _pair(tok: Any, tmp: Path, label: str, *id_args: str) -> None:
+    """Key and cert written by pkcs11-tool, as the seed's flow does (no --id unless given)."""
+    from cryptography.hazmat.primitives import serialization
+
+    pkcs11_tool(tok, "--keypairgen", "--key-type", "rsa:2048", "--label", label, *id_args)
+    pub = tmp / f"{label}.pub"
+    pkcs11_tool(tok, "--read-object", "--type", "pubkey", "--label", label, "-o", str(pub))
+    cert = SoftCA().issue(serialization.load_der_public_key(pub.read_bytes()), f"{label}.example.com")
+    (tmp / f"{label}.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    pkcs11_tool(tok, "--write-object", str(tmp / f"{label}.der"), "--type", "cert", "--label", label, *id_args)
+
+
+async def _cert_details(app: Any, pilot: Any, label: str) -> tuple[str, str]:
+    main = app.main_screen
+    listing = main.listing
+    handle = next(o.handle for o in listing.objects if o.cls is ObjClass.CERTIFICATE and o.label == label)
+    main.query_one("#tabs", TabbedContent).active = "tab-certs"
+    await pilot.pause()
+    certs = main.query_one("#certs", ObjectTable)
+    certs.focus()
+    certs.select_handle(handle)
+    await pilot.pause()
+    marker = certs.get_row(str(handle))[0].plain
+    return marker, main.query_one("#details", DetailsPane).plain_text
+
+
+async def test_empty_id_pair_is_marked_as_the_tools_see_it(token: Any, tmp_path: Path) -> None:
+    _pair(token, tmp_path, "my_key3")
+    token.login()
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        marker, text = await _cert_details(app, pilot, "my_key3")
+    assert marker == "!"
+    assert "paired with key my_key3 (id (empty))" in text
+    assert "Java: not listed (empty CKA_ID" in text and ",, (empty CKA_ID" in text
+    assert "TOOLS DIFFER" in text and "cert doctor" in text
+
+
+async def test_before_login_the_public_key_object_pairs_the_cert(token: Any, tmp_path: Path) -> None:
+    _pair(token, tmp_path, "web01", "--id", "01")
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not app.main_screen.listing.logged_in
+        marker, text = await _cert_details(app, pilot, "web01")
+    assert marker == "-"
+    assert "paired with key web01 (its public-key object, id 01" in text
+    assert "u,u,u" in text and "TOOLS DIFFER" not in text
