@@ -175,3 +175,20 @@ def test_doctor_fix_makes_every_pair_visible_to_java_and_nss(token: Any, tmp_pat
             assert rows[f"{token.label}:{label}"] == "u,u,u", (label, login)
     for label in ("my_key3", "dl_key"):
         engine_still_signs(token, tmp_path, label)
+
+
+def test_two_keys_under_one_id_get_their_own(token: Any, tmp_path: Path) -> None:
+    """pkcs11-tool --id 01 twice: Java lists one entry; the doctor moves the second pair to its own ID."""
+    ca = OpensslCA(tmp_path)
+    _tool_pair(token, tmp_path, ca, "first", "first", key_id="01", cert_id="01")
+    _tool_pair(token, tmp_path, ca, "second", "second", key_id="01", cert_id="01")
+    assert len(keytool_entries(keytool_list(token, tmp_path))) == 1
+    plan = run_cli(token, "cert", "doctor")
+    assert "CKA_ID 01 is shared by 2 private keys of different public keys" in plan.stdout, plan.stdout
+    assert "shares its CKA_ID with another private key" in plan.stdout
+    res = run_cli(token, "cert", "doctor", "--fix", "--yes")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert keytool_entries(keytool_list(token, tmp_path)) == {"first": "PrivateKeyEntry", "second": "PrivateKeyEntry"}
+    rows = dict(certutil_table(token, tmp_path, login=False))
+    assert rows[f"{token.label}:first"] == rows[f"{token.label}:second"] == "u,u,u"
+    assert "every key has its certificate" in run_cli(token, "cert", "doctor").stdout
