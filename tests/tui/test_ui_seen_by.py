@@ -63,3 +63,32 @@ async def test_before_login_the_public_key_object_pairs_the_cert(token: Any, tmp
     assert marker == "-"
     assert "paired with key web01 (its public-key object, id 01" in text
     assert "u,u,u" in text and "TOOLS DIFFER" not in text
+
+
+async def test_doctor_gives_the_empty_id_pair_one_id(token: Any, tmp_path: Path) -> None:
+    from textual.widgets import Button
+
+    from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
+    from ikm_tui.ui.screens.doctor_screen import DoctorScreen
+    from ikm_tui.ui.screens.message_screen import MessageScreen
+    from tests.support.ui_helpers import wait_for_screen
+
+    _pair(token, tmp_path, "my_key3")
+    token.login()
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await wait_for_screen(pilot, DoctorScreen)
+        await pilot.pause()
+        assert "have an empty CKA_ID" in app.screen.plain_text and "set CKA_ID" in app.screen.plain_text
+        app.screen.query_one("#doctor-apply", Button).press()
+        await wait_for_screen(pilot, ConfirmScreen)
+        await pilot.pause()
+        app.screen.query_one("#confirm-yes", Button).press()
+        await wait_for_screen(pilot, MessageScreen)
+        await pilot.pause()
+        assert "Repairs applied" in app.screen.plain_text and app.screen.plain_text.count("(ok)") == 3
+    token.login()
+    ids = {o.id for o in token.service.call("list_objects", token.slot_id).objects}
+    assert len(ids) == 1 and b"" not in ids
