@@ -296,7 +296,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for group in rep.duplicate_certs:
         _say("several certificates for one key: " + "; ".join(describe(c) for c in group))
     for r in rep.repairs:
-        _say(f"repair: {r.describe()}")
+        # A cert's label is the Java alias and NSS nickname: say so before anyone relies on the old one.
+        alias = f"  (Java alias / NSS nickname become {r.set_label!r})" if r.set_label and not r.blocked else ""
+        _say(f"repair: {r.describe()}{alias}")
     if rep.healthy and ids.healthy and not ids.public_keys:
         _say("every key has its certificate under the same CKA_ID and label")
         return 0

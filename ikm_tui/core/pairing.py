@@ -109,12 +109,14 @@ def _pair_by_id_only(certs: list[ObjectInfo], privs: list[ObjectInfo], private_t
     call a Java EC entry broken that Java lists as a PrivateKeyEntry.
     """
     out: dict[int, int] = {}
+    blind: dict[bytes, list[ObjectInfo]] = defaultdict(list)  # by CKA_ID: keys showing no public key
+    for k in privs:
+        if k.id and not k.public_key_id:
+            blind[k.id].append(k)
     for cert in certs:
         if cert.handle in cert_to_key or not cert.id:
             continue
-        for k in privs:
-            if k.id != cert.id or k.public_key_id:
-                continue
+        for k in blind.get(cert.id, []):
             pub = by_handle.get(private_to_public.get(k.handle, -1))
             if pub is not None and pub.public_key_id:
                 continue  # its public key is known, and it is not the cert's
