@@ -92,3 +92,36 @@ async def test_doctor_gives_the_empty_id_pair_one_id(token: Any, tmp_path: Path)
     token.login()
     ids = {o.id for o in token.service.call("list_objects", token.slot_id).objects}
     assert len(ids) == 1 and b"" not in ids
+
+
+async def test_receive_ticks_assign_id_for_an_empty_id_key(token: Any, tmp_path: Path) -> None:
+    """Receive does not copy an empty CKA_ID: the preview offers (ticked) one ID for key and cert."""
+    from cryptography.hazmat.primitives import serialization
+    from textual.widgets import Button, Checkbox
+
+    from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
+    from tests.support.ui_helpers import wait_for
+    from tests.tui.test_ui_manage import receive_via_dialog, wait_preview
+
+    pkcs11_tool(token, "--keypairgen", "--key-type", "rsa:2048", "--label", "noid")
+    pub = tmp_path / "noid.pub"
+    pkcs11_tool(token, "--read-object", "--type", "pubkey", "--label", "noid", "-o", str(pub))
+    cert = SoftCA().issue(serialization.load_der_public_key(pub.read_bytes()), "noid.example.com")
+    path = tmp_path / "noid.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    token.login()
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await receive_via_dialog(pilot, path)
+        preview = await wait_preview(pilot)
+        assert "empty CKA_ID" in preview.plain_text
+        tick = preview.query_one("#receive-assign-id", Checkbox)
+        assert tick.display and tick.value
+        preview.query_one("#receive-apply", Button).press()
+        await wait_for(pilot, lambda: not isinstance(app.screen, ReceivePreviewScreen))
+        await settle(pilot)
+        listing = app.main_screen.listing
+        assert len({o.id for o in listing.objects}) == 1 and b"" not in {o.id for o in listing.objects}
+        c = next(o for o in listing.objects if o.cls is ObjClass.CERTIFICATE)
+        assert listing.pairing.markers[c.handle] == "-"
