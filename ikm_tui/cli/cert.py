@@ -81,6 +81,9 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--replace", action="store_true",
                    help="replace the certificate the key already has (the new one is written first)")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="if several keys match, the CKA_ID of the one to use")
+    q.add_argument("--assign-id", action="store_true",
+                   help="if the key's CKA_ID is empty, give key, public key and certificate the SHA-1 of the "
+                        "public key (Java and NSS pair by CKA_ID)")
     q.set_defaults(func=cmd_receive)
 
     q = cs.add_parser(
@@ -139,6 +142,8 @@ def register(sub: Subparsers) -> None:
     add_common(q, top=False)
     q.add_argument("--fix", action="store_true", help="apply the repair plan (with --yes)")
     q.add_argument("--yes", action="store_true")
+    q.add_argument("--public-keys", action="store_true",
+                   help="also recreate missing public-key objects from the certificates (NSS before login)")
     q.set_defaults(func=cmd_doctor)
 
     add_cert_create(cs)
@@ -213,7 +218,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
                        + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
-    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)
+    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain,
+                  assign_id=getattr(args, "assign_id", False))
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
     for old in res.removed:
         _say(f"removed old certificate {old.label!r} id={old.id.hex()} serial={old.fields.serial}")
@@ -246,19 +252,15 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _one_cert(svc: Any, slot: int, args: argparse.Namespace) -> Any:
-    from ikm_tui.core.ops.delete import plan_delete_cert
-
-    # The delete planner does the selection (and refuses duplicates); reading is harmless.
-    return svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256).objects[0]
-
-
 def cmd_extract(args: argparse.Namespace) -> int:
     from ikm_tui.core.x509.pem import encode as pem_encode
 
+    from ikm_tui.core.ops.extract import find_certificate
+
     svc, slot = open_token(args)
-    cert = _one_cert(svc, slot, args)
-    data = pem_encode(cert.value).encode() if args.format == "pem" else cert.value
+    cert = svc.run(find_certificate, slot, args.label, args.id, args.sha256)
+    der = cert.value or b""  # find_certificate returns certificates, which always carry CKA_VALUE
+    data = pem_encode(der).encode() if args.format == "pem" else der
     _write_out(args.out, data)
     _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
     return 0
@@ -328,8 +330,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.doctor import apply_repairs, diagnose
     from ikm_tui.core.ops.plans import describe
 
+    from ikm_tui.cli import doctor_ids
+
     svc, slot = open_token(args, login=True)
     rep = svc.run(diagnose, slot)
+    ids = doctor_ids.report(svc, slot, getattr(args, "public_keys", False))
     for k in rep.keys_without_certs:
         _say(f"key without certificate (Java keytool will not list it): {describe(k)}")
     for c in rep.certs_without_keys:
@@ -337,19 +342,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     for group in rep.duplicate_certs:
         _say("several certificates for one key: " + "; ".join(describe(c) for c in group))
     for r in rep.repairs:
-        _say(f"repair: {r.describe()}")
-    if rep.healthy:
+        # A cert's label is the Java alias and NSS nickname: say so before anyone relies on the old one.
+        alias = f"  (Java alias / NSS nickname become {r.set_label!r})" if r.set_label and not r.blocked else ""
+        _say(f"repair: {r.describe()}{alias}")
+    if rep.healthy and ids.healthy and not ids.public_keys:
         _say("every key has its certificate under the same CKA_ID and label")
         return 0
     todo = [r for r in rep.repairs if r.blocked is None]
-    if not todo:
+    n = len(todo) + doctor_ids.todo(ids)
+    if not n:
         return 0
     if not args.fix:
-        _say(f"{len(todo)} repair(s) planned; nothing changed. Apply with --fix --yes.")
+        _say(f"{n} repair(s) planned; nothing changed. Apply with --fix --yes.")
         return 0
     if not args.yes:
-        raise IkmError(f"{len(todo)} repair(s) planned; nothing changed.", "Add --yes to apply them.")
-    bad = 0
+        doctor_ids.require_yes(n)
+    # ID groups first: the cert repairs below re-read the token and refuse if it changed under them.
+    bad = doctor_ids.apply(svc, slot, ids)
+    if todo:
+        rep = svc.run(diagnose, slot)
     for rb in svc.run(apply_repairs, slot, rep):
         ok = "ok" if rb.ok else f"READ BACK {rb.actual!r}"
         bad += not rb.ok

@@ -203,7 +203,7 @@ def _print_module(info: Any, source: str, slots: Any) -> None:
         print(safe_text(f"    token {t.label!r} {t.manufacturer} {t.model} serial {t.serial} {state} {badges}"))
 
 
-def object_json(o: Any, listing: Any) -> dict[str, Any]:
+def object_json(o: Any, listing: Any, views: dict[int, Any] | None = None) -> dict[str, Any]:
     d: dict[str, Any] = {"class": o.cls.value, "label": o.label, "id": o.id.hex(), "uri": o.uri,
                          "private": o.private}
     if o.key_type:
@@ -233,6 +233,9 @@ def object_json(o: Any, listing: Any) -> dict[str, Any]:
     if o.cls.value == "data":
         d["application"] = o.application
     d["marker"] = listing.pairing.markers.get(o.handle, "")
+    if views is not None and o.handle in views:
+        # What Java, NSS and the OpenSSL engine will see (core/seen_by.py).
+        d["seen_by"] = views[o.handle].as_json()
     return d
 
 
@@ -246,6 +249,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     show_commands(args, "list", module=svc.module_path, token_label=t.label, token_serial=t.serial,
                   login=listing.logged_in)
     if args.json:
+        from ikm_tui.core.seen_by import seen_by
+
+        views = seen_by(listing)
         print_json({
             "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,
                       "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
@@ -253,7 +259,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             # Part of the --json contract: always true, because a listing cut short (token
             # removed, session lost) is an error with its own exit code, never partial output.
             "complete": True,
-            "objects": [object_json(o, listing) for o in listing.objects],
+            "objects": [object_json(o, listing, views) for o in listing.objects],
         })
         return 0
     print(safe_text(f"token {t.label!r} serial {t.serial}" + ("" if listing.logged_in else

@@ -158,6 +158,10 @@ class Pairing:
     public_to_private: dict[int, int] = field(default_factory=dict)
     id_mismatch: dict[int, int] = field(default_factory=dict)  # cert -> key, same public key, other CKA_ID
     markers: dict[int, str] = field(default_factory=dict)  # handle -> '-' | '!' | '#' | ''
+    # cert -> private key paired by the same CKA_ID only: the key shows no public key to compare.
+    by_id_only: dict[int, int] = field(default_factory=dict)
+    # cert -> public-key object with the cert's public key (what is visible before login).
+    cert_to_public: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo, SlotInfo, TokenInfo
+from ikm_tui.core.seen_by import seen_by_lines
 from ikm_tui.core.uri import token_uri
 
 Row = tuple[str, str]  # (field name, value)
@@ -103,12 +104,20 @@ def pairing_lines(listing: Listing, obj: ObjectInfo) -> list[str]:
     if obj.cls is ObjClass.CERTIFICATE:
         key_handle = p.cert_to_key.get(obj.handle)
         key = listing.by_handle(key_handle) if key_handle is not None else None
+        pub_h = p.cert_to_public.get(obj.handle)
+        pub = listing.by_handle(pub_h) if pub_h is not None and hidden else None
         if key is not None:
             lines.append(f"paired with key {key.label} (id {id_text(key.id)})")
+            if obj.handle in p.by_id_only:
+                lines.append("paired by CKA_ID only: the key shows no public key to compare "
+                             "(`cert doctor` checks it by signing)")
             if obj.handle in p.id_mismatch:
                 lines.append(
                     f"ID MISMATCH: the certificate's CKA_ID {id_text(obj.id)} differs from the key's "
                     f"{id_text(key.id)}; Java (SunPKCS11) and NSS pair by CKA_ID and will not see this pair")
+        elif pub is not None:
+            lines.append(f"paired with key {pub.label} (its public-key object, id {id_text(pub.id)}; "
+                         "the private key shows after login)")
         elif hidden:
             lines.append("no private key visible: log in (l) to see private keys")
         else:
@@ -127,7 +136,9 @@ def pairing_lines(listing: Listing, obj: ObjectInfo) -> list[str]:
         pub = listing.by_handle(p.private_to_public[obj.handle]) if obj.handle in p.private_to_public else None
         lines.append(f"public key object: {pub.label} (id {id_text(pub.id)})" if pub else
                      "no public-key object: NSS cannot find this key before login")
-    elif obj.cls is ObjClass.PUBLIC_KEY:
+    if obj.cls in (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY):
+        lines += seen_by_lines(listing, obj)
+    if obj.cls is ObjClass.PUBLIC_KEY:
         priv_h = p.public_to_private.get(obj.handle)
         priv = listing.by_handle(priv_h) if priv_h is not None else None
         if priv is not None:

@@ -73,6 +73,8 @@ def diagnose(backend: Backend, slot_id: int) -> DoctorReport:
             continue
         key = listing.by_handle(kh)
         assert key is not None
+        if not key.id:
+            continue  # an empty key ID is not copied to the cert: core/ops/repair_ids.py gives both one
         set_id = key.id if c.id != key.id else None
         set_label = key.label if key.label and c.label != key.label else None
         if set_id is None and set_label is None:

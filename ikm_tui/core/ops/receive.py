@@ -14,24 +14,21 @@ keytool and certutil).
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.p11 import objects
-from ikm_tui.core.p11.attributes import handle_of
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.ops.challenge import proves_pair
 from ikm_tui.core.ops.common import describe_key, require_login
-from ikm_tui.core.p11.keys import key_id_for, sign
+from ikm_tui.core.p11.keys import key_id_for
 from ikm_tui.core.x509.lint import assess, intended_use_of, token_ca_certificates
 from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, write_certificate
@@ -122,38 +119,6 @@ def cn_label(der: bytes) -> str:
     return cert.subject.rfc4514_string() or hashlib.sha1(der).hexdigest()[:16]  # noqa: S324
 
 
-def _challenge(backend: Backend, slot_id: int, key: ObjectInfo, cert_der: bytes) -> bool:
-    """Sign random bytes with the token key and verify with the cert's public key.
-
-    For keys whose public half is not on the token (EC private keys expose no point).
-    """
-    found = objects.find_objects(backend, slot_id, ObjClass.PRIVATE_KEY, key_id=key.id)
-    found = [k for k in found if handle_of(k) == key.handle] or found
-    if not found:
-        return False
-    priv = found[0]
-    pub = x509.load_der_x509_certificate(cert_der).public_key()
-    data = os.urandom(32)
-    try:
-        if isinstance(pub, ec.EllipticCurvePublicKey) and key.key_type == "ec":
-            digest = hashlib.sha256(data).digest()
-            raw = sign(priv, digest, "CKM_ECDSA")
-            half = len(raw) // 2
-            sig = encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
-            pub.verify(sig, digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-        elif isinstance(pub, rsa.RSAPublicKey) and key.key_type == "rsa":
-            sig = sign(priv, data, "CKM_SHA256_RSA_PKCS")
-            pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(pub, ed25519.Ed25519PublicKey) and key.key_type == "ed25519":
-            sig = sign(priv, data, "CKM_EDDSA")
-            pub.verify(sig, data)
-        else:
-            return False
-    except Exception:  # noqa: BLE001 - wrong key, no SIGN capability, unsupported mechanism
-        return False
-    return True
-
-
 def _matching_keys(backend: Backend, slot_id: int, listing: Listing, der: bytes,
                    fields: CertFields) -> list[tuple[ObjectInfo, str]]:
     """Private keys whose public key is the cert's, with how we know."""
@@ -180,7 +145,7 @@ def _matching_keys(backend: Backend, slot_id: int, listing: Listing, der: bytes,
         for k in unknown:
             if k.key_type and fields.key_type and k.key_type != fields.key_type:
                 continue
-            if _challenge(backend, slot_id, k, der):
+            if proves_pair(backend, slot_id, k, der):
                 out.append((k, "sign-and-verify challenge"))
     return out
 
@@ -275,18 +240,12 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
                        "Pick one with --id HEX (its CKA_ID).", operation="Receiving the certificate")
     key, how = keys[0]
     warnings = _validity_warnings(leaf_fields)
-    label = key.label
-    if not label:
-        label = cn_label(leaf_der)
-        warnings.append(f"the key has no label; the certificate will be labelled {label!r} "
-                        "(rename the pair with `cert rename` to give the key the same label)")
-
-    existing: list[CertRef] = []
-    for o in listing.objects:
-        if o.cls is not ObjClass.CERTIFICATE:
-            continue
-        if o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle:
-            existing.append(cert_ref(o))
+    existing = [cert_ref(o) for o in _certs_of_key(listing, key)]
+    label = _label_for(key, existing, leaf_der, warnings)
+    if not key.id:
+        warnings.append("the key has an empty CKA_ID: Java and NSS would not pair it with the certificate; "
+                        "receive gives key, public key and certificate the SHA-1 of the public key "
+                        "(CLI --assign-id) instead of copying the empty ID")
 
     chain = _chain_entries(listing, certs, leaf_der)
     requests = tuple(o for o in listing.objects
@@ -307,8 +266,28 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
     )
 
 
+def _label_for(key: ObjectInfo, existing: list[CertRef], leaf_der: bytes, warnings: list[str]) -> str:
+    """The new cert's label: the key's; else the existing cert's (Java alias); else the CN (warned)."""
+    if key.label:
+        return key.label
+    if existing and existing[0].label:
+        # Java keytool leaves the key unlabelled: the alias is the cert's label, and every
+        # configuration naming the alias breaks if the new cert is labelled otherwise.
+        return existing[0].label
+    label = cn_label(leaf_der)
+    warnings.append(f"the key has no label; the certificate will be labelled {label!r} "
+                    "(rename the pair with `cert rename` to give the key the same label)")
+    return label
+
+
+def _certs_of_key(listing: Listing, key: ObjectInfo) -> list[ObjectInfo]:
+    """Certs the key has: same *non-empty* CKA_ID (else --replace took every empty-ID cert), or public key."""
+    return [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE
+            and ((key.id and o.id == key.id) or listing.pairing.cert_to_key.get(o.handle) == key.handle)]
+
+
 def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, replace: bool = False,
-                  with_chain: bool = False) -> ReceiveResult:
+                  with_chain: bool = False, assign_id: bool = False) -> ReceiveResult:
     """Write what the preview showed. The token is re-read first: if it changed, nothing is written.
 
     Order: new cert first, then the old ones go, so an interruption leaves two certs (fixable)
@@ -320,8 +299,7 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     if key is None or key.cls is not ObjClass.PRIVATE_KEY or key.id != preview.key.id:
         raise IkmError("The private key shown in the preview is no longer on the token; nothing was written.",
                        "Run the receive again.", operation="Receiving the certificate")
-    existing = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE
-                and (o.id == key.id or listing.pairing.cert_to_key.get(o.handle) == key.handle)]
+    existing = _certs_of_key(listing, key)
     if existing and not replace:
         names = "; ".join(f"{o.label!r} id={o.id.hex()} subject={o.cert.subject if o.cert else '?'}"
                           for o in existing)
@@ -329,12 +307,15 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
             f"The key {key.label!r} already has a certificate on the token ({names}); nothing was written.",
             "Use --replace (CLI) or confirm the replacement to swap it for the new one.",
             operation="Receiving the certificate")
+    from ikm_tui.core.ops.repair_ids import id_for_receive
+
+    key_id = id_for_receive(backend, slot_id, key, assign_id)
     try:
-        handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key.id,
+        handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key_id,
                                    CATEGORY_TOKEN_USER)
     except Exception as exc:  # noqa: BLE001
         raise from_exception(exc, "Writing the certificate") from None
-    written = CertRef(preview.leaf.der, preview.leaf.fields, preview.label, key.id, handle, CATEGORY_TOKEN_USER)
+    written = CertRef(preview.leaf.der, preview.leaf.fields, preview.label, key_id, handle, CATEGORY_TOKEN_USER)
     removed: list[CertRef] = []
     for o in existing:
         try:
@@ -427,10 +408,11 @@ def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -
 
 
 def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace: bool = False,
-            with_chain: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
+            with_chain: bool = False, assign_id: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
     """Both steps at once, for scripts."""
     preview = preview_receive(backend, slot_id, certs)
-    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain)
+    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain,
+                                  assign_id=assign_id)
 
 
 def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:

@@ -322,12 +322,14 @@ class Backend:
             self._objects[slot_id] = {o.handle: o for o in objects}
         # A stable order for screens and scripts: by class, then label, then CKA_ID.
         objects.sort(key=lambda o: (CLASS_ORDER.get(o.cls, 9), o.label, o.id, o.handle))
+        logged_in = self.is_logged_in(slot_id)
         return Listing(
             token=tinfo,
             slot_id=slot_id,
             objects=tuple(objects),
-            pairing=pair_objects(objects),
-            logged_in=self.is_logged_in(slot_id),
+            # Private keys are visible when logged in or when the token needs no login.
+            pairing=pair_objects(objects, logged_in or not tinfo.login_required),
+            logged_in=logged_in,
         )
 
     def _batch(self) -> RawObjects | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pkcs11.exceptions as p11x
 from asn1crypto import x509 as ax
-from pkcs11 import Attribute, CertificateType, Object, ObjectClass
+from pkcs11 import Attribute, CertificateType, KeyType, Object, ObjectClass
 
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11.attributes import CLASS_MAP, CLASS_UNMAP, handle_of
@@ -184,3 +184,50 @@ def fresh_id_labels(backend: Backend, slot_id: int,
 
 def destroy(backend: Backend, slot_id: int, handle: int) -> None:
     backend.pkcs11_object(slot_id, handle).destroy()
+
+
+def set_id(backend: Backend, slot_id: int, handle: int, key_id: bytes) -> None:
+    """C_SetAttributeValue(CKA_ID) on one object; raises what the module said."""
+    backend.pkcs11_object(slot_id, handle)[Attribute.ID] = key_id
+
+
+def fresh_ids(backend: Backend, slot_id: int, handles: set[int]) -> dict[int, bytes | None]:
+    """CKA_IDs as a brand-new session reads them (a token that ignored a write shows it)."""
+    sess = backend.open_read_session(slot_id)
+    try:
+        found = {handle_of(f): f for f in list(sess.get_objects()) if handle_of(f) in handles}
+        return {h: (bytes(found[h][Attribute.ID]) if h in found else None) for h in handles}
+    finally:
+        sess.close()
+
+
+def create_public_key(backend: Backend, slot_id: int, spki_der: bytes, key_id: bytes, label: str) -> int:
+    """A token public-key object (CKA_VERIFY) for an RSA or EC SubjectPublicKeyInfo; returns its handle.
+
+    Raises ValueError for a key type or curve ikm-tui does not write.
+    """
+    from asn1crypto.core import ObjectIdentifier, OctetString
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+
+    from ikm_tui.core.x509 import names
+
+    pub = load_der_public_key(spki_der)
+    template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.TOKEN: True,
+                                      Attribute.PRIVATE: False, Attribute.ID: key_id,
+                                      Attribute.LABEL: label, Attribute.VERIFY: True}
+    if isinstance(pub, rsa.RSAPublicKey):
+        n, e = pub.public_numbers().n, pub.public_numbers().e
+        template.update({Attribute.KEY_TYPE: KeyType.RSA,
+                         Attribute.MODULUS: n.to_bytes((n.bit_length() + 7) // 8, "big"),
+                         Attribute.PUBLIC_EXPONENT: e.to_bytes((e.bit_length() + 7) // 8, "big")})
+    elif isinstance(pub, ec.EllipticCurvePublicKey):
+        curve = names.curve(pub.curve.name)
+        if curve is None or not curve.generate:
+            raise ValueError(f"curve {pub.curve.name} is not one ikm-tui writes")
+        point = pub.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        template.update({Attribute.KEY_TYPE: KeyType.EC, Attribute.EC_PARAMS: ObjectIdentifier(curve.oid).dump(),
+                         Attribute.EC_POINT: OctetString(point).dump()})
+    else:
+        raise ValueError("only RSA and EC public keys are recreated")
+    return handle_of(backend.session(slot_id).create_object(template))

@@ -138,7 +138,7 @@ async def receive_flow(main: FlowHost) -> None:
         main.notify("Nothing was written.")
         return
     result = await svc.arun(receive.apply_receive, ref.slot_id, preview, replace=choice.replace,
-                            with_chain=choice.with_chain)
+                            with_chain=choice.with_chain, assign_id=choice.assign_id)
     await main.open_token(ref)
     select_certificate(main, result.written.handle, result.written.label)
     lines = [f"Stored {result.written.label!r} (id {result.written.id.hex()}) next to its key."]
@@ -322,19 +322,31 @@ async def doctor_flow(main: FlowHost) -> None:
     if not await _ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
                                           "only after login with the user PIN."):
         return
+    from ikm_tui.core.ops import repair_ids
+
     report: doctor_ops.DoctorReport = await svc.arun(doctor_ops.diagnose, ref.slot_id)
-    if not await main.app.push_screen_wait(DoctorScreen(report)):
+    ids, _ = await svc.arun(repair_ids.diagnose_ids, ref.slot_id)
+    screen = DoctorScreen(report, ids)
+    if not await main.app.push_screen_wait(screen):
         return
-    todo = [r for r in report.repairs if r.blocked is None]
     if not await main.app.push_screen_wait(ConfirmScreen(
-            f"Apply {len(todo)} repair(s)?", "\n".join(r.describe() for r in todo), yes="Apply")):
+            f"Apply {len(screen.todo)} repair(s)?", "\n".join(r.describe() for r in screen.todo), yes="Apply")):
         main.notify("Nothing was changed.")
         return
+    # CKA_ID groups first (rolled back as a group on failure), then the cert repairs on a fresh plan.
+    lines: list[str] = []
+    for r in ids.id_repairs:
+        if r.blocked is None:
+            back = await svc.arun(repair_ids.apply_id_repair, ref.slot_id, r)
+            lines += [f"{plans_ops.describe(o)}: CKA_ID now {r.new_id.hex()} "
+                      + ("(ok)" if back.get(o.handle) == r.new_id else "(READ BACK differs)") for o in r.objects]
+    if ids.id_repairs:
+        report = await svc.arun(doctor_ops.diagnose, ref.slot_id)
     results = await svc.arun(doctor_ops.apply_repairs, ref.slot_id, report)
     await main.open_token(ref)
-    bad = [r for r in results if not r.ok]
-    lines = [f"{plans_ops.describe(r.obj)}: label|id now {r.wanted!r} "
-             + ("(ok)" if r.ok else f"(READ BACK {r.actual!r})") for r in results]
+    bad = [r for r in results if not r.ok] + [line for line in lines if line.endswith("differs)")]
+    lines += [f"{plans_ops.describe(r.obj)}: label|id now {r.wanted!r} "
+              + ("(ok)" if r.ok else f"(READ BACK {r.actual!r})") for r in results]
     await main.app.push_screen_wait(MessageScreen(
         f"{len(bad)} repair(s) did not stick" if bad else "Repairs applied", "\n".join(lines), warning=bool(bad)))
 

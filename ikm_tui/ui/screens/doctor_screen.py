@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,9 +18,28 @@ from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import literal
 
 
-def report_lines(rep: DoctorReport) -> list[tuple[str, str]]:
-    """(text, style) lines: each finding with what it means for Java/NSS, then the plan."""
+def id_lines(ids: Any) -> list[tuple[str, str]]:
+    """CKA_ID findings and repairs (core/ops/repair_ids.IdReport): what other tools left behind."""
     out: list[tuple[str, str]] = []
+    for cert, key in ids.challenge_failed:
+        out.append((f"WRONG PAIR: certificate {cert.label!r} and key {key.label!r} share CKA_ID "
+                    f"{cert.id.hex()} but the key does not sign for the certificate", "bold red"))
+    for group in ids.shared_ids:
+        out.append((f"CKA_ID {group[0].id.hex()} is shared by {len(group)} private keys of different public keys",
+                    "bold"))
+    if ids.id_repairs or ids.public_keys:
+        out.append(("CKA_ID plan (Java and NSS pair by CKA_ID)", "bold underline"))
+        for r in ids.id_repairs:
+            out += [(f"  {r.problem}", "dim"), (f"  {r.describe()}", "yellow" if r.blocked else "")]
+        out += [(f"  {r.describe()}", "") for r in ids.public_keys]
+    return out
+
+
+def report_lines(rep: DoctorReport, ids: Any = None) -> list[tuple[str, str]]:
+    """(text, style) lines: each finding with what it means for Java/NSS, then the plan."""
+    out: list[tuple[str, str]] = id_lines(ids) if ids is not None else []
+    if rep.healthy and out:
+        return out
     if rep.healthy:
         return [("Every key has its certificate under the same CKA_ID and label.", "green")]
     if rep.keys_without_certs:
@@ -62,11 +83,13 @@ class DoctorScreen(ModalScreen[bool]):
     """
     BINDINGS = [Binding("escape", "close", "Close", id="doctor.close", tooltip="Close; change nothing")]
 
-    def __init__(self, report: DoctorReport) -> None:
+    def __init__(self, report: DoctorReport, ids: Any = None) -> None:
         super().__init__()
         self.report = report
-        self.todo = [r for r in report.repairs if r.blocked is None]
-        lines = report_lines(report)
+        self.todo: list[Any] = [r for r in report.repairs if r.blocked is None]
+        if ids is not None:
+            self.todo += [r for r in ids.id_repairs if r.blocked is None] + list(ids.public_keys)
+        lines = report_lines(report, ids)
         self.plain_text = safe_text("\n".join(t for t, _ in lines), multiline=True)
         self._lines = lines
 

@@ -37,6 +37,7 @@ _CHAIN_WORDS = {"store": "CA certificate, stored as {label!r} if ticked below",
 class ReceiveChoice:
     replace: bool
     with_chain: bool
+    assign_id: bool = False  # the key's CKA_ID is empty: give key and cert the SHA-1 of the public key
 
 
 def lint_summary(findings: Sequence[Finding]) -> str:
@@ -172,6 +173,10 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
             chain = Checkbox(f"Store chain CA certs ({storable})", id="receive-chain")
             chain.display = storable > 0
             yield chain
+            # An empty CKA_ID is not copied: Java and NSS would not pair the new cert (issue #12).
+            assign = Checkbox("Assign a CKA_ID (the key's is empty)", value=True, id="receive-assign-id")
+            assign.display = not pv.key.id
+            yield assign
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Apply", id="receive-apply", variant="primary", disabled=pv.needs_replace)
                 yield Button("Cancel", id="receive-cancel")
@@ -192,7 +197,8 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
         if self.preview.needs_replace and not replace:
             return
         self.dismiss(ReceiveChoice(replace=replace and self.preview.needs_replace,
-                                   with_chain=self.query_one("#receive-chain", Checkbox).value))
+                                   with_chain=self.query_one("#receive-chain", Checkbox).value,
+                                   assign_id=self.query_one("#receive-assign-id", Checkbox).value))
 
     @on(Button.Pressed, "#receive-cancel")
     def action_cancel(self) -> None:

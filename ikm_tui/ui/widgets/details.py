@@ -40,7 +40,8 @@ class DetailsPane(VerticalScroll):
         parts: list[Content] = [literal(title, "bold"), Content("\n")]
         plain = [title]
         for note in notes:
-            style = "bold yellow" if note in warn or note.startswith(("ID MISMATCH", "orphan")) else "green"
+            loud = note in warn or note.startswith(("ID MISMATCH", "orphan", "TOOLS DIFFER"))
+            style = "bold yellow" if loud else "green"
             parts += [literal(f"» {note}", style), Content("\n")]
             plain.append(f"» {note}")
         parts.append(Content("\n"))
