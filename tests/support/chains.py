@@ -164,6 +164,7 @@ class Chain:
     root: bytes | None  # None: the trust anchor is missing
     host: str | None = None  # the name/IP a server client dials
     trusted: tuple[bytes, ...] = ()  # extra trust anchors (e.g. a root that differs from the one offered)
+    leaf_key: str = "ec-leaf"  # name for key(): the handshake test serves the leaf with it
 
     def pem(self, ders: Any) -> bytes:
         return b"".join(x509.load_der_x509_certificate(d).public_bytes(serialization.Encoding.PEM) for d in ders)
@@ -191,7 +192,7 @@ def make(cid: str, family: str, use: str, leaf: Spec | None = None, inter: Spec 
         above = (i.subject, inter.key)
     lf = issue(leaf, use, above)
     return Chain(cid, family, use, _der(lf), tuple(ints) if offer_int else (), _der(r) if offer_root else None,
-                 host if use == "server" else None)
+                 host if use == "server" else None, leaf_key=leaf.key)
 
 
 def _both(cid: str, family: str, **kw: Any) -> Iterator[Chain]:

@@ -13,7 +13,7 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from tests.support.chains import AT, Chain
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
         return True
@@ -34,7 +34,7 @@ def openssl_verify(chain: Chain, workdir: Path) -> tuple[bool, str]:
     if chain.intermediates:
         cmd += ["-untrusted", str(d / "untrusted.pem")]
     if chain.host:
-        cmd += ["-verify_ip" if _is_ip(chain.host) else "-verify_hostname", chain.host]
+        cmd += ["-verify_ip" if is_ip(chain.host) else "-verify_hostname", chain.host]
     r = subprocess.run([*cmd, str(d / "leaf.pem")], capture_output=True, text=True, timeout=30)
     return r.returncode == 0, (r.stdout + r.stderr).strip()
 
@@ -50,7 +50,7 @@ def cryptography_verify(chain: Chain) -> tuple[bool, str]:
         ints = [x509.load_der_x509_certificate(d) for d in chain.intermediates]
         if chain.use == "server":
             subject: x509.verification.Subject = (
-                x509.IPAddress(ipaddress.ip_address(chain.host)) if _is_ip(chain.host or "")
+                x509.IPAddress(ipaddress.ip_address(chain.host)) if is_ip(chain.host or "")
                 else x509.DNSName(chain.host or ""))
             builder.build_server_verifier(subject).verify(leaf, ints)
         else:

@@ -215,15 +215,15 @@ def _ca_strength(ca: x509.Certificate) -> list[Finding]:
         out.append(Finding(
             "chain-ca-key-too-weak", ERROR,
             f"The CA {who} has a {key.key_size}-bit key (security level 2, Debian's default, needs "  # type: ignore[union-attr]
-            f"{MIN_CA_RSA_BITS}): OpenSSL refuses the chain (\"CA certificate key too weak\", s_client: "
-            "\"certificate verify failed\"), as does cryptography (\"RSA key is too weak\"); re-create the CA "
+            f"{MIN_CA_RSA_BITS}): OpenSSL refuses the chain (verify: \"CA certificate key too weak\", s_server: "
+            "\"ca key too small\", s_client: \"certificate verify failed\"), as does cryptography (\"RSA key is too weak\"); re-create the CA "
             "with a key of 2048 bits or more and reissue what it signed.",
         ))
     if not self_issued(ca) and ca.signature_algorithm_oid in SHA1_SIGNATURES | MD5_SIGNATURES:
         out.append(Finding(
             "chain-ca-weak-signature", ERROR,
             f"The CA certificate {who} is signed with SHA-1 or MD5: OpenSSL at security level 2 refuses the "
-            "chain (\"CA signature digest algorithm too weak\"), Chrome shows "
+            "chain (verify: \"CA signature digest algorithm too weak\", s_server: \"ca md too weak\"), Chrome shows "
             "NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM; reissue the CA certificate with SHA-256.",
         ))
     return out

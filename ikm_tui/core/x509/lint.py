@@ -82,8 +82,8 @@ def _check_version(cert: x509.Certificate) -> Iterable[Finding]:
         yield Finding(
             "v1-with-extensions", ERROR,
             f"The certificate says it is version {cert.version.value + 1} yet carries extensions, which only "
-            "version 3 allows; OpenSSL refuses it (\"Using cert extension requires at least X509v3\") "
-            "and other clients may ignore its extensions. Reissue it as v3.",
+            f"version 3 allows: {STRICT} (\"Using cert extension requires at least X509v3\") and other "
+            "clients may ignore its extensions. Reissue it as v3.",
         )
 
 
@@ -190,8 +190,8 @@ def _check_signature(cert: x509.Certificate) -> Iterable[Finding]:
     yield Finding(
         code, ERROR,
         f"The certificate is signed with {hash_name}, which is broken but not forged: OpenSSL at security "
-        "level 2 (Debian's default) refuses it (\"CA signature digest algorithm too weak\", s_client: "
-        "\"certificate verify failed\") and Chrome shows NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM; reissue "
+        "level 2 (Debian's default) refuses it (verify: \"CA signature digest algorithm too weak\", s_server: "
+        "\"ca md too weak\", s_client: \"certificate verify failed\") and Chrome shows NET::ERR_CERT_WEAK_SIGNATURE_ALGORITHM; reissue "
         "it with SHA-256.",
     )
 
