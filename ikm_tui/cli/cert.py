@@ -49,7 +49,8 @@ def register(sub: Any) -> None:
         epilog="examples:\n"
                "  IKM_PIN=... ikm-tui --token mytoken cert receive web01.pem\n"
                "  ikm-tui cert receive chain.p7b --with-chain --pin-file ~/.pin\n"
-               "  ikm-tui cert receive renewed.pem --replace      # swap the key's old certificate\n")
+               "  ikm-tui cert receive renewed.pem --replace      # swap the key's old certificate\n"
+               "A certificate with a lint ERROR is refused (nothing written) unless --force.\n")
     add_common(q, top=False)
     q.add_argument("file", metavar="FILE", help="certificate file from the CA")
     q.add_argument("--with-chain", action="store_true",
@@ -57,6 +58,8 @@ def register(sub: Any) -> None:
     q.add_argument("--replace", action="store_true",
                    help="replace the certificate the key already has (the new one is written first)")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="if several keys match, the CKA_ID of the one to use")
+    q.add_argument("--force", action="store_true",
+                   help="store the certificate even when lint finds an ERROR (clients will reject it)")
     q.set_defaults(func=cmd_receive)
 
     q = cs.add_parser(
@@ -171,7 +174,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
                        + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
-    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain)
+    res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain,
+                  force=getattr(args, "force", False))
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
     for r in res.removed:
         _say(f"removed old certificate {r.label!r} id={r.id.hex()} serial={r.fields.serial}")

@@ -318,12 +318,15 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
 
 
 def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, replace: bool = False,
-                  with_chain: bool = False) -> ReceiveResult:
+                  with_chain: bool = False, force: bool = False, now: datetime | None = None) -> ReceiveResult:
     """Write what the preview showed. The token is re-read first: if it changed, nothing is written.
 
-    Order: new cert first, then the old ones go, so an interruption leaves two certs (fixable)
-    and never a key without its cert.
+    A certificate with a lint ERROR (clients will reject it) is refused unless `force`; `now` is
+    the instant lint judges validity at (the preview's clock). Order: new cert first, then the old
+    ones go, so an interruption leaves two certs (fixable) and never a key without its cert.
     """
+    if not force:
+        refuse_on_lint_errors(preview, now=now)
     require_login(backend, slot_id, "Receiving a certificate")
     listing = backend.list_objects(slot_id)
     key = listing.by_handle(preview.key.handle)
@@ -422,10 +425,24 @@ def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -
 
 
 def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace: bool = False,
-            with_chain: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
+            with_chain: bool = False, force: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
     """Both steps at once, for scripts."""
     preview = preview_receive(backend, slot_id, certs)
-    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain)
+    return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain, force=force)
+
+
+def refuse_on_lint_errors(preview: ReceivePreview, *, now: datetime | None = None) -> None:
+    """Raise (nothing written) when lint finds an ERROR: TLS clients would reject this certificate."""
+    errors = [f for f in preview_findings(preview, now=now) if f.severity == "error"]
+    if not errors:
+        return
+    codes = ", ".join(dict.fromkeys(f.code for f in errors))
+    raise IkmError(
+        f"The certificate has {len(errors)} lint error(s) ({codes}): TLS clients will reject it, so it was "
+        f"not stored; nothing was written. First: {errors[0].message}",
+        "Have the CA reissue it (see `ikm-tui cert lint FILE`), add the missing CA certificates to the file, "
+        "or store it anyway with --force (CLI) / the \"Receive despite lint errors\" tick (TUI).",
+        operation="Receiving the certificate")
 
 
 def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:

@@ -135,7 +135,7 @@ async def receive_flow(main: MainScreen) -> None:
         main.notify("Nothing was written.")
         return
     result = await svc.arun(receive.apply_receive, ref.slot_id, preview, replace=choice.replace,
-                            with_chain=choice.with_chain, name="apply_receive")
+                            with_chain=choice.with_chain, force=choice.force, now=now, name="apply_receive")
     await main.open_token(ref)
     select_certificate(main, result.written.handle, result.written.label)
     lines = [f"Stored {result.written.label!r} (id {result.written.id.hex()}) next to its key."]
