@@ -16,7 +16,6 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,7 +27,8 @@ from pkcs11 import Attribute, Mechanism, ObjectClass
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.keys import key_id_for
-from ikm_tui.core.x509.lint import assess, intended_use_of, token_ca_certificates
+from ikm_tui.core.ops.receive_gate import preview_findings, refuse_on_lint_errors
+from ikm_tui.core.x509.lint import token_ca_certificates
 from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, write_certificate
 from ikm_tui.core.sanitize import safe_text
@@ -325,8 +325,7 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     the instant lint judges validity at (the preview's clock). Order: new cert first, then the old
     ones go, so an interruption leaves two certs (fixable) and never a key without its cert.
     """
-    if not force:
-        refuse_on_lint_errors(preview, now=now)
+    refuse_on_lint_errors(preview, force=force, now=now)
     require_login(backend, slot_id, "Receiving a certificate")
     listing = backend.list_objects(slot_id)
     key = listing.by_handle(preview.key.handle)
@@ -430,27 +429,3 @@ def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace
     preview = preview_receive(backend, slot_id, certs)
     return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain, force=force)
 
-
-def refuse_on_lint_errors(preview: ReceivePreview, *, now: datetime | None = None) -> None:
-    """Raise (nothing written) when lint finds an ERROR: TLS clients would reject this certificate."""
-    errors = [f for f in preview_findings(preview, now=now) if f.severity == "error"]
-    if not errors:
-        return
-    codes = ", ".join(dict.fromkeys(f.code for f in errors))
-    raise IkmError(
-        f"The certificate has {len(errors)} lint error(s) ({codes}): TLS clients will reject it, so it was "
-        f"not stored; nothing was written. First: {errors[0].message}",
-        "Have the CA reissue it (see `ikm-tui cert lint FILE`), add the missing CA certificates to the file, "
-        "or store it anyway with --force (CLI) / the \"Receive despite lint errors\" tick (TUI).",
-        operation="Receiving the certificate")
-
-
-def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:
-    """Lint of the leaf, its chain checked against the file's other certs and the token's CAs.
-
-    Shared by `cert receive` and the TUI's preview so both say the same; errors first. Uses the
-    CA certs the preview already read, so no token call is made.
-    """
-    candidates = [c.cert.der for c in preview.chain]
-    candidates += [d for d in preview.token_ca_certs if d not in candidates]
-    return assess(preview.leaf.der, candidates, now=now, intended_use=intended_use_of(preview.leaf.fields.eku))
