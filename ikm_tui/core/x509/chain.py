@@ -13,7 +13,7 @@ from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509.extchecks import aki_findings, critical_extension_findings, serial_length_findings
 from ikm_tui.core.x509.findings import (
     ERROR, INFO, MD5_SIGNATURES, SHA1_SIGNATURES, STRICT, WARNING, Finding, describe, eku, ext, is_ca,
-    is_parser_failure, key_usage, load, reason, run, safe, self_issued,
+    is_parser_failure, key_usage, load, reason, run, safe, self_issued, serial_of,
 )
 from ikm_tui.core.x509.names import name_constraint_findings
 
@@ -287,7 +287,7 @@ def _ca_findings(path: list[x509.Certificate], position: int, below: int, at: da
     yield from _ca_strength(ca)
     yield from _ca_eku(ca, intended_use)
     yield from critical_extension_findings(ca)
-    yield from serial_length_findings(ca.serial_number, f"the CA {describe(ca)}")
+    yield from serial_length_findings(serial_of(ca), f"the CA {describe(ca)}")
     yield from name_constraint_findings(ca, path[:position])
 
 

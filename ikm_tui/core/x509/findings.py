@@ -96,6 +96,13 @@ def load(der: bytes) -> tuple[x509.Certificate | None, str]:
         return None, reason(exc)
 
 
+def serial_of(cert: x509.Certificate) -> int:
+    """The serial number, without cryptography's deprecation warning for non-positive ones on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return int(cert.serial_number)
+
+
 def describe(cert: x509.Certificate) -> str:
     try:
         return f"\"{safe_text(cert.subject.rfc4514_string())}\""
