@@ -73,7 +73,8 @@ def register(sub: Subparsers) -> None:
         epilog="examples:\n"
                "  IKM_PIN=... ikm-tui --token mytoken cert receive web01.pem\n"
                "  ikm-tui cert receive chain.p7b --with-chain --pin-file ~/.pin\n"
-               "  ikm-tui cert receive renewed.pem --replace      # swap the key's old certificate\n")
+               "  ikm-tui cert receive renewed.pem --replace      # swap the key's old certificate\n"
+               "A certificate with a lint ERROR is refused (nothing written) unless --force.\n")
     add_common(q, top=False)
     q.add_argument("file", metavar="FILE", help="certificate file from the CA")
     q.add_argument("--with-chain", action="store_true",
@@ -84,6 +85,8 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--assign-id", action="store_true",
                    help="if the key's CKA_ID is empty, give key, public key and certificate the SHA-1 of the "
                         "public key (Java and NSS pair by CKA_ID)")
+    q.add_argument("--force", action="store_true",
+                   help="store the certificate even when lint finds an ERROR (clients will reject it)")
     q.set_defaults(func=cmd_receive)
 
     q = cs.add_parser(
@@ -189,7 +192,8 @@ def cmd_cert_create(args: argparse.Namespace) -> int:
 
 def cmd_receive(args: argparse.Namespace) -> int:
     from ikm_tui.core.x509.certfile import read_cert_file
-    from ikm_tui.core.ops.receive import apply_receive, preview_findings, preview_receive
+    from ikm_tui.core.ops.receive import apply_receive, preview_receive
+    from ikm_tui.core.ops.receive_gate import preview_findings
 
     bundle = read_cert_file(args.file)
     svc, slot = open_token(args, login=True)
@@ -219,7 +223,8 @@ def cmd_receive(args: argparse.Namespace) -> int:
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
     res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain,
-                  assign_id=getattr(args, "assign_id", False))
+                  assign_id=getattr(args, "assign_id", False),
+                  force=getattr(args, "force", False))
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
     for old in res.removed:
         _say(f"removed old certificate {old.label!r} id={old.id.hex()} serial={old.fields.serial}")

@@ -181,9 +181,13 @@ def _write(path: str, text: str) -> None:
 
 def cmd_create(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.requests import create_request
+    from ikm_tui.core.x509.request_lint import request_warnings
 
     key_id = _key_id(args)
     _check_out(args.out)
+    # Before the key exists and long before a CA sees the request: what would make the certificate fail.
+    for w in request_warnings(args.key_type, args.subject, _csv(args.san), _csv(args.key_usage), _csv(args.eku)):
+        print(f"warning: {w}", file=sys.stderr)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
     res = svc.run(create_request, slot, args.key_type, args.label, args.subject, _csv(args.san),

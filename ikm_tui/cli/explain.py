@@ -19,6 +19,9 @@ examples:
   ikm-tui explain "Unmapped error code 0x68"
   ikm-tui explain CTGSK3026W           (runmqakm/gskcapicmd messages; paste the whole line if you like)
   ikm-tui explain GSK_KEY_LABEL_NOT_FOUND
+  ikm-tui explain "error 24 at 1 depth lookup: invalid CA certificate"   (openssl verify/s_client)
+  ikm-tui explain NET::ERR_CERT_INVALID      (Chrome; also SEC_ERROR_UNKNOWN_ISSUER, PR_END_OF_FILE_ERROR)
+  ikm-tui explain "PKIX path building failed"   (Java; strmqikm's findSigner exception too)
 
 exit status: 0 when the code is known, 2 when it is not.
 """
@@ -28,10 +31,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add `explain CODE` to the main CLI's subparsers; the handler is set as `func`."""
     parser = subparsers.add_parser(
         "explain",
-        help="explain a PKCS#11 return code or a GSKit (runmqakm) message",
+        help="explain a PKCS#11 return code, a GSKit (runmqakm) message or a TLS error",
         description=("Explain a PKCS#11 return code (CKR_* name or number) or a GSKit message\n"
-                     "from runmqakm/gskcapicmd: what it means, why it usually happens on a token,\n"
-                     "and what to do with ikm-tui instead. Needs no module or token."),
+                     "from runmqakm/gskcapicmd, or a TLS error as OpenSSL, Chrome, NSS or Java print it:\n"
+                     "what it means, why it usually happens, and what to do with ikm-tui instead\n"
+                     "(for TLS errors: which `ikm-tui cert lint` finding names the cause). Needs no token."),
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -23,6 +23,7 @@ examples:
   ikm-tui cert lint server.pem --use server     lint a file (its other certs help build the chain)
   ikm-tui cert lint mq-server --json            lint the certificate labelled mq-server on the token
   ikm-tui --token "UserPIN (mytoken)" lint chain.pem   also chain-check against the token's CAs
+  ikm-tui cert lint mq-server --host 10.1.2.3   does the SAN name the address clients dial?
 
 exit status: 0 no errors (warnings and infos allowed), 1 at least one error or a failure
 """
@@ -41,14 +42,17 @@ def add_cert_lint(cert_subparsers: Any) -> argparse.ArgumentParser:
 def _add_lint(subparsers: Any, name: str) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         name, help="lint a certificate (file or token label) and check its chain",
-        description="Check a certificate the way clients will: keyCertSign without CA, CA without "
-                    "keyCertSign, validity, RSA size, SHA-1/MD5, SAN, EKU, serial, v1 with extensions; "
-                    "then build its chain (strict, like `openssl verify -x509_strict`).",
+        description="Check a certificate the way TLS clients will: keyCertSign without CA, CA without "
+                    "keyCertSign, validity, key sizes, SHA-1/MD5, SAN (and --host), EKU, keyUsage, serial, "
+                    "critical extensions, version; then build its chain and judge every CA on it "
+                    "(like `openssl verify -x509_strict -auth_level 2 -purpose sslserver|sslclient`).",
         epilog=LINT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common(p, top=False)
     p.add_argument("target", metavar="FILE|LABEL", help="a PEM/DER file, or the label of a certificate on the token")
     p.add_argument("--use", choices=("server", "client"),
                    help="intended use, checked against the EKU (default: what the EKU says)")
+    p.add_argument("--host", metavar="NAME|IP",
+                   help="the host name or IP address clients dial: checked against the SAN (implies --use server)")
     p.add_argument("--at", metavar="DATE", type=_date,
                    help="judge validity at DATE (YYYY-MM-DD[THH:MM], UTC) instead of now")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -118,18 +122,16 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from ikm_tui.core.x509.lint import check_chain, lint_certificate
+    from ikm_tui.core.x509.lint import assess
 
     targets, candidates = _targets(args)
     report = []
     errors = 0
+    host = getattr(args, "host", None)
     for name, der in targets:
-        use = args.use or intended_use_of(der)
-        findings = lint_certificate(der, now=args.at, intended_use=use)
-        if not any(f.code == "unparseable" for f in findings):
-            findings += check_chain(der, candidates, now=args.at)
-        order = {"error": 0, "warning": 1, "info": 2}
-        findings.sort(key=lambda f: order[f.severity])
+        # A host to dial means a TLS server; otherwise the EKU says what the certificate is for.
+        use = args.use or ("server" if host else intended_use_of(der))
+        findings = assess(der, candidates, now=args.at, intended_use=use, host=host)
         errors += sum(f.severity == "error" for f in findings)
         report.append((name, use, findings))
     if args.json:

@@ -96,11 +96,15 @@ class OpensslCA:
                        check=True, capture_output=True)
         self._serial = 0x1000
 
-    def sign(self, csr: Path, out: Path) -> Path:
+    def sign(self, csr: Path, out: Path, *, with_ca: bool = False) -> Path:
+        """Sign `csr` into `out`; `with_ca` appends the CA certificate, the "full chain" CAs deliver
+        (without its issuer, `cert receive` refuses the certificate: lint's chain-missing-issuer)."""
         self._serial += 1
         subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(self.pem), "-CAkey", str(self.key),
                         "-set_serial", str(self._serial), "-days", "30", "-out", str(out)],
                        check=True, capture_output=True)
+        if with_ca:
+            out.write_bytes(out.read_bytes() + self.pem.read_bytes())
         return out
 
 
@@ -178,7 +182,7 @@ def test_classic_flow_java_nss_openssl(token: Any, tmp_path: Path, spec: str) ->
     csr_der = cx.load_pem_x509_csr(csr.read_bytes()).public_bytes(serialization.Encoding.DER)
     token.service.run(write_data_object, token.slot_id, REQUEST_APPLICATION, label, csr_der)
     ca = OpensslCA(tmp_path)
-    signed = ca.sign(csr, tmp_path / "web01.pem")
+    signed = ca.sign(csr, tmp_path / "web01.pem", with_ca=True)
 
     # Before: Java drops a key without a cert.
     assert label not in keytool_entries(keytool_list(token, tmp_path))
@@ -202,7 +206,7 @@ def test_classic_flow_java_nss_openssl(token: Any, tmp_path: Path, spec: str) ->
 def test_rename_moves_java_alias_and_nss_nickname(token: Any, tmp_path: Path) -> None:
     key_id = make_key(token, "old-name")
     ca = OpensslCA(tmp_path)
-    signed = ca.sign(engine_csr(token, tmp_path, "old-name", "svc.example.com"), tmp_path / "svc.pem")
+    signed = ca.sign(engine_csr(token, tmp_path, "old-name", "svc.example.com"), tmp_path / "svc.pem", with_ca=True)
     assert run_cli(token, "cert", "receive", str(signed)).returncode == 0
     assert "old-name" in keytool_entries(keytool_list(token, tmp_path))
 
@@ -270,7 +274,7 @@ def test_request_made_by_ikm_tui_then_receive(token: Any, tmp_path: Path, spec: 
     res = run_cli(token, "certreq", "create", "--label", "mq1", "--key-type", spec,
                   "--subject", "CN=mq1.example.com", "--out", str(csr))
     assert res.returncode == 0, res.stderr
-    signed = OpensslCA(tmp_path).sign(csr, tmp_path / "mq1.pem")
+    signed = OpensslCA(tmp_path).sign(csr, tmp_path / "mq1.pem", with_ca=True)
     res = run_cli(token, "cert", "receive", str(signed))
     assert res.returncode == 0, res.stderr
     assert "removed pending request 'mq1'" in res.stdout

@@ -24,6 +24,15 @@ def pkcs11_tool(tok: Any, *args: str, login: bool = True) -> subprocess.Complete
     return subprocess.run(cmd, env=tok.env(), capture_output=True, text=True, check=True)
 
 
+# Certificates are valid from here (or from yesterday, if earlier), so that lint at the TUI tests'
+# fixed clock (make_snapshot_token.FIXED_NOW, 2026-01-15) does not find them "not yet valid".
+VALID_FROM = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def _not_before(now: datetime) -> datetime:
+    return min(now - timedelta(days=1), VALID_FROM)
+
+
 class SoftCA:
     """A software CA that signs certificates for public keys read from the token."""
 
@@ -34,9 +43,11 @@ class SoftCA:
         self.cert = (
             x509.CertificateBuilder().subject_name(self.name).issuer_name(self.name)
             .public_key(self.key.public_key()).serial_number(1)
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+            .not_valid_before(_not_before(now)).not_valid_after(now + timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+            # Key identifiers: strict verifiers (and `cert receive`'s lint) reject a CA without them.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
 
@@ -49,8 +60,9 @@ class SoftCA:
         return (
             x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
             .issuer_name(self.name).public_key(public_key).serial_number(serial)
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=days))
+            .not_valid_before(_not_before(now)).not_valid_after(now + timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
             .sign(self.key, hashes.SHA256())
         )
 

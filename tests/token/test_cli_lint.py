@@ -90,3 +90,19 @@ def test_add_cert_lint_is_there_for_cli_cert() -> None:
     args = parser.parse_args(["lint", "x.pem", "--use", "client"])
     assert args.target == "x.pem" and args.use == "client"
     assert build_parser().parse_args(["cert", "lint", "x.pem"]).target == "x.pem"
+
+
+def test_host_checks_the_san_against_what_clients_dial(capsys: pytest.CaptureFixture[str]) -> None:
+    # The seed's VIPA case: the SAN holds 10.1.2.3 as a DNS name; clients dialling the IP fail.
+    ip_as_dns = str(LINT / "chain" / "ip-as-dns.pem")
+    assert main(["cert", "lint", ip_as_dns, "--host", "10.1.2.3", "--at", FIXTURE_DAY, "--json"]) == 1
+    [finding] = [f for f in _json(capsys)["certificates"][0]["findings"] if f["code"] == "san-ip-as-dns"]
+    assert finding["severity"] == "error" and "IP address mismatch" in finding["message"]
+    # Without --host it is a warning only; a host it does name is clean.
+    assert main(["cert", "lint", ip_as_dns, "--at", FIXTURE_DAY, "--json"]) == 0
+    assert main(["cert", "lint", str(LINT / "chain" / "host-wildcard.pem"), "--host", "www.lint.example.test",
+                 "--at", FIXTURE_DAY, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["cert", "lint", str(LINT / "chain" / "host-mismatch.pem"), "--host", "www.lint.example.test",
+                 "--at", FIXTURE_DAY]) == 1
+    assert "ERROR   host-mismatch:" in capsys.readouterr().out

@@ -28,7 +28,8 @@ DER = serialization.Encoding.DER
 
 def received(tok: Any, label: str, spec: str = "rsa:2048") -> tuple[bytes, x509.Certificate, SoftCA]:
     key_id, cert, ca = key_and_cert(tok, label, spec)
-    tok.service.run(receive, tok.slot_id, (cert.public_bytes(DER),))
+    # With its CA, as CAs deliver it: a leaf whose issuer is nowhere is refused (lint chain-missing-issuer).
+    tok.service.run(receive, tok.slot_id, (cert.public_bytes(DER), ca.der))
     return key_id, cert, ca
 
 

@@ -52,12 +52,13 @@ def test_not_our_key_refused_token_unchanged(token: Any, tmp_path: Path) -> None
 
 def test_receive_twice_needs_replace_and_ends_with_one_cert(token: Any, tmp_path: Path) -> None:
     key_id, cert, ca = key_and_cert(token, "twice")
-    first = write(tmp_path, "1.pem", cert.public_bytes(PEM))
+    # The CA travels with the certificate: without its issuer, receive refuses (chain-missing-issuer).
+    first = write(tmp_path, "1.pem", cert.public_bytes(PEM) + ca.cert.public_bytes(PEM))
     assert run_cli(token, "cert", "receive", first).returncode == 0
     res = run_cli(token, "cert", "receive", first)
     assert res.returncode == 1 and "this very certificate" in res.stderr
     renewed = ca.issue(cert.public_key(), "twice.example.com", serial=101)
-    second = write(tmp_path, "2.pem", renewed.public_bytes(PEM))
+    second = write(tmp_path, "2.pem", renewed.public_bytes(PEM) + ca.cert.public_bytes(PEM))
 
     before = object_count(token)
     res = run_cli(token, "cert", "receive", second)
@@ -78,9 +79,9 @@ def test_replace_writes_new_before_removing_old(token: Any, monkeypatch: pytest.
     """If removing the old cert fails, the new one is already there: never a key without a cert."""
     key_id, cert, ca = key_and_cert(token, "order")
     der1 = cert.public_bytes(DER)
-    token.service.run(apply_receive, token.slot_id, token.service.run(preview_receive, token.slot_id, [der1]))
+    token.service.run(apply_receive, token.slot_id, token.service.run(preview_receive, token.slot_id, [der1, ca.der]))
     der2 = ca.issue(cert.public_key(), "order.example.com", serial=102).public_bytes(DER)
-    pv = token.service.run(preview_receive, token.slot_id, [der2])
+    pv = token.service.run(preview_receive, token.slot_id, [der2, ca.der])
     assert pv.needs_replace and pv.existing[0].der == der1
 
     def broken_destroy(backend: Any, slot: int, handle: int) -> Any:
@@ -137,10 +138,10 @@ def test_without_with_chain_the_ca_is_not_stored(token: Any, tmp_path: Path) -> 
 
 
 def test_ec_key_without_public_object_matched_by_challenge(token: Any) -> None:
-    key_id, cert, _ = key_and_cert(token, "lonely", "ec:p256")
+    key_id, cert, ca = key_and_cert(token, "lonely", "ec:p256")
     pub = next(o for o in objects(token) if o.cls is ObjClass.PUBLIC_KEY and o.id == key_id)
     token.service.run(lambda b, s, h: b.pkcs11_object(s, h).destroy(), token.slot_id, pub.handle)
-    pv = token.service.run(preview_receive, token.slot_id, [cert.public_bytes(DER)])
+    pv = token.service.run(preview_receive, token.slot_id, [cert.public_bytes(DER), ca.der])
     assert pv.match == "sign-and-verify challenge" and pv.key.id == key_id
     res = token.service.run(apply_receive, token.slot_id, pv)
     assert res.written.id == key_id and res.written.label == "lonely"

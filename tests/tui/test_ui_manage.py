@@ -37,13 +37,15 @@ from tests.support.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_s
 
 def make_request_and_sign(tok: Any, tmp_path: Path, label: str = "web01", serial: int = 100) -> Path:
     """A request made on the token (core create_request on the owner thread), signed by a
-    software CA from its public key; the cert PEM written to tmp_path."""
+    software CA from its public key; the cert PEM, followed by the CA's (as CAs deliver it: without
+    its issuer lint reports an error and receiving needs the explicit tick), written to tmp_path."""
     tok.login()
     res = tok.service.run(reqs.create_request, tok.slot_id, "ec:p256", label, f"CN={label}.example")
     csr = x509.load_der_x509_csr(res.der)
-    cert = SoftCA().issue(csr.public_key(), f"{label}.example", serial=serial)
+    ca = SoftCA()
+    cert = ca.issue(csr.public_key(), f"{label}.example", serial=serial)
     path = tmp_path / f"{label}.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca.cert.public_bytes(serialization.Encoding.PEM))
     return path
 
 
@@ -160,7 +162,9 @@ async def test_receive_twice_needs_replace_confirm(token: Any, tmp_path: Path) -
         # Second cert for the same key (another serial): Apply is disabled until replace is ticked.
         pub = x509.load_pem_x509_certificate(first.read_bytes()).public_key()
         second = tmp_path / "second.pem"
-        second.write_bytes(SoftCA().issue(pub, "web01.example", serial=200).public_bytes(serialization.Encoding.PEM))
+        ca = SoftCA()
+        second.write_bytes(ca.issue(pub, "web01.example", serial=200).public_bytes(serialization.Encoding.PEM)
+                           + ca.cert.public_bytes(serialization.Encoding.PEM))
         await receive_via_dialog(pilot, second)
         preview = await wait_preview(pilot)
         assert "WILL BE REPLACED" in preview.plain_text
@@ -411,3 +415,30 @@ async def test_export_public_key_of_selected_key(token: Any, tmp_path: Path) -> 
     pub = serialization.load_pem_public_key(out.read_bytes())
     csr_pub = x509.load_pem_x509_certificate((tmp_path / "web01.pem").read_bytes()).public_key()
     assert pub == csr_pub
+
+
+async def test_receive_with_a_lint_error_needs_the_explicit_tick(token: Any, tmp_path: Path) -> None:
+    """Issue 13: a certificate clients will reject is not stored until 'receive despite' is ticked."""
+    path = make_request_and_sign(token, tmp_path, label="bare")
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))  # without its CA: chain-missing-issuer
+    before = count(token)
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await receive_via_dialog(pilot, path)
+        preview = await wait_preview(pilot)
+        assert "ERROR chain-missing-issuer" in preview.plain_text
+        apply = preview.query_one("#receive-apply", Button)
+        force = preview.query_one("#receive-force", Checkbox)
+        assert force.display and apply.disabled
+        apply.press()
+        await pilot.pause()
+        assert isinstance(app.screen, ReceivePreviewScreen) and count(token) == before  # nothing happened
+        force.value = True
+        await pilot.pause()
+        assert not apply.disabled
+        apply.press()
+        await settle(pilot)
+    assert [o.label for o in token.service.run(Backend.list_objects, token.slot_id).objects
+            if o.cls is ObjClass.CERTIFICATE] == ["bare"]

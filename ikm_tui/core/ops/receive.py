@@ -14,9 +14,7 @@ keytool and certutil).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -29,78 +27,15 @@ from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.ops.challenge import proves_pair
 from ikm_tui.core.ops.common import describe_key, require_login
 from ikm_tui.core.p11.keys import key_id_for
-from ikm_tui.core.x509.lint import assess, intended_use_of, token_ca_certificates
+from ikm_tui.core.ops.receive_gate import refuse_on_lint_errors
+from ikm_tui.core.ops.receive_model import CertRef, ChainEntry, KeyRef, ReceivePreview, ReceiveResult
+from ikm_tui.core.x509.lint import token_ca_certificates
 from ikm_tui.core.model import CertFields, Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11.objects import CATEGORY_AUTHORITY, CATEGORY_TOKEN_USER, write_certificate
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509.info import parse_certificate
 
 
-@dataclass(frozen=True)
-class KeyRef:
-    """A private key on the token, as the preview shows it."""
-
-    label: str
-    id: bytes
-    key_type: str | None
-    handle: int
-    public_handle: int | None = None
-
-    @property
-    def id_hex(self) -> str:
-        return self.id.hex()
-
-
-@dataclass(frozen=True)
-class CertRef:
-    """A certificate (in the file or on the token) with its parsed fields."""
-
-    der: bytes
-    fields: CertFields
-    label: str = ""
-    id: bytes = b""
-    handle: int | None = None  # set for certs on the token
-    category: int | None = None
-
-
-@dataclass(frozen=True)
-class ChainEntry:
-    cert: CertRef
-    label: str  # label it will get on the token
-    action: str  # "store" | "present" (same DER already on the token) | "ignored (not a CA)"
-
-
-@dataclass(frozen=True)
-class ReceivePreview:
-    """What `apply_receive` will do; nothing has been written yet."""
-
-    source_format: str
-    leaf: CertRef
-    key: KeyRef
-    label: str  # the label the cert gets (the key's)
-    match: str  # "modulus" | "public-key object" | "sign-and-verify challenge"
-    existing: tuple[CertRef, ...]  # certs now on the token for this key / CKA_ID
-    chain: tuple[ChainEntry, ...]
-    pending_requests: tuple[ObjectInfo, ...]  # DATA objects removed as fulfilled
-    warnings: tuple[str, ...] = ()
-    token_ca_certs: tuple[bytes, ...] = ()  # CA certs on the token when previewed, for the chain check
-
-    @property
-    def needs_replace(self) -> bool:
-        return bool(self.existing)
-
-
-@dataclass(frozen=True)
-class ReceiveResult:
-    written: CertRef
-    removed: tuple[CertRef, ...] = ()
-    chain_written: tuple[CertRef, ...] = ()
-    chain_skipped: tuple[CertRef, ...] = ()
-    requests_removed: tuple[ObjectInfo, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-
-# ----- helpers ---------------------------------------------------------------------------------
 def cert_ref(o: ObjectInfo) -> CertRef:
     return CertRef(der=o.value or b"", fields=o.cert or parse_certificate(o.value or b""), label=o.label,
                    id=o.id, handle=o.handle, category=o.cert_category)
@@ -287,12 +222,15 @@ def _certs_of_key(listing: Listing, key: ObjectInfo) -> list[ObjectInfo]:
 
 
 def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, replace: bool = False,
-                  with_chain: bool = False, assign_id: bool = False) -> ReceiveResult:
+                  with_chain: bool = False, assign_id: bool = False, force: bool = False,
+                  now: datetime | None = None) -> ReceiveResult:
     """Write what the preview showed. The token is re-read first: if it changed, nothing is written.
 
-    Order: new cert first, then the old ones go, so an interruption leaves two certs (fixable)
-    and never a key without its cert.
+    A certificate with a lint ERROR (clients will reject it) is refused unless `force`; `now` is
+    the instant lint judges validity at (the preview's clock). Order: new cert first, then the old
+    ones go, so an interruption leaves two certs (fixable) and never a key without its cert.
     """
+    refuse_on_lint_errors(preview, force=force, now=now)
     require_login(backend, slot_id, "Receiving a certificate")
     listing = backend.list_objects(slot_id)
     key = listing.by_handle(preview.key.handle)
@@ -408,19 +346,10 @@ def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -
 
 
 def receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...], *, replace: bool = False,
-            with_chain: bool = False, assign_id: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
+            with_chain: bool = False, assign_id: bool = False,
+            force: bool = False) -> tuple[ReceivePreview, ReceiveResult]:
     """Both steps at once, for scripts."""
     preview = preview_receive(backend, slot_id, certs)
     return preview, apply_receive(backend, slot_id, preview, replace=replace, with_chain=with_chain,
-                                  assign_id=assign_id)
+                                  assign_id=assign_id, force=force)
 
-
-def preview_findings(preview: ReceivePreview, *, now: datetime | None = None) -> list[Any]:
-    """Lint of the leaf, its chain checked against the file's other certs and the token's CAs.
-
-    Shared by `cert receive` and the TUI's preview so both say the same; errors first. Uses the
-    CA certs the preview already read, so no token call is made.
-    """
-    candidates = [c.cert.der for c in preview.chain]
-    candidates += [d for d in preview.token_ca_certs if d not in candidates]
-    return assess(preview.leaf.der, candidates, now=now, intended_use=intended_use_of(preview.leaf.fields.eku))

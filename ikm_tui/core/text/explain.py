@@ -1,34 +1,18 @@
-"""Explain a PKCS#11 return code or a GSKit (runmqakm/gskcapicmd) message in plain words."""
+"""Explain a PKCS#11 return code, a GSKit (runmqakm/gskcapicmd) message or a TLS error in plain words."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 from functools import lru_cache
 
 from ikm_tui.core import errors
+from ikm_tui.core.text.explanation import Explanation
 from ikm_tui.core.errors import (
     CKR_BY_NAME,
     CKR_VENDOR_DEFINED,
     ckr_for_code,
     unknown_code_text,
 )
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a code means, why it usually happens on a token, and what to do with ikm-tui."""
-
-    code: str  # canonical: "CKR_PIN_INCORRECT", "CTGSK3026W", "GSK_KEY_LABEL_NOT_FOUND"
-    family: str  # "PKCS#11" or "GSKit"
-    meaning: str
-    action: str
-    number: int | None = None
-    typical_cause: str = ""
-    exception: str | None = None  # the python-pkcs11 class raised for it
-    message: str = ""  # the tool's own wording, when known
-    reference: str = ""
 
 
 _DB2_GSKIT = "https://www.ibm.com/docs/SSEPGG_11.5.0/com.ibm.db2.luw.admin.sec.doc/doc/r_gskit_return_codes.html"
@@ -115,7 +99,10 @@ GSKIT: dict[str, Explanation] = {e.code: e for e in (
 KNOWN_PREFIXES = ("CKR_ (a PKCS#11 name such as CKR_PIN_INCORRECT, also without the prefix, "
                   "or its number: 0xA0, a0, 160)",
                   "CTGSK (runmqakm/gskcapicmd messages: " + ", ".join(k for k in GSKIT if k.startswith("CTGSK")) + ")",
-                  "GSK_ (GSKit return codes: " + ", ".join(k for k in GSKIT if k.startswith("GSK_")) + ")")
+                  "GSK_ (GSKit return codes: " + ", ".join(k for k in GSKIT if k.startswith("GSK_")) + ")",
+                  "TLS errors as pasted: openssl verify/s_client lines (\"error 24 at 1 depth lookup: invalid CA "
+                  "certificate\", X509_V_ERR_*), Chrome NET::ERR_CERT_*, NSS SEC_ERROR_*/SSL_ERROR_*/"
+                  "PR_END_OF_FILE_ERROR, Java \"PKIX path building failed\", strmqikm findSigner")
 
 
 @lru_cache(maxsize=1)
@@ -176,6 +163,10 @@ def _resolve(code: str) -> tuple[Explanation | None, int | None]:
         return None, CKR_VENDOR_DEFINED + (offset or 0)
     if m := _CKR.search(up):
         return _from_ckr(m.group(0)), None
+    from ikm_tui.core.text.tls_explain import tls_lookup  # here: its tables cost start-up time
+
+    if (tls := tls_lookup(text)) is not None:
+        return tls, None
     if up and "CKR_" + up in CKR_BY_NAME:
         return _from_ckr("CKR_" + up), None
     by_class_name = _exception_names()[1]
@@ -197,6 +188,8 @@ def render(exp: Explanation) -> str:
     head = exp.code
     if exp.family == "PKCS#11" and exp.number is not None:
         head += f" (0x{exp.number:08X} = {exp.number}) - PKCS#11 return code"
+    elif exp.family != "GSKit":  # the TLS side: OpenSSL, Chrome, NSS, Java
+        head += (f" ({exp.number})" if exp.number is not None else "") + f" - {exp.family}"
     elif exp.number is not None:
         head += f" ({exp.number}) - GSKit return code"
     else:

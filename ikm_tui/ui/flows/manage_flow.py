@@ -19,7 +19,7 @@ from ikm_tui.core.ops import delete as delete_ops
 from ikm_tui.core.ops import doctor as doctor_ops
 from ikm_tui.core.ops import export as export_ops
 from ikm_tui.core.ops import plans as plans_ops
-from ikm_tui.core.ops import receive
+from ikm_tui.core.ops import receive, receive_gate
 from ikm_tui.core.ops import rename as rename_ops
 from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.text.readback import rename_report
@@ -131,14 +131,15 @@ async def receive_flow(main: FlowHost) -> None:
     # Reads only; no matching key → an IkmError naming the keys present, nothing written.
     preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt)
     now = main.ikm.clock()
-    findings = receive.preview_findings(preview, now=now)
+    findings = receive_gate.preview_findings(preview, now=now)
     choice = await main.app.push_screen_wait(
         ReceivePreviewScreen(preview, findings, now, bundle.source, len(bundle.certs)))
     if choice is None:
         main.notify("Nothing was written.")
         return
     result = await svc.arun(receive.apply_receive, ref.slot_id, preview, replace=choice.replace,
-                            with_chain=choice.with_chain, assign_id=choice.assign_id)
+                            with_chain=choice.with_chain, assign_id=choice.assign_id, force=choice.force,
+                            now=now)
     await main.open_token(ref)
     select_certificate(main, result.written.handle, result.written.label)
     lines = [f"Stored {result.written.label!r} (id {result.written.id.hex()}) next to its key."]

@@ -3,7 +3,9 @@
 Shows the certificate, the private key it matched (and how), the label and CKA_ID it will get,
 an existing certificate that would be replaced (Apply stays disabled until "replace" is ticked),
 the chain certificates and what happens to each, the pending request that goes, warnings, and a
-lint summary. Dismisses with a `ReceiveChoice`, or None when cancelled.
+lint summary. A lint ERROR (clients will reject the certificate) keeps Apply disabled until the
+"receive despite lint errors" box is ticked, the TUI's --force. Dismisses with a `ReceiveChoice`,
+or None when cancelled.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from textual.widgets import Button, Checkbox, Static
 
 from ikm_tui.core.x509.lint import SEVERITY_ORDER, Finding
 from ikm_tui.core.model import CertFields
-from ikm_tui.core.ops.receive import ReceivePreview
+from ikm_tui.core.ops.receive_model import ReceivePreview
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import validity
 from ikm_tui.ui.text import literal
@@ -38,6 +40,7 @@ class ReceiveChoice:
     replace: bool
     with_chain: bool
     assign_id: bool = False  # the key's CKA_ID is empty: give key and cert the SHA-1 of the public key
+    force: bool = False  # store it despite lint errors (ticked explicitly)
 
 
 def lint_summary(findings: Sequence[Finding]) -> str:
@@ -177,28 +180,47 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
             assign = Checkbox("Assign a CKA_ID (the key's is empty)", value=True, id="receive-assign-id")
             assign.display = not pv.key.id
             yield assign
+            force = Checkbox(f"Receive despite {self._errors} lint error(s): clients will reject it",
+                             id="receive-force")
+            force.display = self._errors > 0
+            yield force
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Apply", id="receive-apply", variant="primary", disabled=pv.needs_replace)
+                yield Button("Apply", id="receive-apply", variant="primary",
+                             disabled=pv.needs_replace or self._errors > 0)
                 yield Button("Cancel", id="receive-cancel")
+
+    @property
+    def _errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == "error")
 
     def on_mount(self) -> None:
         if self.preview.needs_replace:
             self.query_one("#receive-replace", Checkbox).focus()
+        elif self._errors:
+            # Cancel is the safe default; receiving anyway takes the explicit tick.
+            self.query_one("#receive-cancel", Button).focus()
         else:
             self.query_one("#receive-apply", Button).focus()
 
+    def _blocked(self) -> bool:
+        replace = self.query_one("#receive-replace", Checkbox).value
+        force = self.query_one("#receive-force", Checkbox).value
+        return (self.preview.needs_replace and not replace) or (self._errors > 0 and not force)
+
     @on(Checkbox.Changed, "#receive-replace")
-    def _replace_ticked(self, event: Checkbox.Changed) -> None:
-        self.query_one("#receive-apply", Button).disabled = not event.value
+    @on(Checkbox.Changed, "#receive-force")
+    def _ticked(self, event: Checkbox.Changed) -> None:
+        self.query_one("#receive-apply", Button).disabled = self._blocked()
 
     @on(Button.Pressed, "#receive-apply")
     def _apply(self) -> None:
-        replace = self.query_one("#receive-replace", Checkbox).value
-        if self.preview.needs_replace and not replace:
+        if self._blocked():
             return
+        replace = self.query_one("#receive-replace", Checkbox).value
         self.dismiss(ReceiveChoice(replace=replace and self.preview.needs_replace,
                                    with_chain=self.query_one("#receive-chain", Checkbox).value,
-                                   assign_id=self.query_one("#receive-assign-id", Checkbox).value))
+                                   assign_id=self.query_one("#receive-assign-id", Checkbox).value,
+                                   force=self._errors > 0 and self.query_one("#receive-force", Checkbox).value))
 
     @on(Button.Pressed, "#receive-cancel")
     def action_cancel(self) -> None:

@@ -23,6 +23,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509 import csr as csrlib
 from ikm_tui.core.x509.dn import parse_dn, parse_san
+from ikm_tui.core.x509.request_lint import request_warnings
 from ikm_tui.core.ops.capabilities import KeyCapabilities, KeyChoice
 from ikm_tui.ui.text import literal
 
@@ -271,6 +272,16 @@ class RequestForm(ModalScreen[RequestFormResult | None]):
                    literal("Ready: Create (ctrl+s) generates the key on the token.", "green"))
         return problems
 
+    def warnings(self) -> list[str]:
+        """What would make the signed certificate fail TLS (core request_lint), for a complete form."""
+        choice = self._choice()
+        if choice is None:
+            return []
+        return request_warnings(choice.key_type, self.query_one("#form-subject", Input).value,
+                                split_items(self.query_one("#form-sans", Input).value),
+                                split_items(self.query_one("#form-ku", Input).value),
+                                split_items(self.query_one("#form-eku", Input).value))
+
     def result(self) -> RequestFormResult:
         choice = self._choice()
         assert choice is not None
@@ -302,6 +313,9 @@ class RequestForm(ModalScreen[RequestFormResult | None]):
         if self._validate():
             self.app.bell()
             return
+        # Not blockers (the operator may know better), but said now, before any CA sees the request.
+        for warning in self.warnings():
+            self.app.notify(warning, title="The signed certificate would fail TLS", severity="warning", timeout=30)
         self.dismiss(self.result())
 
     @on(Button.Pressed, "#form-cancel")
