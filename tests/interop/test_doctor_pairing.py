@@ -100,7 +100,7 @@ def test_java_ec_entry_is_paired_doctor_plans_nothing_receive_keeps_alias(token:
     csr = tmp_path / "java_key.csr"
     _keytool(token, tmp_path, "-certreq", "-alias", "java_key", "-file", str(csr))
     csr.write_text(csr.read_text().replace("NEW CERTIFICATE REQUEST", "CERTIFICATE REQUEST"))
-    signed = ca.sign(csr, tmp_path / "java_key.pem")
+    signed = ca.sign(csr, tmp_path / "java_key.pem", with_ca=True)
     res = run_cli(token, "cert", "receive", str(signed), "--replace")
     assert res.returncode == 0, res.stderr
     assert "sign-and-verify challenge" in res.stdout
@@ -129,7 +129,7 @@ def test_receive_on_an_empty_id_key_assigns_one_instead_of_copying(token: Any, t
 
     ca = OpensslCA(tmp_path)
     pkcs11_tool(token, "--keypairgen", "--key-type", "rsa:2048", "--label", "noid")
-    signed = ca.sign(engine_csr(token, tmp_path, "noid", "noid"), tmp_path / "noid.pem")
+    signed = ca.sign(engine_csr(token, tmp_path, "noid", "noid"), tmp_path / "noid.pem", with_ca=True)
     res = run_cli(token, "cert", "receive", str(signed))
     assert res.returncode == 1 and "empty CKA_ID" in res.stderr and "--assign-id" in res.stderr
     assert not [o for o in objects(token) if o.cls is ObjClass.CERTIFICATE]
