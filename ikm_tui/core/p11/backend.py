@@ -6,8 +6,10 @@ generators never leave this module.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
+import time
 from struct import error as struct_error
 from collections.abc import Callable
 from functools import lru_cache
@@ -33,6 +35,7 @@ from ikm_tui.core.model import (
     TokenInfo,
 )
 from ikm_tui.core.p11.modules import canonical
+from ikm_tui.core.p11.calltrace import Sink, ckr_name, interpose
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects, Template
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.pairing import pair_objects
@@ -267,7 +270,9 @@ class Backend:
             self.lib = pkcs11.lib(self.module_path)
         except Exception as exc:  # noqa: BLE001
             raise _module_load_error(module_path, exc) from None
-        self.raw = RawModule(self.module_path)
+        # Every C_* call python-pkcs11 makes goes through recording shims (the Trace).
+        self.calls = interpose(self.lib)
+        self.raw = RawModule(self.module_path, ctypes.addressof(self.calls.table) if self.calls else None)
         self.mapper = make_mapper()
         # slot_id -> (session, logged_in). One session per token keeps handles stable.
         self._sessions: dict[int, tuple[Any, bool]] = {}
@@ -518,15 +523,28 @@ class Backend:
             logged_in=self.is_logged_in(slot_id),
         )
 
+    def set_call_sink(self, sink: Sink | None) -> None:
+        """Where every PKCS#11 call is recorded (None: nowhere); the service sets it."""
+        if self.calls is not None:
+            self.calls.sink = sink
+
+    def _note(self, what: str, why: str) -> None:
+        if self.calls is not None:
+            self.calls.emit(what, why, "-", time.monotonic(), 0.0)
+
     def _batch(self) -> RawObjects | None:
         if not self.batch_reads or self._raw_failed:
             return None
         if self._raw_objects is None:
             try:
-                self._raw_objects = RawObjects(self.module_path, hold_gil=self._in_memory_module())
-            except (OSError, AttributeError, BatchError):
+                self._raw_objects = RawObjects(self.module_path, hold_gil=self._in_memory_module(),
+                                               function_list=self.calls.real_address if self.calls else None)
+            except (OSError, AttributeError, BatchError) as exc:
                 self._raw_failed = True
+                self._note("fast-path", f"unavailable, listing through python-pkcs11: {exc}")
                 return None
+            if self.calls is not None:
+                self._raw_objects.record = self.calls.emit
         return self._raw_objects
 
     def _in_memory_module(self) -> bool:
@@ -569,7 +587,9 @@ class Backend:
                 if Attribute.VALUE in wanted:
                     attrs.update(raw.read(h, x, value_tpl, unpack))
                 objects.append(self._describe_attrs(klass, attrs, x, tinfo))
-        except BatchError:
+        except BatchError as exc:
+            self._note("fast-path", f"fell back to python-pkcs11: {exc.function} returned "
+                       f"{ckr_name(exc.rv)}")
             return None
         return objects
 

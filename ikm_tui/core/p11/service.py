@@ -65,6 +65,9 @@ def summarize_args(args: tuple[Any, ...], kwargs: dict[str, Any], function: str 
             return "***"
         if isinstance(v, (bytes, bytearray)):
             return f"<{len(v)} bytes>"
+        if callable(v) and not isinstance(v, type):
+            # A progress callback: its repr (`<function _progress at 0x…>`) tells the reader nothing.
+            return f"<{getattr(v, '__name__', 'callback')}>"
         text = repr(v)
         return text if len(text) <= 60 else text[:57] + "..."
 
@@ -137,6 +140,10 @@ class TokenService:
                 if name == "load":
                     try:
                         self._backend = self._factory(self.module_path)
+                        # Every C_* call the backend makes is traced too (core/p11/calltrace.py).
+                        hook = getattr(self._backend, "set_call_sink", None)
+                        if callable(hook):
+                            hook(self._record_call)
                     except Exception as exc:  # noqa: BLE001
                         self._load_error = from_exception(exc, "Loading the module")
                         raise self._load_error from None
@@ -183,6 +190,11 @@ class TokenService:
                 tracer(entry)
             except Exception:  # noqa: BLE001 - a broken tracer must not break calls
                 pass
+
+    def _record_call(self, function: str, args: str, result: str, started: float, seconds: float) -> None:
+        """One PKCS#11 call (owner thread), traced before the operation that made it."""
+        if self.tracers:
+            self._trace(TraceEntry(next(self._seq), function, args, result, seconds * 1000.0, started))
 
     def _session_lost(self, err: IkmError) -> IkmError:
         forget = getattr(self._backend, "forget_sessions", None)
