@@ -293,15 +293,16 @@ class P11KitSetup:
         return {"P11_KIT_SERVER_ADDRESS": f"unix:path={self.relay.listen}"}
 
 
-def start_p11kit(root: Path, procs: Processes, provider: str, token_label: str,
+def start_p11kit(root: Path, procs: Processes, provider: str, uri: str,
                  env: dict[str, str]) -> P11KitSetup:
+    """`p11-kit server` for the tokens of `provider` matching `uri` (e.g. pkcs11:token=L)."""
     module = first_existing(P11KIT_CLIENT_CANDIDATES)
     if module is None or not shutil.which("p11-kit"):
         raise RuntimeError("p11-kit-client.so missing: run `make test` (scripts/bootstrap.sh)")
     root.mkdir(parents=True, exist_ok=True)
     sock = root / "server.sock"
     server = procs.start(["p11-kit", "server", "-f", "-n", str(sock), "--provider", provider,
-                          f"pkcs11:token={token_label}"], root / "p11-kit-server.log", env)
+                          uri], root / "p11-kit-server.log", env)
     _wait(sock.exists, "p11-kit server", proc=server)
     relay = CountingRelay(root / "relay.sock", sock)
     return P11KitSetup(module, sock, relay)
