@@ -183,7 +183,9 @@ def start_tpm2(root: Path, procs: Processes) -> Tpm2Setup:
     _wait(bus_sock.exists, "dbus-daemon", proc=dbus)
     setup.bus_name = f"com.intel.tss2.Tabrmd.ikm{os.getpid()}"
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=setup.bus_address)
-    abrmd = procs.start(["tpm2-abrmd", "--session", "--allow-root", "--flush-all",
+    # --max-connections: every module load/re-initialise (ours, pkcs11-tool's, each CLI run) is a
+    # client connection; the default of 27 runs out during the suite (100 is its maximum).
+    abrmd = procs.start(["tpm2-abrmd", "--session", "--allow-root", "--flush-all", "--max-connections=100",
                          f"--dbus-name={setup.bus_name}",
                          f"--tcti=swtpm:host=127.0.0.1,port={port}"], root / "abrmd.log", env)
     _wait(lambda: _bus_has_name(setup.bus_address, setup.bus_name), "tpm2-abrmd", proc=abrmd)

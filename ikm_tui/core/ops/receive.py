@@ -36,6 +36,7 @@ from ikm_tui.core.x509.info import parse_certificate
 
 # Pending requests are DATA objects with this application and label = the key's label.
 from ikm_tui.core.ops.requests import REQUEST_APPLICATION  # noqa: E402 - one name for the convention
+from ikm_tui.core.ops import request_files  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -368,6 +369,13 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
             requests_removed.append(req)
         except Exception as exc:  # noqa: BLE001 - the cert is in; a stale request is only clutter
             notes.append(f"the pending request {req.label!r} could not be removed: {from_exception(exc)}")
+    try:
+        # A request the token could not hold is kept in a file: it is fulfilled too.
+        gone = request_files.remove_fulfilled(listing.token, key.label, preview.leaf.der)
+        if gone:
+            notes.append(f"the pending request kept in {gone} was removed")
+    except OSError as exc:
+        notes.append(f"the pending request file for {key.label!r} could not be removed: {exc}")
 
     chain_written: list[CertRef] = []
     chain_skipped: list[CertRef] = []

@@ -27,6 +27,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from ikm_tui.core.x509 import csr as csrlib
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.x509.dn import format_dn, parse_dn
+from ikm_tui.core.ops import request_files
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, find_keys, generate_protected_pair, public_info
 from ikm_tui.core.p11.keys import KeySpec
@@ -357,8 +358,8 @@ def requests_dir(serial: str) -> Path:
 
 
 def _request_file(backend: Backend, slot_id: int, label: str) -> Path:
-    # Labels may hold '/', '..' or control bytes: percent-encode them into one safe file name.
-    return requests_dir(backend.token_info(slot_id).serial) / (quote(label, safe="") + ".csr.pem")
+    # One folder per token, not per serial (core/ops/request_files.py says why).
+    return request_files.file_for(backend.token_info(slot_id), label)
 
 
 def _token_requests(sess: Any, label: str | None = None) -> list[Any]:
@@ -664,15 +665,20 @@ def requests_in_listing(listing: Listing) -> tuple[PendingRequest, ...]:
     (the listing already read their values), then files kept for it, by label."""
     out = [parse_request(o.label, o.value or b"", "token") for o in listing.objects
            if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION]
-    folder = requests_dir(listing.token.serial)
+    folder = request_files.folder_for(listing.token)
+    shared = not request_files.unique_folder(listing.token)
     if folder.is_dir():
         for path in sorted(folder.glob("*.csr.pem")):
             label = unquote(path.name.removesuffix(".csr.pem"))
             try:
                 der = cx509.load_pem_x509_csr(path.read_bytes()).public_bytes(serialization.Encoding.DER)
             except (ValueError, OSError) as exc:
-                out.append(PendingRequest(label, b"", "file", str(path), error=f"unreadable ({exc})"))
+                if not shared:
+                    out.append(PendingRequest(label, b"", "file", str(path), error=f"unreadable ({exc})"))
                 continue
+            if shared and not request_files.key_on_token(
+                    listing, public_key_identity(cx509.load_der_x509_csr(der).public_key())[3]):
+                continue  # a token with the same label elsewhere: its request, not ours
             out.append(parse_request(label, der, "file", str(path)))
     out = [_with_key(listing, r) for r in out]
     out.sort(key=lambda r: (r.label, r.where))
