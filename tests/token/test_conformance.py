@@ -275,3 +275,41 @@ def test_two_zero_serial_tokens_never_see_each_others_requests(modules: Any, ser
     finally:
         drop_token(a)
         drop_token(b)
+
+
+# ----- p11-kit: round trips --------------------------------------------------------------------
+
+def test_p11kit_listing_round_trips(modules: Any, service: Any, module_path: str) -> None:
+    """Through p11-kit-client every PKCS#11 call is one RPC round trip: the relay between client
+    and server counts them. The fast path works there (no silent fallback) and stays near one
+    call per object."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from ikm_tui.core.p11.objects import write_certificate
+    from ikm_tui.core.p11.trace import format_entry
+
+    tok = make_token("p11kit", modules, service, module_path)
+    try:
+        tok.login()
+        ca = SoftCA()
+        for i in range(40):
+            der = ca.issue(ec.generate_private_key(ec.SECP256R1()).public_key(), f"c{i}.example.com",
+                           serial=1000 + i).public_bytes(serialization.Encoding.DER)
+            tok.service.run(write_certificate, tok.slot_id, der, f"c{i}", bytes([i]))
+        mtoken_key = tok.service.run(reqs.create_request, tok.slot_id, "ec:p256", "k", SUBJECT)
+        assert mtoken_key.where == "token"
+        lines: list[str] = []
+        tok.service.tracers.append(lambda e: lines.append(format_entry(e)))
+        relay = modules.p11kit.relay
+        relay.reset()
+        lst = listing(tok)
+        trips = relay.count()
+        tok.service.tracers.pop()
+        n = len(lst.objects)
+        assert n == 40 + 3  # 40 certs, the key pair and its request
+        assert not [line for line in lines if "fast-path" in line], lines
+        assert sum("C_GetAttributeValue" in line for line in lines) == n
+        print(f"p11-kit listing: {trips} round trips for {n} objects")
+        assert trips <= n + 15, f"{trips} round trips for {n} objects"
+    finally:
+        drop_token(tok)
