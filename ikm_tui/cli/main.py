@@ -318,8 +318,15 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
 
 
 def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
+    from ikm_tui.core.p11 import stderr_capture
     from ikm_tui.core.p11.hangup import HANGUP_EXIT
 
+    # Modules write to fd 2 from C (tpm2-pkcs11 without a TPM: a dozen ERROR:tcti: lines), right
+    # over the screen: fd 2 goes to a private file, and Textual (which draws on sys.__stderr__)
+    # and our own messages get the terminal through a duplicate of it.
+    terminal = stderr_capture.redirect_process_stderr()
+    if terminal is not None:
+        sys.stderr = sys.__stderr__ = terminal
     app = prepare_tui(module, token, demo_pin)
     app.run()
     if app.return_code == HANGUP_EXIT:

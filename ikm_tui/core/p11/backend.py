@@ -37,6 +37,7 @@ from ikm_tui.core.model import (
 from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.p11.calltrace import Sink, ckr_name, interpose
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects, Template
+from ikm_tui.core.p11 import stderr_capture
 from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.pairing import pair_objects
@@ -270,10 +271,18 @@ class Backend:
                 "or install the package that provides it.",
                 operation="Loading the module",
             )
-        try:
-            self.lib = pkcs11.lib(self.module_path)
-        except Exception as exc:  # noqa: BLE001
-            raise _module_load_error(module_path, exc) from None
+        # What the module prints while it loads (C_Initialize) is kept off the screen, and
+        # is often the only reason given for a failure.
+        with stderr_capture.capture() as said:
+            try:
+                self.lib = pkcs11.lib(self.module_path)
+            except Exception as exc:  # noqa: BLE001
+                load_exc: Exception | None = exc
+            else:
+                load_exc = None
+        if load_exc is not None:
+            raise _module_load_error(module_path, load_exc, said.lines()) from None
+        self.load_messages = tuple(said.lines(20))
         # Every C_* call python-pkcs11 makes goes through recording shims (the Trace).
         self.calls = interpose(self.lib)
         self.raw = RawModule(self.module_path, ctypes.addressof(self.calls.table) if self.calls else None)
@@ -732,8 +741,24 @@ def _stale_object() -> IkmError:
     )
 
 
-def _module_load_error(path: str, exc: BaseException) -> IkmError:
+def _module_load_error(path: str, exc: BaseException, said: list[str] | None = None) -> IkmError:
+    err = _load_error_text(path, exc)
+    hint = quirks_for(path).load_hint
+    if hint and "C_Initialize" in err.cause:
+        err = IkmError(err.cause, hint, err.ckr_name, err.ckr_code, err.operation)
+    if said:
+        # The module's own words (first lines of its stderr while loading): often the only reason.
+        return IkmError(f"{err.cause.rstrip('.')}. The module said: {' | '.join(said)}", err.next_step,
+                        err.ckr_name, err.ckr_code, err.operation)
+    return err
+
+
+def _load_error_text(path: str, exc: BaseException) -> IkmError:
     msg = " ".join(str(a) for a in getattr(exc, "args", ())) or str(exc)
+    if not msg:
+        # python-pkcs11 raises C_Initialize's code as a bare exception class (no message).
+        mapped = from_exception(exc)
+        msg = f"C_Initialize returned {mapped.ckr_name or type(exc).__name__}"
     low = msg.lower()
     if "wrong elf class" in low or "elfclass" in low or "cannot open shared object file: no such file" not in low and "architecture" in low:
         return IkmError(

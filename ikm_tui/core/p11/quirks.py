@@ -36,6 +36,8 @@ class ModuleQuirks:
     function_list_per_caller: bool = False
     # Every PKCS#11 call is one network/socket round trip.
     remote: bool = False
+    # What to do when the module fails to load (its C_Initialize failed).
+    load_hint: str = ""
     notes: str = ""
 
 
@@ -54,12 +56,18 @@ QUIRKS: tuple[ModuleQuirks, ...] = (
             "once with the lockout authorisation: `tpm2_dictionarylockout --clear-lockout` "
             "(tpm2-tools)."),
         no_data_objects=True, foreign_objects_need_reinit=True,
+        load_hint=("tpm2-pkcs11 needs a TPM it can reach and a store: start tpm2-abrmd (or check "
+                   "/dev/tpmrm0), set TPM2_PKCS11_TCTI (e.g. tabrmd:bus_type=system) and "
+                   "TPM2_PKCS11_STORE, and create the store with `tpm2_ptool init`. If you do not "
+                   "use a TPM, remove the libtpm2-pkcs11-1 package (it registers with p11-kit)."),
         notes="Needs a resource manager (tpm2-abrmd); RSA 1024-3072 only; no Ed25519. Stderr "
               "gets `ERROR:tcti:` lines when no TPM is reachable.",
     ),
     ModuleQuirks(
         "p11-kit client", ("p11-kit-client",),
         function_list_per_caller=True, remote=True,
+        load_hint=("p11-kit-client.so reaches `p11-kit server` at P11_KIT_SERVER_ADDRESS "
+                   "(unix:path=SOCKET): start the server (or the ssh forward) and set that variable."),
         notes="Forwards every call over a unix socket (or ssh) to `p11-kit server`; the "
               "module behind it decides everything else.",
     ),
