@@ -7,6 +7,7 @@ see is checked with those tools (pkcs11-tool, openssl).
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -313,3 +314,30 @@ def test_p11kit_listing_round_trips(modules: Any, service: Any, module_path: str
         assert trips <= n + 15, f"{trips} round trips for {n} objects"
     finally:
         drop_token(tok)
+
+
+# ----- PIN text ----------------------------------------------------------------------------------
+
+def test_wrong_pin_text_fits_the_module(mtoken: ModToken) -> None:
+    """tpm2-pkcs11 reports no counters, yet the TPM locks: never 'no wrong tries recorded'."""
+    from ikm_tui.core.errors import IkmError
+    from ikm_tui.core.pin import Pin
+    from ikm_tui.ui.screens.pin_screen import flag_lines
+
+    with pytest.raises(IkmError) as info:
+        mtoken.service.call("login", mtoken.slot_id, Pin("00000000"))
+    text = str(info.value)
+    assert info.value.ckr_name == "CKR_PIN_INCORRECT"
+    lines = " ".join(t for t, _ in flag_lines(mtoken.service.call("token_info", mtoken.slot_id), mtoken.module))
+    if mtoken.kind == "tpm2":
+        assert "may still lock" in text and "tpm2_dictionarylockout --clear-lockout" in text
+        assert "may still lock" in lines and "no wrong tries" not in lines
+        assert mtoken.tpm2 is not None
+        # Undo this wrong try on the TPM's dictionary-attack counter (the advice above, tried).
+        env = dict(os.environ, **mtoken.tpm2.env())
+        done = subprocess.run(["tpm2_dictionarylockout", "--clear-lockout"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    else:
+        assert "may still lock" not in text and "COUNT LOW" in text  # SoftHSM counts, never locks
+    mtoken.login()  # the right PIN still works

@@ -469,7 +469,7 @@ class Backend:
             except Exception:  # noqa: BLE001 - the token may be gone; the login error matters more
                 pin_after = None
             # Drop the exception chain: nothing of the C_Login call frame should travel on.
-            raise after_failure(err, pin_after) from None
+            raise after_failure(err, pin_after, self.module_path) from None
         self._sessions[slot_id] = (sess, True)
         self._objects.pop(slot_id, None)
         return LoginResult(self.token_info(slot_id), info.pin, warning)
