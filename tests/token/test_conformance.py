@@ -131,7 +131,15 @@ def test_listing_matches_one_at_a_time_reads_and_pkcs11_tool(mtoken: ModToken) -
     make_foreign_keys(mtoken)
     refresh(mtoken)
     mtoken.login()
-    fast = {o.handle: o for o in listing(mtoken).objects}
+    seen: list[Any] = []
+    mtoken.service.tracers.append(seen.append)
+    try:
+        fast = {o.handle: o for o in listing(mtoken).objects}
+    finally:
+        mtoken.service.tracers.remove(seen.append)
+    # The fast path itself read them (no fallback to python-pkcs11, which the trace would say).
+    assert not [e for e in seen if e.function == "fast-path"], [e.args for e in seen if e.function == "fast-path"]
+    assert [e for e in seen if e.function == "C_FindObjectsInit"]
     slow = mtoken.service.run(_one_at_a_time, mtoken.slot_id)
     assert fast.keys() == slow.keys()
     for handle, obj in fast.items():
