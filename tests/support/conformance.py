@@ -53,9 +53,13 @@ class Modules:
     pool: list[str]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def modules() -> Iterator[Modules]:
-    """swtpm + tpm2-abrmd + a tpm2-pkcs11 store, and p11-kit server over SoftHSM; stopped at the end."""
+    """swtpm + tpm2-abrmd + a tpm2-pkcs11 store, and p11-kit server over SoftHSM; stopped at the end.
+
+    Module-scoped, and the environment is restored afterwards: later tests (module discovery,
+    the TUI) must find tpm2-pkcs11 and p11-kit-client as on a machine without them running.
+    """
     root = Path(tempfile.mkdtemp(prefix="ikm-modules-"))
     procs = Processes()
     saved = dict(os.environ)
@@ -74,12 +78,23 @@ def modules() -> Iterator[Modules]:
         os.environ.update(p11.env())
         yield Modules(tpm2, p11, pool)
     finally:
+        import pkcs11
+
         from ikm_tui.core.p11.service import _registry, _registry_lock
 
-        # Close the services of these modules while their daemons still run (logout, finalize).
+        # Close the services of these modules while their daemons still run (logout), then
+        # finalize the libraries python-pkcs11 keeps per path: a later load initialises them
+        # again with the environment of that moment.
+        ours = ("tpm2", "p11-kit-client")
         with _registry_lock:
-            for path in [p for p in _registry if "tpm2" in p or "p11-kit-client" in p]:
+            for path in [p for p in _registry if any(o in p for o in ours)]:
                 _registry.pop(path).close()
+        for path, lib in list(pkcs11._loaded.items()):  # noqa: SLF001
+            if any(o in path for o in ours) and lib.initialized:
+                try:
+                    lib.finalize()
+                except Exception:  # noqa: BLE001 - the daemons are about to go anyway
+                    pass
         if relay is not None:
             relay.close()
         procs.stop()
