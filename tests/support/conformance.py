@@ -98,6 +98,8 @@ def modules() -> Iterator[Modules]:
         if relay is not None:
             relay.close()
         procs.stop()
+        for label in [f"p11kit-{os.getpid()}-{i}" for i in range(P11KIT_POOL)]:
+            delete_token(ModToken("softhsm", label, 0, None, ""))  # type: ignore[arg-type]
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(root, ignore_errors=True)

@@ -33,7 +33,7 @@ def test_tpm2_without_a_tpm_fails_with_its_reason(tmp_path: Path) -> None:
     assert not [line for line in res.stderr.splitlines() if line.startswith(("ERROR", "WARNING"))]
 
 
-def test_tui_screen_gets_no_module_stderr() -> None:
+def test_tui_screen_gets_no_module_stderr(tmp_path: Path) -> None:
     """The TUI on a pty, with tpm2-pkcs11 registered with p11-kit and no TPM: the module's
     ERROR:tcti / CRITICAL lines go to the capture file, not over the screen."""
     import pty
@@ -43,6 +43,10 @@ def test_tui_screen_gets_no_module_stderr() -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TPM2", "DBUS", "P11_KIT"))}
     env.update(TERM="xterm-256color", COLUMNS="120", LINES="40")
+    # An empty SoftHSM home: a short module tree, so the tpm2-pkcs11 entry is on screen.
+    from ikm_tui.core.p11 import softhsm
+
+    env["SOFTHSM2_CONF"] = str(softhsm.make_home(tmp_path / "softhsm").conf)
     pid, fd = pty.fork()
     if pid == 0:  # the child: the TUI with module discovery (tpm2-pkcs11 included)
         os.execve(sys.executable, [sys.executable, "-m", "ikm_tui"], env)
