@@ -209,7 +209,9 @@ def generate_protected_pair(backend: Backend, slot_id: int, spec: KeySpec, label
         usage = [] if notes else None
         problems = _check_protection(priv, purpose, usage)
         if usage:
-            notes.append("The token set the key's usage itself: " + ", ".join(usage) + ".")
+            notes.append("Read back, the key also allows: " + ", ".join(usage) + ".")
+        elif notes:
+            notes.append("Read back, the key allows what was asked.")
         if problems:
             raise IkmError(
                 "The token did not honour the protection ikm-tui asked for: " + ", ".join(problems) + ".",
