@@ -369,13 +369,8 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
             requests_removed.append(req)
         except Exception as exc:  # noqa: BLE001 - the cert is in; a stale request is only clutter
             notes.append(f"the pending request {req.label!r} could not be removed: {from_exception(exc)}")
-    try:
-        # A request the token could not hold is kept in a file: it is fulfilled too.
-        gone = request_files.remove_fulfilled(listing.token, key.label, preview.leaf.der)
-        if gone:
-            notes.append(f"the pending request kept in {gone} was removed")
-    except OSError as exc:
-        notes.append(f"the pending request file for {key.label!r} could not be removed: {exc}")
+    # A request the token could not hold is kept in a file: it is fulfilled too.
+    notes += request_files.remove_fulfilled_note(listing.token, key.label, preview.leaf.der)
 
     chain_written: list[CertRef] = []
     chain_skipped: list[CertRef] = []

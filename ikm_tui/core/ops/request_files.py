@@ -74,6 +74,15 @@ def remove_fulfilled(token: TokenInfo, label: str, cert_der: bytes) -> str | Non
     return str(path)
 
 
+def remove_fulfilled_note(token: TokenInfo, label: str, cert_der: bytes) -> list[str]:
+    """remove_fulfilled, as the notes a receive reports (what went, or why it could not)."""
+    try:
+        gone = remove_fulfilled(token, label, cert_der)
+    except OSError as exc:
+        return [f"the pending request file for {label!r} could not be removed: {exc}"]
+    return [f"the pending request kept in {gone} was removed"] if gone else []
+
+
 def rename(token: TokenInfo, old: str, new: str) -> bool:
     """Move the file kept for `old` to `new` (the key was renamed); never over another request."""
     src, dst = file_for(token, old), file_for(token, new)
