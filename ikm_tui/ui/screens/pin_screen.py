@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.p11.lockout import LoginResult, no_counters_sentence
+from ikm_tui.core.p11.quirks import serial_identifies_token
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
 from ikm_tui.ui.flows import pin_memory
@@ -92,7 +93,8 @@ class PinScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self._show_flags()
         self.query_one("#pin-error", Static).display = False
-        can_remember = bool(self.pin_store is not None and self.pin_store.available and self.info.serial)
+        can_remember = bool(self.pin_store is not None and self.pin_store.available
+                            and serial_identifies_token(self.info.serial))
         self.query_one("#pin-remember", Checkbox).display = can_remember
         # Why the box is missing (no D-Bus on an SSH host, a plaintext keyring refused): said
         # here, where it matters, instead of a notification on every start.
