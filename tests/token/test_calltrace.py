@@ -26,6 +26,8 @@ def test_trace_of_list_login_holds_pkcs11_calls_not_the_pin(token: Any, tmp_path
     res = _cli(token, trace, token.pin, "list", "--login")
     assert res.returncode == 0, res.stderr
     text = trace.read_text()
+    # The load is in it too, though --trace is attached after the module loaded.
+    assert re.search(r"C_Initialize\(NULL .*\) -> CKR_OK", text) and "load() -> OK" in text
     assert re.search(r"C_Login\(session=\d+, user=CKU_USER, pin=\*\*\*\) -> CKR_OK \[\d+\.\d ms\]", text)
     assert re.search(r"C_FindObjectsInit\(session=\d+, .*\) -> CKR_OK", text)
     reads = re.findall(r"C_GetAttributeValue\(session=\d+, object=\d+, \[CKA_CLASS, .*\) -> (CKR_\w+)", text)

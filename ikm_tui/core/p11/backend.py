@@ -273,6 +273,8 @@ class Backend:
             )
         # What the module prints while it loads (C_Initialize) is kept off the screen, and
         # is often the only reason given for a failure.
+        fresh = self.module_path not in pkcs11._loaded  # noqa: SLF001 - python-pkcs11 keeps one lib per path
+        started = time.monotonic()
         with stderr_capture.capture() as said:
             try:
                 self.lib = pkcs11.lib(self.module_path)
@@ -284,7 +286,7 @@ class Backend:
             raise _module_load_error(module_path, load_exc, said.lines()) from None
         self.load_messages = tuple(said.lines(20))
         # Every C_* call python-pkcs11 makes goes through recording shims (the Trace).
-        self.calls = interpose(self.lib)
+        self.calls = interpose(self.lib, (started, time.monotonic() - started) if fresh else None)
         self.raw = RawModule(self.module_path, ctypes.addressof(self.calls.table) if self.calls else None)
         self.mapper = make_mapper()
         # slot_id -> (session, logged_in). One session per token keeps handles stable.
@@ -539,7 +541,7 @@ class Backend:
     def set_call_sink(self, sink: Sink | None) -> None:
         """Where every PKCS#11 call is recorded (None: nowhere); the service sets it."""
         if self.calls is not None:
-            self.calls.sink = sink
+            self.calls.set_sink(sink)
 
     def _note(self, what: str, why: str) -> None:
         if self.calls is not None:

@@ -205,6 +205,8 @@ class Interposer:
         self.real_address = ctypes.c_void_p.from_address(id(lib) + offset).value or 0
         self.real = FunctionList.from_address(self.real_address)
         self.sink: Sink | None = None
+        # Calls made before a sink was set (while the module loads), handed to the first sink.
+        self.pending: list[tuple[str, str, str, float, float]] = []
         self.table = FunctionList()
         self.table.version = self.real.version
         self._keep: list[Any] = []
@@ -221,27 +223,47 @@ class Interposer:
     def _shim(self, name: str, real: Any) -> Callable[..., int]:
         def call(*args: Any) -> int:
             sink = self.sink
-            if sink is None:
+            if sink is None and len(self.pending) >= _PENDING_MAX:
                 return int(real(*args))
             started = time.monotonic()
             rv = int(real(*args))
             duration = time.monotonic() - started
             try:
-                sink(name, summarize(name, args, True), ckr_name(rv), started, duration)
+                entry = (name, summarize(name, args, True), ckr_name(rv), started, duration)
+                if sink is None:
+                    self.pending.append(entry)
+                else:
+                    sink(*entry)
             except Exception:  # noqa: BLE001 - a trace must never change a call's result
                 pass
             return rv
 
         return call
 
-    def emit(self, name: str, args: str, rv: int | str, started: float, duration: float) -> None:
-        """Record a call made outside python-pkcs11 (the fast path) or a note about one."""
-        sink = self.sink
-        if sink is not None:
+    def set_sink(self, sink: Sink | None) -> None:
+        """Record into `sink` from now on, starting with the calls made before it was set."""
+        self.sink = sink
+        if sink is None:
+            return
+        pending, self.pending = self.pending, []
+        for entry in pending:
             try:
-                sink(name, args, rv if isinstance(rv, str) else ckr_name(rv), started, duration)
+                sink(*entry)
             except Exception:  # noqa: BLE001
                 pass
+
+    def emit(self, name: str, args: str, rv: int | str, started: float, duration: float) -> None:
+        """Record a call made outside python-pkcs11 (the fast path) or a note about one."""
+        entry = (name, args, rv if isinstance(rv, str) else ckr_name(rv), started, duration)
+        sink = self.sink
+        if sink is None:
+            if len(self.pending) < _PENDING_MAX:
+                self.pending.append(entry)
+            return
+        try:
+            sink(*entry)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 # id(lib) -> Interposer: python-pkcs11 caches one lib per path, so a second Backend on the
@@ -263,8 +285,16 @@ def _funclist_offset() -> int | None:
     return object.__basicsize__
 
 
-def interpose(lib: Any) -> Interposer | None:
-    """Route every call python-pkcs11 makes through recording shims (once per lib)."""
+_PENDING_MAX = 200
+
+
+def interpose(lib: Any, load: tuple[float, float] | None = None) -> Interposer | None:
+    """Route every call python-pkcs11 makes through recording shims (once per lib).
+
+    `load`: (started, seconds) of the `pkcs11.lib()` that just loaded it. Those first calls
+    (C_GetFunctionList, C_Initialize(NULL), C_GetInfo) ran before the shims existed: they are
+    recorded as one C_Initialize entry timed together.
+    """
     known = _INTERPOSED.get(id(lib))
     if known is not None and known.lib is lib:
         return known
@@ -279,4 +309,7 @@ def interpose(lib: Any) -> Interposer | None:
         return None
     inter = Interposer(lib, offset)
     _INTERPOSED[id(lib)] = inter
+    if load is not None:
+        inter.emit("C_Initialize", "NULL (at load, with C_GetFunctionList and C_GetInfo: timed together)",
+                   0, load[0], load[1])
     return inter

@@ -97,6 +97,8 @@ class TokenService:
         self._tickets = itertools.count(1)
         self.tracers: list[Callable[[TraceEntry], None]] = [tracer] if tracer else []
         self._backend: Any = None
+        self._loading = True  # until the load call is traced: see _trace
+        self._early: list[TraceEntry] = []
         self._load_error: IkmError | None = None
         self._closed = False
         # For activity() only: calls submitted and not finished (ticket -> name, in order) and
@@ -166,6 +168,7 @@ class TokenService:
                 self._finished(ticket)
                 self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
                                        result_name, (time.monotonic() - started) * 1000.0, started))
+                self._loading = False
             # Drop references so a PIN does not linger in this frame's locals.
             del item, fut, args, kwargs
 
@@ -185,6 +188,19 @@ class TokenService:
         return Activity(running[1], time.monotonic() - running[2], queued)
 
     def _trace(self, entry: TraceEntry) -> None:
+        if not self.tracers:
+            # The module's load (C_Initialize) happens before anyone can attach a tracer (the
+            # CLI adds --trace's after wait_ready): keep those entries for the first tracer.
+            if self._loading:
+                self._early.append(entry)
+            return
+        if self._early:
+            early, self._early = self._early, []
+            for e in early:
+                self._dispatch(e)
+        self._dispatch(entry)
+
+    def _dispatch(self, entry: TraceEntry) -> None:
         for tracer in list(self.tracers):
             try:
                 tracer(entry)
@@ -193,7 +209,7 @@ class TokenService:
 
     def _record_call(self, function: str, args: str, result: str, started: float, seconds: float) -> None:
         """One PKCS#11 call (owner thread), traced before the operation that made it."""
-        if self.tracers:
+        if self.tracers or self._loading:
             self._trace(TraceEntry(next(self._seq), function, args, result, seconds * 1000.0, started))
 
     def _session_lost(self, err: IkmError) -> IkmError:
