@@ -91,7 +91,7 @@ def _one_at_a_time(backend: Any, slot_id: int) -> dict[int, Any]:
     return out
 
 
-_TOOL_HEADER = re.compile(r"^(Private|Public|Secret) Key Object; (\w+)(?:\s+(\d+) bits|\s+length (\d+))?")
+_TOOL_HEADER = re.compile(r"^(Private|Public|Secret) Key Object; (\w+)(?:(?:\s+EC_POINT)?\s+(\d+) bits|\s+length (\d+))?")
 
 
 def tool_keys(text: str) -> list[tuple[str, str, int | None, str]]:
