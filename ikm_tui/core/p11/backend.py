@@ -593,7 +593,7 @@ class Backend:
         objects: list[ObjectInfo] = []
         try:
             with_value = self._valued_handles(raw, h)
-            first_valued = _template([*_UNION, Attribute.VALUE])
+            first_valued = _template([*_UNION, Attribute.VALUE]) if with_value else first
             for x in raw.find(h):
                 valued = x in with_value
                 values = raw.read(h, x, first_valued if valued else first, unpack, _not_applicable)
