@@ -168,6 +168,9 @@ class TokenService:
                 self._finished(ticket)
                 self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
                                        result_name, (time.monotonic() - started) * 1000.0, started))
+                if name != "load":
+                    # No tracer came during the call after the load: the load's entries are stale.
+                    self._early.clear()
                 self._loading = False
             # Drop references so a PIN does not linger in this frame's locals.
             del item, fut, args, kwargs
@@ -190,7 +193,8 @@ class TokenService:
     def _trace(self, entry: TraceEntry) -> None:
         if not self.tracers:
             # The module's load (C_Initialize) happens before anyone can attach a tracer (the
-            # CLI adds --trace's after wait_ready): keep those entries for the first tracer.
+            # CLI adds --trace's after wait_ready): keep those entries for a tracer attached
+            # before the next call ends.
             if self._loading:
                 self._early.append(entry)
             return
