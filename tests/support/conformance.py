@@ -15,6 +15,7 @@ import pytest
 
 from ikm_tui.core.p11 import softhsm
 from ikm_tui.core.pin import Pin
+from ikm_tui.core.p11.backend import Backend
 from tests.conftest import HOME, PIN, SO_PIN, delete_token, new_token
 from tests.support.modules import P11KitSetup, Processes, Tpm2Setup, start_p11kit, start_tpm2
 
@@ -39,7 +40,7 @@ class ModToken:
     tpm2: Tpm2Setup | None = None  # for tpm2_ptool (keys pkcs11-tool cannot make there)
 
     def login(self) -> None:
-        self.service.call("login", self.slot_id, Pin(self.pin))
+        self.service.run(Backend.login, self.slot_id, Pin(self.pin))
 
     def env(self) -> dict[str, str]:
         # os.environ carries SOFTHSM2_CONF, the tpm2 TCTI/store and P11_KIT_SERVER_ADDRESS.
@@ -126,14 +127,14 @@ def make_token(kind: str, modules: Modules, service: Any, module_path: str) -> M
         svc = _service(modules.p11kit.module)
     # Re-initialise: tokens made by another process are invisible until then (and a module
     # loaded earlier by discovery picks up the environment set above).
-    svc.call("rescan")
-    slot = svc.call("find_slot", label)
+    svc.run(Backend.rescan)
+    slot = svc.run(Backend.find_slot, label)
     return ModToken(kind, label, slot, svc, svc.module_path, tpm2=modules.tpm2 if kind == "tpm2" else None)
 
 
 def drop_token(tok: ModToken) -> None:
     try:
-        tok.service.call("logout", tok.slot_id)
+        tok.service.run(Backend.logout, tok.slot_id)
     except Exception:  # noqa: BLE001 - a test may have changed the PIN or the token
         pass
     if tok.kind == "softhsm":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ikm_tui.core.p11.keys import KeySpec, generate_keypair
+from ikm_tui.core.p11.backend import Backend
 
 
 def _cli(tok: Any, trace: Path, pin: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +52,7 @@ def test_trace_entries_from_the_service(token: Any) -> None:
     token.service.tracers.append(entries.append)
     try:
         token.login()
-        token.service.call("list_objects", token.slot_id)
+        token.service.run(Backend.list_objects, token.slot_id)
     finally:
         token.service.tracers.remove(entries.append)
     names = [e.function for e in entries]

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.ops import requests as reqs
+from ikm_tui.core.p11.backend import Backend
 from tests.support.conformance import MODULE_KINDS, ModToken, drop_token, make_token, modules  # noqa: F401
 from tests.support.helpers import SoftCA
 
@@ -49,8 +50,8 @@ def refresh(tok: ModToken) -> None:
     """tpm2-pkcs11 shows objects other processes made or deleted only after C_Finalize and
     C_Initialize (ikm-tui's ctrl+r; see core/p11/quirks.py); the others see them at once."""
     if tok.kind == "tpm2":
-        tok.service.call("rescan")
-        tok.slot_id = tok.service.call("find_slot", tok.label)
+        tok.service.run(Backend.rescan)
+        tok.slot_id = tok.service.run(Backend.find_slot, tok.label)
 
 
 def pkcs11_tool(tok: ModToken, *args: str) -> str:
@@ -63,7 +64,7 @@ def pkcs11_tool(tok: ModToken, *args: str) -> str:
 
 
 def listing(tok: ModToken) -> Any:
-    return tok.service.call("list_objects", tok.slot_id)
+    return tok.service.run(Backend.list_objects, tok.slot_id)
 
 
 def keys(tok: ModToken) -> list[Any]:
@@ -163,7 +164,7 @@ def test_listing_matches_one_at_a_time_reads_and_pkcs11_tool(mtoken: ModToken) -
 def test_public_only_and_logged_in_views(mtoken: ModToken) -> None:
     mtoken.login()
     mtoken.service.run(reqs.create_request, mtoken.slot_id, "ec:p256", "views", SUBJECT)
-    mtoken.service.call("logout", mtoken.slot_id)
+    mtoken.service.run(Backend.logout, mtoken.slot_id)
     public = listing(mtoken)
     assert not public.logged_in
     assert not [o for o in public.objects if o.cls is ObjClass.PRIVATE_KEY]
@@ -260,10 +261,10 @@ def test_pin_change_and_back(mtoken: ModToken) -> None:
 
     mtoken.login()
     mtoken.service.run(change_pin, mtoken.slot_id, Pin(mtoken.pin), Pin("97531864"))
-    mtoken.service.call("logout", mtoken.slot_id)
-    mtoken.service.call("login", mtoken.slot_id, Pin("97531864"))
+    mtoken.service.run(Backend.logout, mtoken.slot_id)
+    mtoken.service.run(Backend.login, mtoken.slot_id, Pin("97531864"))
     mtoken.service.run(change_pin, mtoken.slot_id, Pin("97531864"), Pin(mtoken.pin))
-    mtoken.service.call("logout", mtoken.slot_id)
+    mtoken.service.run(Backend.logout, mtoken.slot_id)
     mtoken.login()
 
 
@@ -273,8 +274,8 @@ def test_two_zero_serial_tokens_never_see_each_others_requests(modules: Any, ser
     a = make_token("tpm2", modules, service, module_path)
     b = make_token("tpm2", modules, service, module_path)
     try:
-        info_a = a.service.call("token_info", a.slot_id)
-        info_b = b.service.call("token_info", b.slot_id)
+        info_a = a.service.run(Backend.token_info, a.slot_id)
+        info_b = b.service.run(Backend.token_info, b.slot_id)
         assert info_a.serial == info_b.serial == "0000000000000000"  # the quirk this is about
         a.login()
         made = a.service.run(reqs.create_request, a.slot_id, "ec:p256", "shared-name", SUBJECT)
@@ -337,10 +338,10 @@ def test_wrong_pin_text_fits_the_module(mtoken: ModToken) -> None:
     from ikm_tui.ui.screens.pin_screen import flag_lines
 
     with pytest.raises(IkmError) as info:
-        mtoken.service.call("login", mtoken.slot_id, Pin("00000000"))
+        mtoken.service.run(Backend.login, mtoken.slot_id, Pin("00000000"))
     text = str(info.value)
     assert info.value.ckr_name == "CKR_PIN_INCORRECT"
-    lines = " ".join(t for t, _ in flag_lines(mtoken.service.call("token_info", mtoken.slot_id), mtoken.module))
+    lines = " ".join(t for t, _ in flag_lines(mtoken.service.run(Backend.token_info, mtoken.slot_id), mtoken.module))
     if mtoken.kind == "tpm2":
         assert "may still lock" in text and "tpm2_dictionarylockout --clear-lockout" in text
         assert "may still lock" in lines and "no wrong tries" not in lines
