@@ -24,6 +24,19 @@ probe make                    "command -v make"
 # p11-kit's trust module (the system CAs as a token): desktops have it, and the TUI must not
 # open it instead of the keystore (tests/token/test_modules.py).
 probe p11-kit-modules         "ls /usr/lib/*/pkcs11/p11-kit-trust.so"
+# The module conformance suite (tests/token/test_conformance.py) runs on two more real modules:
+# tpm2-pkcs11 on a software TPM (swtpm behind tpm2-abrmd on a private D-Bus session bus) and
+# p11-kit-client.so talking to `p11-kit server`. The fixtures start them on private ports/sockets.
+probe swtpm                   "command -v swtpm"
+probe swtpm-tools             "command -v swtpm_setup"
+probe tpm2-abrmd              "command -v tpm2-abrmd"
+# The TCTI clients use to reach tpm2-abrmd (tpm2-abrmd itself does not pull it in).
+probe libtss2-tcti-tabrmd0    "ls /usr/lib/*/libtss2-tcti-tabrmd.so.0"
+probe tpm2-tools              "command -v tpm2_startup"
+probe libtpm2-pkcs11-1        "ls /usr/lib/*/pkcs11/libtpm2_pkcs11.so* || ls /usr/lib/*/libtpm2_pkcs11.so*"
+probe libtpm2-pkcs11-tools    "command -v tpm2_ptool"
+probe dbus-daemon             "command -v dbus-daemon"
+probe p11-kit                 "command -v p11-kit && ls /usr/lib/*/pkcs11/p11-kit-client.so"
 PY="${PYTHON:-python3}"
 probe python3-venv            "$PY -c 'import venv, ensurepip'"
 

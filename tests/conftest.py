@@ -15,6 +15,9 @@ import pytest
 
 # SoftHSM reads SOFTHSM2_CONF when the module initialises: set it before anything loads it,
 # so no test ever touches the system token directory.
+# The conformance suite's `modules` fixture (swtpm, tpm2-abrmd, p11-kit server), for any test that asks.
+pytest_plugins = ["tests.support.conformance"]
+
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="ikm-tests-"))
 os.environ["SOFTHSM2_CONF"] = str(_RUN_DIR / "softhsm2.conf")
 os.environ["XDG_DATA_HOME"] = str(_RUN_DIR / "xdg")

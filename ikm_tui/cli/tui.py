@@ -20,6 +20,7 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
     bench's TUI probe starts the TUI through here too. `app_options` go to make_app (tests
     pass `modules`, `clock`...).
     """
+    from ikm_tui.core.p11 import stderr_capture
     from ikm_tui.core.p11.modules import ModuleCandidate, discover
     from ikm_tui.core.p11.prefetch import StartupPrefetch
     from ikm_tui.core.p11.service import get_service
@@ -31,6 +32,14 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
     # screen; the main screen then freezes that heap and turns it back on (end_startup_gc),
     # after 5 s at the latest.
     gc.disable()
+    # Modules write to fd 2 from C (tpm2-pkcs11 without a TPM: a dozen ERROR:tcti: lines), right
+    # over the screen: before any module loads, fd 2 goes to a private file, and Textual (which
+    # draws on sys.__stderr__) and our own messages get the terminal through a duplicate of it.
+    # Not a terminal (tests, pipes): nothing changes.
+    terminal = stderr_capture.redirect_process_stderr()
+    if terminal is not None:
+        sys.stderr = terminal
+        sys.__stderr__ = terminal  # type: ignore[misc,assignment] # Textual draws on sys.__stderr__
     feed = TraceFeed()  # the Trace pane shows these first calls too
     prefetch = None
     given = app_options.get("modules")

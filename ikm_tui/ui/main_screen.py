@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tree
 
+from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate
@@ -356,6 +357,13 @@ class MainScreen(Screen[None]):
         open there is no session to keep, so r rescans (the old meaning of r).
         """
         if self.current is None or self.listing is None:
+            self.action_rescan()
+            return
+        if quirks_for(self.current.module_path).foreign_objects_need_reinit:
+            # tpm2-pkcs11 shows objects other tools made only after C_Finalize + C_Initialize,
+            # which ends the login: r then does what ctrl+r does, and says so.
+            self.notify("This module shows objects other tools wrote only after re-initialising: rescanned. "
+                        "Log in again (l) to see private keys.", title="Reload", markup=False)
             self.action_rescan()
             return
         start(self, self.load_modules(), name="refresh", group="tokens")

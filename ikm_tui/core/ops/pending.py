@@ -26,6 +26,7 @@ from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.x509 import names
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.model import Listing, ObjClass
+from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.objects import TokenObject
@@ -67,7 +68,8 @@ def requests_dir(serial: str) -> Path:
 
 def request_file(backend: Backend, slot_id: int, label: str) -> Path:
     # Labels may hold '/', '..' or control bytes: percent-encode them into one safe file name.
-    return requests_dir(backend.token_info(slot_id).serial) / (quote(label, safe="") + ".csr.pem")
+    # One folder per token, not per serial (core/ops/request_files.py says why).
+    return request_files.file_for(backend.token_info(slot_id), label)
 
 
 def token_copies(backend: Backend, slot_id: int, label: str | None = None) -> list[TokenObject]:
@@ -181,15 +183,20 @@ def requests_in_listing(listing: Listing) -> tuple[PendingRequest, ...]:
     (the listing already read their values), then files kept for it, by label."""
     out = [parse_request(o.label, o.value or b"", "token") for o in listing.objects
            if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION]
-    folder = requests_dir(listing.token.serial)
+    folder = request_files.folder_for(listing.token)
+    shared = not request_files.unique_folder(listing.token)
     if folder.is_dir():
         for path in sorted(folder.glob("*.csr.pem")):
             label = unquote(path.name.removesuffix(".csr.pem"))
             try:
                 der = cx509.load_pem_x509_csr(path.read_bytes()).public_bytes(serialization.Encoding.DER)
             except (ValueError, OSError) as exc:
-                out.append(PendingRequest(label, b"", "file", str(path), error=f"unreadable ({exc})"))
+                if not shared:
+                    out.append(PendingRequest(label, b"", "file", str(path), error=f"unreadable ({exc})"))
                 continue
+            if shared and not request_files.key_on_token(
+                    listing, public_key_identity(cx509.load_der_x509_csr(der).public_key())[3]):
+                continue  # a token with the same label elsewhere: its request, not ours
             out.append(parse_request(label, der, "file", str(path)))
     out = [_with_key(listing, r) for r in out]
     out.sort(key=lambda r: (r.label, r.where))

@@ -25,6 +25,7 @@ from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.ops.challenge import proves_pair
+from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.common import describe_key, require_login
 from ikm_tui.core.p11.keys import key_id_for
 from ikm_tui.core.ops.receive_gate import refuse_on_lint_errors
@@ -289,6 +290,8 @@ def _remove_fulfilled(backend: Backend, slot_id: int, listing: Listing,
             requests_removed.append(req)
         except Exception as exc:  # noqa: BLE001 - the cert is in; a stale request is only clutter
             notes.append(f"the pending request {req.label!r} could not be removed: {from_exception(exc)}")
+    # A request the token could not hold is kept in a file: it is fulfilled too.
+    notes += request_files.remove_fulfilled_note(listing.token, preview.key.label, preview.leaf.der)
     return requests_removed, notes
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.model import ObjClass, ObjectInfo
+from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.plans import Plan, ReadBack, ambiguous, describe, labels_of, recheck, select
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
@@ -74,6 +75,10 @@ def apply_rename(backend: Backend, slot_id: int, plan: Plan) -> tuple[ReadBack, 
             errors.append(f"{describe(o)}: {from_exception(exc)}")
     labels = _fresh_labels(backend, slot_id, current)
     result = tuple(ReadBack(o, plan.new_label, labels.get(o.handle)) for o in current)
+    # A pending request kept in a file (the token holds no data objects) follows its key.
+    old_labels = [o.label for o in current if o.cls in _PAIR and o.label != plan.new_label]
+    if not errors and old_labels:
+        request_files.rename(listing.token, max(set(old_labels), key=old_labels.count), plan.new_label)
     if errors:
         raise IkmError("The token refused to rename: " + "; ".join(errors) + ". Read back: "
                        + "; ".join(f"{describe(r.obj)} now {r.actual!r}" for r in result),

@@ -217,6 +217,7 @@ def create_request(
         if not isinstance(exc, Exception):
             raise
         raise from_exception(exc, "Creating the request") from None
+    warnings[:0] = pair.info.notes  # a template the token refused, and the usages it chose
     if spec.kind == "ed25519":
         warnings.append(ED25519_WARNING)
     _step(progress, "done", "Request created")

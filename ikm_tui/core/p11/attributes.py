@@ -80,7 +80,7 @@ COMMON_SET = frozenset(int(a) for a in COMMON)
 _ULONG_SIZE = struct.calcsize("L")
 
 
-def _ulong_pack(value: int) -> bytes:
+def ulong_pack(value: int) -> bytes:
     return struct.pack("L", int(value))
 
 
@@ -114,6 +114,7 @@ def tolerant_unpack(unpack: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return tolerant
 
 
+_DATA_NO_ID = frozenset({int(Attribute.ID)})
 _RSA_ONLY = frozenset({int(Attribute.MODULUS), int(Attribute.MODULUS_BITS)})
 _EC_ONLY = frozenset({int(Attribute.EC_PARAMS), int(Attribute.EC_POINT)})
 
@@ -133,6 +134,8 @@ def not_applicable(values: dict[int, Any]) -> frozenset[int]:
     """
     klass = values.get(int(Attribute.CLASS))
     skip = UNION_SET - WANTED_BY_CLASS.get(klass, COMMON_SET)
+    if klass == ObjectClass.DATA:
+        skip |= _DATA_NO_ID  # PKCS#11 §4.5: data objects have no CKA_ID (SoftHSM: TYPE_INVALID)
     kt = values.get(int(Attribute.KEY_TYPE))
     if kt == KeyType.RSA:
         return skip | _EC_ONLY
@@ -161,7 +164,7 @@ def _tolerant_str(data: bytes) -> str:
 def make_mapper() -> AttributeMapper:
     """python-pkcs11 has no handler for CKA_CERTIFICATE_CATEGORY; register one."""
     mapper = AttributeMapper()
-    mapper.register_handler(Attribute.CERTIFICATE_CATEGORY, _ulong_pack, _ulong_unpack)
+    mapper.register_handler(Attribute.CERTIFICATE_CATEGORY, ulong_pack, _ulong_unpack)
     for attr in (Attribute.LABEL, Attribute.APPLICATION):
         mapper.register_handler(attr, lambda s: s.encode("utf-8"), _tolerant_str)
     return mapper

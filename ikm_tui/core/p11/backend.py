@@ -6,7 +6,9 @@ generators never leave this module.
 
 from __future__ import annotations
 
-import os
+import contextlib
+import ctypes
+import time
 from typing import cast
 
 import pkcs11
@@ -42,8 +44,10 @@ from ikm_tui.core.p11.attributes import (
     read_template,
     unpackers,
 )
-from ikm_tui.core.p11.modules import canonical, module_load_error
+from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
+from ikm_tui.core.p11.calltrace import Sink, ckr_name
+from ikm_tui.core.p11.loader import load_library, valued_handles
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin
@@ -58,19 +62,9 @@ class Backend:
 
     def __init__(self, module_path: str) -> None:
         self.module_path = canonical(module_path)
-        if not os.path.exists(self.module_path):
-            raise IkmError(
-                f"PKCS#11 module {module_path!r} does not exist.",
-                "Give the path of an installed module with --module (e.g. "
-                "/usr/lib/softhsm/libsofthsm2.so or /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so), "
-                "or install the package that provides it.",
-                operation="Loading the module",
-            )
-        try:
-            self.lib = pkcs11.lib(self.module_path)
-        except Exception as exc:  # noqa: BLE001
-            raise module_load_error(module_path, exc) from None
-        self.raw = RawModule(self.module_path)
+        loaded = load_library(self.module_path, module_path)
+        self.lib, self.load_messages, self.calls = loaded.lib, loaded.messages, loaded.calls
+        self.raw = RawModule(self.module_path, ctypes.addressof(self.calls.table) if self.calls else None)
         self.mapper = make_mapper()
         # slot_id -> (session, logged_in). One session per token keeps handles stable.
         self._sessions: dict[int, tuple[Session, bool]] = {}
@@ -242,10 +236,8 @@ class Backend:
         # A public session must go first: python-pkcs11 opens a new session for the login.
         old = self._sessions.pop(slot_id, None)
         if old is not None:
-            try:
+            with contextlib.suppress(p11x.PKCS11Error):
                 old[0].close()
-            except p11x.PKCS11Error:
-                pass
         token = self._token(slot_id)
         rw = not (token.flags & TokenFlag.WRITE_PROTECTED)
         try:
@@ -263,7 +255,7 @@ class Backend:
             except Exception:  # noqa: BLE001 - the token may be gone; the login error matters more
                 pin_after = None
             # Drop the exception chain: nothing of the C_Login call frame should travel on.
-            raise after_failure(err, pin_after) from None
+            raise after_failure(err, pin_after, self.module_path) from None
         self._sessions[slot_id] = (sess, True)
         self._objects.pop(slot_id, None)
         return LoginResult(self.token_info(slot_id), info.pin, warning)
@@ -275,10 +267,8 @@ class Backend:
         """
         for slot_id in list(self._sessions):
             # Frees the handles if the module still has them (no leaked R/O session).
-            try:
+            with contextlib.suppress(Exception):  # the token may be gone
                 self.raw.close_all_sessions(slot_id)
-            except Exception:  # noqa: BLE001 - the token may be gone
-                pass
         self._sessions.clear()
         self._objects.clear()
         self._tokens.clear()
@@ -332,21 +322,34 @@ class Backend:
             logged_in=logged_in,
         )
 
+    def set_call_sink(self, sink: Sink | None) -> None:
+        """Where every PKCS#11 call is recorded (None: nowhere); the service sets it."""
+        if self.calls is not None:
+            self.calls.set_sink(sink)
+
+    def _note(self, what: str, why: str) -> None:
+        if self.calls is not None:
+            self.calls.emit(what, why, "-", time.monotonic(), 0.0)
+
     def _batch(self) -> RawObjects | None:
         if not self.batch_reads or self._raw_failed:
             return None
         if self._raw_objects is None:
             try:
-                self._raw_objects = RawObjects(self.module_path, hold_gil=self._in_memory_module())
-            except (OSError, AttributeError, BatchError):
+                self._raw_objects = RawObjects(self.module_path, hold_gil=self._in_memory_module(),
+                                               function_list=self.calls.real_address if self.calls else None)
+            except (OSError, AttributeError, BatchError) as exc:
                 self._raw_failed = True
+                self._note("fast-path", f"unavailable, listing through python-pkcs11: {exc}")
                 return None
+            if self.calls is not None:
+                self._raw_objects.record = self.calls.emit
         return self._raw_objects
 
     def _in_memory_module(self) -> bool:
         """SoftHSM: a software token whose calls never wait on a device (see RawObjects)."""
         try:
-            return self.lib.manufacturer_id.strip() == "SoftHSM"
+            return bool(self.lib.manufacturer_id.strip() == "SoftHSM")
         except Exception:  # noqa: BLE001 - unknown: treat it as hardware
             return False
 
@@ -373,17 +376,22 @@ class Backend:
         value_tpl = read_template([Attribute.VALUE])
         objects: list[ObjectInfo] = []
         try:
+            with_value = valued_handles(raw, h, self.module_path)
+            first_valued = read_template([*UNION, Attribute.VALUE]) if with_value else first
             for x in raw.find(h):
-                values = raw.read(h, x, first, unpack, not_applicable)
+                valued = x in with_value
+                values = raw.read(h, x, first_valued if valued else first, unpack, not_applicable)
                 klass = values.get(Attribute.CLASS)
                 if klass is None:  # not even a class: let python-pkcs11 read it as before
                     return None
                 wanted = WANTED_BY_CLASS.get(klass, COMMON_SET)
                 attrs = {a: v for a, v in values.items() if a in wanted}
-                if Attribute.VALUE in wanted:
+                if Attribute.VALUE in wanted and not valued:
                     attrs.update(raw.read(h, x, value_tpl, unpack))
                 objects.append(describe_attrs(klass, attrs, x, tinfo))
-        except BatchError:
+        except BatchError as exc:
+            self._note("fast-path", f"fell back to python-pkcs11: {exc.function} returned "
+                       f"{ckr_name(exc.rv)}")
             return None
         return objects
 

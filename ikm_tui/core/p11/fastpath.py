@@ -16,6 +16,7 @@ valid here.
 from __future__ import annotations
 
 import ctypes
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
@@ -111,14 +112,29 @@ class Template:
         self.entries = list(zip(self.types, self.offsets, self.fixed))
 
     def reset(self) -> None:
+        """Fresh pValue and ulValueLen for every attribute, before every call.
+
+        Some modules (tpm2-pkcs11) write NULL into pValue for an attribute the object lacks:
+        a template reused without resetting both would hand the next object no buffer, or a
+        stale value from the last one.
+        """
         # Not ctypes.memmove or string_at: those are foreign calls that drop and retake the
         # GIL, and with the TUI's event loop waiting for it each handover costs a thread switch.
         if self._flat is not None:
-            self._flat[2::3] = self.sizes  # type: ignore[assignment] # ctypes arrays take ints
+            self._flat[1::3] = self.addresses  # type: ignore[assignment] # ctypes arrays take ints
+            self._flat[2::3] = self.sizes  # type: ignore[assignment]
             return
         arr = self.array
         for i, size in enumerate(self.sizes):
+            arr[i].pValue = self.addresses[i]
             arr[i].ulValueLen = size
+
+    def pointers(self) -> list[int]:
+        """pValue of every attribute after a call (0 where the module nulled it)."""
+        if self._flat is not None:
+            return self._flat[1::3]
+        arr = self.array
+        return [arr[i].pValue or 0 for i in range(self.count)]
 
     def lengths(self) -> list[int]:
         """ulValueLen of every attribute after a call."""
@@ -135,7 +151,7 @@ class Template:
 class RawObjects:
     """C_FindObjects* and C_GetAttributeValue of an initialised module, without python-pkcs11."""
 
-    def __init__(self, path: str, hold_gil: bool = False) -> None:
+    def __init__(self, path: str, hold_gil: bool = False, function_list: int | None = None) -> None:
         """`hold_gil`: call C_GetAttributeValue and C_FindObjects without releasing the GIL.
 
         Only for modules that never wait on a device (SoftHSM: every call is ~30 µs in memory).
@@ -147,14 +163,20 @@ class RawObjects:
         reader), so hardware modules keep the releasing calls: the UI must never freeze.
         """
         dll = ctypes.CDLL(path)
-        get_list = dll.C_GetFunctionList
-        get_list.restype = CK_RV
-        get_list.argtypes = [ctypes.POINTER(ctypes.POINTER(_FunctionList))]
-        ptr = ctypes.POINTER(_FunctionList)()
-        rv = get_list(ctypes.byref(ptr))
-        if rv != CKR_OK or not ptr:
-            raise BatchError("C_GetFunctionList", int(rv))
-        fl = ptr.contents
+        if function_list:
+            # python-pkcs11's own (initialised) function list. Why not C_GetFunctionList: some
+            # modules (p11-kit-client.so) hand every caller a new instance, which is not
+            # initialised (CKR_CRYPTOKI_NOT_INITIALIZED) and knows none of our sessions.
+            fl = _FunctionList.from_address(function_list)
+        else:
+            get_list = dll.C_GetFunctionList
+            get_list.restype = CK_RV
+            get_list.argtypes = [ctypes.POINTER(ctypes.POINTER(_FunctionList))]
+            ptr = ctypes.POINTER(_FunctionList)()
+            rv = get_list(ctypes.byref(ptr))
+            if rv != CKR_OK or not ptr:
+                raise BatchError("C_GetFunctionList", int(rv))
+            fl = ptr.contents
         if not (fl.C_GetAttributeValue and fl.C_FindObjectsInit and fl.C_FindObjects and fl.C_FindObjectsFinal):
             raise BatchError("C_GetFunctionList", CKR_OK)
         self._dll = dll  # keeps the library referenced as long as the function pointers
@@ -163,6 +185,17 @@ class RawObjects:
         self._find_init = _FindObjectsInit(fl.C_FindObjectsInit)
         self._find = (_FindObjectsHeld if hold_gil else _FindObjects)(fl.C_FindObjects)
         self._find_final = _FindObjectsFinal(fl.C_FindObjectsFinal)
+        # The call trace (calltrace.Interposer.emit): (function, summary, rv, started, seconds).
+        self.record: Callable[[str, str, int, float, float], None] | None = None
+
+    def _traced(self, name: str, summary: Callable[[], str], fn: Any, *args: Any) -> int:
+        record = self.record
+        if record is None:
+            return int(fn(*args))
+        started = time.monotonic()
+        rv = int(fn(*args))
+        record(name, summary(), rv, started, time.monotonic() - started)
+        return rv
 
     def find(self, session: int, match: Sequence[tuple[int, bytes]] = ()) -> list[int]:
         """Every object handle matching `match` ((type, packed value) pairs), in batches."""
@@ -174,7 +207,8 @@ class RawObjects:
             tpl[i].type = t
             tpl[i].pValue = ctypes.cast(buf, ctypes.c_void_p)
             tpl[i].ulValueLen = len(value)
-        rv = self._find_init(session, tpl, len(match))
+        rv = self._traced("C_FindObjectsInit", lambda: f"session={session}, {_names([t for t, _ in match])}",
+                          self._find_init, session, tpl, len(match))
         if rv != CKR_OK:
             raise BatchError("C_FindObjectsInit", int(rv))
         out: list[int] = []
@@ -182,7 +216,9 @@ class RawObjects:
         count = CK_ULONG(0)
         try:
             while True:
-                rv = self._find(session, batch, _FIND_BATCH, ctypes.byref(count))
+                rv = self._traced("C_FindObjects", lambda: f"session={session}, max={_FIND_BATCH}, "
+                                  f"found={count.value}", self._find, session, batch, _FIND_BATCH,
+                                  ctypes.byref(count))
                 if rv != CKR_OK:
                     raise BatchError("C_FindObjects", int(rv))
                 n = count.value
@@ -191,7 +227,7 @@ class RawObjects:
                 out.extend(batch[:n])
         finally:
             # Always end the search: an open one blocks every later search on the session.
-            rv = self._find_final(session)
+            rv = self._traced("C_FindObjectsFinal", lambda: f"session={session}", self._find_final, session)
         if rv != CKR_OK:
             raise BatchError("C_FindObjectsFinal", int(rv))
         return out
@@ -208,14 +244,16 @@ class RawObjects:
         same result with two calls for every object.
         """
         tpl.reset()
-        rv = self._get(session, handle, tpl.array, tpl.count)
+        rv = self._get_traced(session, handle, tpl.array, tpl.types)
         if rv != CKR_OK and rv not in _PARTIAL:
             raise BatchError("C_GetAttributeValue", int(rv))
         data = tpl.data()
         out: dict[int, Any] = {}
         missing: list[int] = []
-        for (t, off, fixed), n in zip(tpl.entries, tpl.lengths()):
-            if n == CK_UNAVAILABLE_INFORMATION:
+        for (t, off, fixed), n, p, size in zip(tpl.entries, tpl.lengths(), tpl.pointers(), tpl.sizes):
+            if n == CK_UNAVAILABLE_INFORMATION or p == 0 or n > size:
+                # Unavailable, nulled by the module, or a length our buffer cannot hold: never
+                # a value from the buffer (it may be the last object's).
                 if not fixed:
                     missing.append(t)
             else:
@@ -230,6 +268,17 @@ class RawObjects:
             out.update(self._read_sized(session, handle, missing, unpack))
         return out
 
+    def _get_traced(self, session: int, handle: int, arr: Any, types: Sequence[int]) -> int:
+        if self.record is None:
+            return int(self._get(session, handle, arr, len(types)))
+
+        def summary() -> str:
+            gone = [t for i, t in enumerate(types) if arr[i].ulValueLen == CK_UNAVAILABLE_INFORMATION]
+            text = f"session={session}, object={handle}, {_names(types)}"
+            return text + (f", unavailable {_names(gone)}" if gone else "")
+
+        return self._traced("C_GetAttributeValue", summary, self._get, session, handle, arr, len(types))
+
     def _read_sized(self, session: int, handle: int, types: Sequence[int],
                     unpack: Unpackers) -> dict[int, Any]:
         n = len(types)
@@ -238,7 +287,7 @@ class RawObjects:
             arr[i].type = t
             arr[i].pValue = None
             arr[i].ulValueLen = 0
-        rv = self._get(session, handle, arr, n)
+        rv = self._get_traced(session, handle, arr, types)
         if rv != CKR_OK and rv not in _PARTIAL:
             raise BatchError("C_GetAttributeValue", int(rv))
         avail = [(t, arr[i].ulValueLen) for i, t in enumerate(types)
@@ -247,13 +296,22 @@ class RawObjects:
             return {}
         tpl = Template([t for t, _ in avail], [size for _, size in avail])
         tpl.reset()
-        rv = self._get(session, handle, tpl.array, tpl.count)
+        rv = self._get_traced(session, handle, tpl.array, tpl.types)
         if rv != CKR_OK:
             raise BatchError("C_GetAttributeValue", int(rv))
         out: dict[int, Any] = {}
         for i, t in enumerate(tpl.types):
             size = tpl.array[i].ulValueLen
-            if size == CK_UNAVAILABLE_INFORMATION:
+            if size == CK_UNAVAILABLE_INFORMATION or not tpl.array[i].pValue or size > tpl.sizes[i]:
                 raise BatchError("C_GetAttributeValue", CKR_OK)
             out[t] = unpack[t](ctypes.string_at(tpl.addresses[i], size))
         return out
+
+
+def _names(types: Sequence[int]) -> str:
+    from ikm_tui.core.p11.calltrace import attr_name
+
+    names = [attr_name(t) for t in types]
+    if len(names) > 12:
+        names = names[:12] + [f"+{len(names) - 12} more"]
+    return "[" + ", ".join(names) + "]"

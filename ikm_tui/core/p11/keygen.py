@@ -9,6 +9,7 @@ from typing import Any
 
 import pkcs11.exceptions as p11x
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, Object, ObjectClass, Session
+from pkcs11.constants import DEFAULT
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from ikm_tui.core.p11.attributes import unwrap_ec_point
@@ -47,6 +48,8 @@ class GeneratedKey:
     key_id: bytes
     key_type: str  # "rsa:2048", "ec:p256", "ed25519"
     spki: bytes  # SubjectPublicKeyInfo DER
+    # What the operator should know about how the pair was made (a template the module refused).
+    notes: tuple[str, ...] = ()
 
 
 class KeyPair:
@@ -114,8 +117,12 @@ def _templates(purpose: KeyPurpose) -> tuple[MechanismFlag, dict[Attribute, Any]
     return caps, public, private
 
 
-def _check_protection(priv: Object, purpose: KeyPurpose) -> list[str]:
-    """What the token did not honour, read back from the private key."""
+def _check_protection(priv: Object, purpose: KeyPurpose, notes: list[str] | None = None) -> list[str]:
+    """What the token did not honour, read back from the private key.
+
+    With `notes` (the module chose the usages itself), usages other than signing that differ
+    from the request are reported there instead of counting as problems.
+    """
     wanted = [Attribute.TOKEN, Attribute.PRIVATE, Attribute.SENSITIVE, Attribute.EXTRACTABLE,
               Attribute.ALWAYS_SENSITIVE, Attribute.NEVER_EXTRACTABLE, Attribute.SIGN,
               Attribute.DECRYPT, Attribute.UNWRAP, Attribute.DERIVE]
@@ -127,18 +134,33 @@ def _check_protection(priv: Object, purpose: KeyPurpose) -> list[str]:
                            (Attribute.DECRYPT, purpose.decrypt), (Attribute.UNWRAP, purpose.unwrap),
                            (Attribute.DERIVE, purpose.derive)):
         value = got.get(attr)
+        if notes is not None and attr in (Attribute.DECRYPT, Attribute.UNWRAP, Attribute.DERIVE):
+            if value is not None and bool(value) != expected:
+                notes.append(f"CKA_{attr.name}={bool(value)}")
+            continue
         if value is None or bool(value) != expected:
             problems.append(f"CKA_{attr.name}={'unreadable' if value is None else bool(value)} "
                             f"(asked {expected})")
     return problems
 
 
+# With these the template leaves the usage booleans to the module (python-pkcs11 drops DEFAULT).
+_MODULE_USAGE_PUBLIC = {Attribute.ENCRYPT: DEFAULT, Attribute.WRAP: DEFAULT, Attribute.VERIFY: DEFAULT}
+_MODULE_USAGE_PRIVATE = {Attribute.DECRYPT: DEFAULT, Attribute.UNWRAP: DEFAULT, Attribute.SIGN: DEFAULT,
+                         Attribute.DERIVE: DEFAULT}
+
+
 def _generate(sess: Session, spec: KeySpec, label: str, temp_id: bytes,
-              purpose: KeyPurpose) -> tuple[Object, Object]:
+              purpose: KeyPurpose, module_usage: bool = False, store: bool = True) -> tuple[Object, Object]:
+    """`module_usage`: leave CKA_SIGN/DECRYPT/... out, for modules that refuse our choice."""
     caps, public, private = _templates(purpose)
+    if module_usage:
+        public, private = {**public, **_MODULE_USAGE_PUBLIC}, {**private, **_MODULE_USAGE_PRIVATE}
+    if not store:
+        public, private = {**public, Attribute.TOKEN: False}, {**private, Attribute.TOKEN: False}
     if spec.kind == "rsa":
         return sess.generate_keypair(
-            KeyType.RSA, spec.bits, id=temp_id, label=label, store=True, capabilities=caps,
+            KeyType.RSA, spec.bits, id=temp_id, label=label, store=store, capabilities=caps,
             public_template={**public, Attribute.PUBLIC_EXPONENT: b"\x01\x00\x01"},
             private_template=private)
     if spec.kind == "ec":
@@ -150,7 +172,7 @@ def _generate(sess: Session, spec: KeySpec, label: str, temp_id: bytes,
     else:
         raise ValueError(f"unsupported key kind {spec.kind!r}")
     return sess.generate_keypair(
-        kt, id=temp_id, label=label, store=True, capabilities=caps, mechanism=mech,
+        kt, id=temp_id, label=label, store=store, capabilities=caps, mechanism=mech,
         public_template={**public, Attribute.EC_PARAMS: params}, private_template=private)
 
 
@@ -182,21 +204,15 @@ def generate_protected_pair(backend: Backend, slot_id: int, spec: KeySpec, label
     # A random placeholder: the real ID (a hash of the public key) is only known afterwards, and a
     # fixed placeholder could collide with the leftover of an interrupted earlier run.
     temp_id = key_id or b"ikm-tui-pending-" + secrets.token_bytes(8)
-    try:
-        pub, priv = _generate(sess, spec, label, temp_id, purpose)
-    except p11x.PKCS11Error as exc:
-        err = from_exception(exc, _OP)
-        if spec.kind == "ec" and isinstance(exc, (p11x.GeneralError, p11x.DomainParamsInvalid,
-                                                  p11x.FunctionFailed, p11x.AttributeValueInvalid)):
-            # SoftHSM answers a curve it does not know with CKR_GENERAL_ERROR: name what was asked.
-            raise IkmError(f"The token could not generate a key on curve {spec.curve} ({err.cause.rstrip('.')}).",
-                           "The token does not support this curve: pick one it lists (its Mechanisms tab, "
-                           "or `ikm-tui certreq capabilities`); ec:p256 is the most widely supported.",
-                           err.ckr_name, err.ckr_code, _OP) from None
-        raise err from None
+    pub, priv, notes = generate_adapting(backend, slot_id, spec, label, temp_id, purpose)
     pair = KeyPair(pub, priv, GeneratedKey(label, temp_id, str(spec), b""))
     try:
-        problems = _check_protection(priv, purpose)
+        usage: list[str] | None = [] if notes else None
+        problems = _check_protection(priv, purpose, usage)
+        if usage:
+            notes.append("Read back, the key also allows: " + ", ".join(usage) + ".")
+        elif notes:
+            notes.append("Read back, the key allows what was asked.")
         if problems:
             raise IkmError(
                 "The token did not honour the protection ikm-tui asked for: " + ", ".join(problems) + ".",
@@ -212,7 +228,7 @@ def generate_protected_pair(backend: Backend, slot_id: int, spec: KeySpec, label
                                "That is the same public key; nothing was added.", operation=_OP)
             pub[Attribute.ID] = final_id
             priv[Attribute.ID] = final_id
-        pair.info = GeneratedKey(label, final_id, str(spec), spki)
+        pair.info = GeneratedKey(label, final_id, str(spec), spki, tuple(notes))
         return pair
     except BaseException as exc:
         left = pair.destroy()
@@ -223,3 +239,74 @@ def generate_protected_pair(backend: Backend, slot_id: int, spec: KeySpec, label
             err = IkmError(err.cause, f"{err.next_step} Could not delete the new {', '.join(left)}: "
                            f"delete label {label!r} by hand.".strip(), err.ckr_name, err.ckr_code, _OP)
         raise err from None
+
+
+# Codes with which a module refuses a template attribute (tpm2-pkcs11 says CKR_GENERAL_ERROR
+# when our usage booleans contradict what the TPM key will allow; see core/p11/quirks.py).
+_TEMPLATE_REFUSED = (p11x.AttributeValueInvalid, p11x.TemplateInconsistent, p11x.GeneralError,
+                     p11x.AttributeTypeInvalid, p11x.FunctionFailed)
+
+
+def generate_adapting(backend: Backend, slot_id: int, spec: KeySpec, label: str, temp_id: bytes,
+                      purpose: KeyPurpose) -> tuple[Any, Any, list[str]]:
+    """(public, private, notes): our template, or once more with the usages left to the module.
+
+    The retry happens only for codes that mean "this template attribute": the key's usage is
+    then read back (`_check_protection`) and reported, never assumed.
+    """
+    sess = backend.session(slot_id)
+    try:
+        pub, priv = _generate(sess, spec, label, temp_id, purpose)
+        return pub, priv, []
+    except _TEMPLATE_REFUSED as exc:
+        first = from_exception(exc, _OP)
+    except p11x.PKCS11Error as exc:
+        raise _keygen_error(backend, slot_id, spec, from_exception(exc, _OP), None) from None
+    try:
+        pub, priv = _generate(sess, spec, label, temp_id, purpose, module_usage=True)
+    except p11x.PKCS11Error as exc:
+        raise _keygen_error(backend, slot_id, spec, from_exception(exc, _OP), first) from None
+    note = (f"The token refused the usage attributes ikm-tui asked for (CKA_SIGN/CKA_DECRYPT/"
+            f"CKA_UNWRAP/CKA_DERIVE, {first.ckr_name}); the key was made with the usages the token "
+            "chose, read back below.")
+    return pub, priv, [note]
+
+
+def _keygen_error(backend: Backend, slot_id: int, spec: KeySpec, err: IkmError,
+                  first: IkmError | None) -> IkmError:
+    """The error to show: the curve only when the token's mechanism info (or a P-256 key with the
+    same template) shows the curve is the cause; otherwise the CKR code(s) the module gave."""
+    tried = f" (first {first.ckr_name} with ikm-tui's usage template, then {err.ckr_name} with the " \
+            "token's own)" if first is not None else ""
+    if spec.kind == "ec" and _curve_unsupported(backend, slot_id, spec):
+        return IkmError(f"The token could not generate a key on curve {spec.curve} ({err.cause.rstrip('.')}){tried}.",
+                        "The token does not support this curve: pick one it lists (its Mechanisms tab, "
+                        "or `ikm-tui certreq capabilities`); ec:p256 is the most widely supported.",
+                        err.ckr_name, err.ckr_code, _OP)
+    return IkmError(f"The token refused to generate the {spec} key pair: {err.cause.rstrip('.')}{tried}.",
+                    err.next_step + " `--trace FILE` shows the template sent with C_GenerateKeyPair.",
+                    err.ckr_name, err.ckr_code, _OP)
+
+
+def _curve_unsupported(backend: Backend, slot_id: int, spec: KeySpec) -> bool:
+    mechs = {m.code: m for m in backend.mechanisms(slot_id)}
+    gen = mechs.get(int(Mechanism.EC_KEY_PAIR_GEN))
+    if gen is None:
+        return False  # no EC key generation at all: the curve is not the point
+    if gen.max_key and spec.bits is not None and not (gen.min_key <= spec.bits <= gen.max_key):
+        return True
+    if spec.curve == "p256":
+        return False
+    # The mechanism info names no curves: a session-only P-256 pair with the same template tells
+    # whether it is the curve (it is destroyed at once; it never reaches the token's storage).
+    try:
+        pub, priv = _generate(backend.session(slot_id), KeySpec("ec", 256, "p256"), "ikm-tui-probe",
+                              b"ikm-tui-probe", KeyPurpose(), module_usage=True, store=False)
+    except p11x.PKCS11Error:
+        return False
+    for obj in (priv, pub):
+        try:
+            obj.destroy()
+        except p11x.PKCS11Error:
+            pass
+    return True

@@ -70,8 +70,24 @@ def check_before_login(pin: PinState, allow_final_try: bool) -> IkmError | None:
     return None
 
 
-def state_sentence(pin: PinState | None) -> str:
+def no_counters_sentence(module_path: str) -> str | None:
+    """For a module that reports no PIN counters but whose device can lock: say so, and how it
+    recovers (core/p11/quirks.py). None for other modules."""
+    from ikm_tui.core.p11.quirks import quirks_for
+
+    q = quirks_for(module_path)
+    if not q.no_pin_counters:
+        return None
+    return (f"{q.name} reports no PIN counters, but the device may still lock after a few wrong "
+            f"PINs. {q.lockout_recovery}")
+
+
+def state_sentence(pin: PinState | None, module_path: str = "") -> str:
     """What the flags read after a failed login mean, as a sentence for the error message."""
+    if pin is not None and not (pin.user_locked or pin.user_final_try or pin.user_count_low):
+        told = no_counters_sentence(module_path)
+        if told:
+            return told
     if pin is None:
         return "The PIN flags could not be read back."
     if pin.user_locked:
@@ -80,15 +96,16 @@ def state_sentence(pin: PinState | None) -> str:
         return "The token now reports FINAL TRY: one more wrong PIN locks it."
     if pin.user_count_low:
         return "The token now reports PIN COUNT LOW."
-    return "The token reports no lockout flags (some tokens, SoftHSM among them, never count)."
+    return ("The token reports no lockout flags (some tokens, SoftHSM among them, never count; "
+            "TPMs and some cards lock without reporting it).")
 
 
-def after_failure(err: IkmError, pin_after: PinState | None) -> LoginError:
+def after_failure(err: IkmError, pin_after: PinState | None, module_path: str = "") -> LoginError:
     """The error for a C_Login that failed, with the flags re-read right after it."""
     cause = err.cause
     step = err.next_step
     if err.ckr_name == "CKR_PIN_INCORRECT":
-        cause = f"{cause} {state_sentence(pin_after)}"
+        cause = f"{cause} {state_sentence(pin_after, module_path)}"
         if pin_after is not None and pin_after.user_locked:
             step = UNLOCK_STEP
         elif pin_after is not None and pin_after.user_final_try:
@@ -96,4 +113,11 @@ def after_failure(err: IkmError, pin_after: PinState | None) -> LoginError:
                     "ikm-tui will ask you to confirm the final try.")
     elif err.ckr_name == "CKR_PIN_LOCKED":
         step = UNLOCK_STEP
+    from ikm_tui.core.p11.quirks import quirks_for
+
+    recovery = quirks_for(module_path).lockout_recovery if module_path else ""
+    if recovery and quirks_for(module_path).no_pin_counters and err.ckr_name in (
+            "CKR_PIN_LOCKED", "CKR_PIN_INCORRECT", "CKR_GENERAL_ERROR"):
+        # tpm2-pkcs11: the TPM's dictionary-attack lockout, not an SO PIN, decides.
+        step = f"{step} {recovery}" if err.ckr_name == "CKR_PIN_INCORRECT" else recovery
     return LoginError(cause, step, err.ckr_name, err.ckr_code, pin_after, c_login_called=True)

@@ -100,9 +100,29 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     return out
 
 
-def module_load_error(path: str, exc: BaseException) -> IkmError:
-    """The operator's reading of why python-pkcs11 could not load `path`."""
+def module_load_error(path: str, exc: BaseException, said: list[str] | None = None) -> IkmError:
+    """The operator's reading of why python-pkcs11 could not load `path`, with the first lines the
+    module printed on stderr while loading (often the only reason it gives)."""
+    from ikm_tui.core.p11.quirks import quirks_for
+
+    err = _load_error_text(path, exc)
+    hint = quirks_for(path).load_hint
+    if hint and "C_Initialize" in err.cause:
+        err = IkmError(err.cause, hint, err.ckr_name, err.ckr_code, err.operation)
+    if said:
+        return IkmError(f"{err.cause.rstrip('.')}. The module said: {' | '.join(said)}", err.next_step,
+                        err.ckr_name, err.ckr_code, err.operation)
+    return err
+
+
+def _load_error_text(path: str, exc: BaseException) -> IkmError:
+    from ikm_tui.core.errors import from_exception
+
     msg = " ".join(str(a) for a in getattr(exc, "args", ())) or str(exc)
+    if not msg:
+        # python-pkcs11 raises C_Initialize's code as a bare exception class (no message).
+        mapped = from_exception(exc)
+        msg = f"C_Initialize returned {mapped.ckr_name or type(exc).__name__}"
     low = msg.lower()
     if ("wrong elf class" in low or "elfclass" in low
             or ("cannot open shared object file: no such file" not in low and "architecture" in low)):

@@ -90,6 +90,9 @@ def summarize_args(args: tuple[object, ...], kwargs: dict[str, object], function
             return "***"
         if isinstance(v, (bytes, bytearray)):
             return f"<{len(v)} bytes>"
+        if callable(v) and not isinstance(v, type):
+            # A progress callback: its repr (`<function _progress at 0x…>`) tells the reader nothing.
+            return f"<{getattr(v, '__name__', 'callback')}>"
         text = repr(v)
         return text if len(text) <= 60 else text[:57] + "..."
 
@@ -151,6 +154,8 @@ class TokenService:
         self._tickets = itertools.count(1)
         self.tracers: list[Callable[[TraceEntry], None]] = [tracer] if tracer else []
         self._backend: TokenBackend | None = None
+        self._loading = True  # until the load call is traced: see _trace
+        self._early: list[TraceEntry] = []
         self._load_error: IkmError | None = None
         self._closed = False
         # For activity() only: calls submitted and not finished (ticket -> name, in order) and
@@ -202,6 +207,10 @@ class TokenService:
             if fn is None:
                 try:
                     self._backend = self._factory(self.module_path)
+                    # Every C_* call the backend makes is traced too (core/p11/calltrace.py).
+                    hook = getattr(self._backend, "set_call_sink", None)
+                    if callable(hook):
+                        hook(self._record_call)
                 except Exception as exc:  # noqa: BLE001
                     self._load_error = from_exception(exc, "Loading the module")
                     raise self._load_error from None
@@ -224,6 +233,10 @@ class TokenService:
             self._finished(ticket)
             self._trace(TraceEntry(next(self._seq), name, summarize_args(args, kwargs, name),
                                    result_name, (time.monotonic() - started) * 1000.0, started))
+            if fn is not None:
+                # No tracer came during the call after the load: the load's entries are stale.
+                self._early.clear()
+            self._loading = False
         # Drop references so a PIN does not linger in this frame's locals.
         del job, fut, args, kwargs
 
@@ -243,11 +256,30 @@ class TokenService:
         return Activity(running[1], time.monotonic() - running[2], queued)
 
     def _trace(self, entry: TraceEntry) -> None:
+        if not self.tracers:
+            # The module's load (C_Initialize) happens before anyone can attach a tracer (the
+            # CLI adds --trace's after wait_ready): keep those entries for a tracer attached
+            # before the next call ends.
+            if self._loading:
+                self._early.append(entry)
+            return
+        if self._early:
+            early, self._early = self._early, []
+            for e in early:
+                self._dispatch(e)
+        self._dispatch(entry)
+
+    def _dispatch(self, entry: TraceEntry) -> None:
         for tracer in list(self.tracers):
             try:
                 tracer(entry)
             except Exception:  # noqa: BLE001 - a broken tracer must not break calls
                 pass
+
+    def _record_call(self, function: str, args: str, result: str, started: float, seconds: float) -> None:
+        """One PKCS#11 call (owner thread), traced before the operation that made it."""
+        if self.tracers or self._loading:
+            self._trace(TraceEntry(next(self._seq), function, args, result, seconds * 1000.0, started))
 
     def _session_lost(self, err: IkmError) -> IkmError:
         assert self._backend is not None

@@ -61,8 +61,20 @@ def _num(v: int) -> int | None:
 class RawModule:
     """Direct calls into an already-initialised module for what python-pkcs11 lacks."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, function_list: int | None = None) -> None:
+        """`function_list`: the CK_FUNCTION_LIST python-pkcs11 calls through (traced, and the
+        initialised instance on modules such as p11-kit-client.so, which export no C_* symbols
+        besides C_GetFunctionList); else the module's exported symbols."""
         self._dll = ctypes.CDLL(path)
+        if function_list:
+            from ikm_tui.core.p11.calltrace import FunctionList
+
+            fl = FunctionList.from_address(function_list)
+            info_fn = ctypes.CFUNCTYPE(CK_ULONG, CK_ULONG, ctypes.POINTER(_TokenInfo))
+            close_fn = ctypes.CFUNCTYPE(CK_ULONG, CK_ULONG)
+            self._get_token_info = info_fn(fl.C_GetTokenInfo) if fl.C_GetTokenInfo else None
+            self._close_all = close_fn(fl.C_CloseAllSessions) if fl.C_CloseAllSessions else None
+            return
         self._get_token_info = getattr(self._dll, "C_GetTokenInfo", None)
         if self._get_token_info is not None:
             self._get_token_info.restype = CK_ULONG

@@ -1,4 +1,4 @@
-"""Call trace of the owner thread: every backend call with PINs shown as ***."""
+"""Call trace of the owner thread: every backend call and every C_* call it made, PINs shown as ***."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from ikm_tui.core.p11.service import TraceEntry
 
 
 def format_entry(e: TraceEntry) -> str:
-    return f"#{e.seq:05d} {e.function}({e.args}) -> {e.result} [{e.duration_ms:.1f} ms]"
+    # PKCS#11 calls are indented; the operation that made them is traced when it ends, after
+    # them, as a summary line of its own.
+    indent = "  " if e.function.startswith(("C_", "fast-path")) else ""
+    return f"#{e.seq:05d} {indent}{e.function}({e.args}) -> {e.result} [{e.duration_ms:.1f} ms]"
 
 
 def file_tracer(path: str) -> Callable[[TraceEntry], None]:

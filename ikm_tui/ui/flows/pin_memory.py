@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from ikm_tui.core.p11.quirks import serial_identifies_token
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.ops.pinstore import PinStore
@@ -28,7 +29,9 @@ async def login_with_remembered(screen: Screen[Any], svc: Any, slot_id: int, inf
     tries. A PIN the token rejects is forgotten by the store and the error shown; the operator
     then types the PIN (that is their try, not a retry of ours).
     """
-    if store is None or not store.available or not info.serial:
+    # Keyed by serial: only one that tells tokens apart (every tpm2-pkcs11 token is 0000…, and a
+    # PIN tried on the wrong TPM counts towards its dictionary-attack lockout).
+    if store is None or not store.available or not serial_identifies_token(info.serial):
         return None
     if info.pin.user_count_low or info.pin.user_final_try or info.pin.user_locked:
         return None

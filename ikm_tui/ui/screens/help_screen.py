@@ -14,7 +14,8 @@ ikm-tui: keys, certificates and requests on a PKCS#11 token
 
 Keys
   l        log in with the user PIN / log out
-  r        reload: list the open token again, still logged in
+  r        reload: list the open token again, still logged in (tpm2-pkcs11:
+           re-initialises, as ctrl+r, to show other tools' objects; logs out)
   ctrl+r   rescan: re-initialise the modules (new tokens; logs out)
   c        copy the PKCS#11 URI of the selected token or object
   m        show me the command: pkcs11-tool / openssl / p11tool / runmqakm

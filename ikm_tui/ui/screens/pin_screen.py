@@ -14,7 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.p11.lockout import LoginResult
+from ikm_tui.core.p11.lockout import LoginResult, no_counters_sentence
+from ikm_tui.core.p11.quirks import serial_identifies_token
 from ikm_tui.core.model import TokenInfo
 from ikm_tui.core.pin import Pin
 from ikm_tui.ui.flows import pin_memory
@@ -24,7 +25,7 @@ from ikm_tui.ui.workers import start
 from ikm_tui.core.p11.backend import Backend
 
 
-def flag_lines(info: TokenInfo) -> list[tuple[str, str]]:
+def flag_lines(info: TokenInfo, module_path: str = "") -> list[tuple[str, str]]:
     """(text, style) lines describing the PIN state, shown before the operator types anything."""
     p = info.pin
     lo = info.min_pin_len if info.min_pin_len is not None else "?"
@@ -41,7 +42,11 @@ def flag_lines(info: TokenInfo) -> list[tuple[str, str]]:
         lines.append(("COUNT LOW: a wrong PIN was entered before; few tries are left.", "bold black on yellow"))
     if p.user_to_be_changed:
         lines.append(("TO BE CHANGED: the token asks for a new PIN after this login.", "bold black on yellow"))
-    if not (p.user_final_try or p.user_count_low or p.user_to_be_changed):
+    no_counters = no_counters_sentence(module_path) if module_path else None
+    if no_counters and not (p.user_final_try or p.user_count_low):
+        # A TPM locks (dictionary-attack protection) without any flag: never "no wrong tries".
+        lines.append((no_counters, "bold black on yellow"))
+    elif not (p.user_final_try or p.user_count_low or p.user_to_be_changed):
         lines.append(("PIN flags: none set (no wrong tries recorded).", "dim"))
     return lines
 
@@ -89,7 +94,8 @@ class PinScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self._show_flags()
         self.query_one("#pin-error", Static).display = False
-        can_remember = bool(self.pin_store is not None and self.pin_store.available and self.info.serial)
+        can_remember = bool(self.pin_store is not None and self.pin_store.available
+                            and serial_identifies_token(self.info.serial))
         self.query_one("#pin-remember", Checkbox).display = can_remember
         # Why the box is missing (no D-Bus on an SSH host, a plaintext keyring refused): said
         # here, where it matters, instead of a notification on every start.
@@ -100,7 +106,7 @@ class PinScreen(ModalScreen[bool]):
 
     def _show_flags(self) -> None:
         parts: list[Content] = []
-        for i, (text, style) in enumerate(flag_lines(self.info)):
+        for i, (text, style) in enumerate(flag_lines(self.info, getattr(self.service, "module_path", ""))):
             if i:
                 parts.append(Content("\n"))
             parts.append(literal(text, style))

@@ -42,6 +42,9 @@ class TracePane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="trace-warnings")
+        # C_* names and CKR codes make the columns wide: what the last column holds is said here,
+        # where a narrow pane cannot cut it off.
+        yield Static(literal("C_* calls; arguments (PIN as ***)", "dim"), id="trace-caption")
         yield DataTable[Text](id="trace-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -91,7 +94,8 @@ class TracePane(Vertical):
         for e in entries:
             self.feed.count += 1
             ms = f"{e.duration_ms:.1f}" if self.timings else "-"
-            style = "green" if e.result == "OK" else "bold red"
+            style = ("green" if e.result in ("OK", "CKR_OK") else "dim" if e.result == "-"
+                     else "bold red")
             rows.append((literal_text(str(self.feed.count), "dim"), literal_text(e.function),
                          literal_text(e.result, style), literal_text(ms, "dim"), literal_text(e.args)))
             self.lines.append(f"#{self.feed.count} {e.function}({e.args}) -> {e.result} [{ms} ms]")
