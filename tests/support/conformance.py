@@ -61,6 +61,9 @@ def modules() -> Iterator[Modules]:
     Module-scoped, and the environment is restored afterwards: later tests (module discovery,
     the TUI) must find tpm2-pkcs11 and p11-kit-client as on a machine without them running.
     """
+    # A test before this one may have loaded tpm2-pkcs11 through discovery (it is registered with
+    # p11-kit) without a TPM: that failed service and library must not answer for ours.
+    _forget_modules()
     root = Path(tempfile.mkdtemp(prefix="ikm-modules-"))
     procs = Processes()
     saved = dict(os.environ)
@@ -79,23 +82,8 @@ def modules() -> Iterator[Modules]:
         os.environ.update(p11.env())
         yield Modules(tpm2, p11, pool)
     finally:
-        import pkcs11
-
-        from ikm_tui.core.p11.service import _registry, _registry_lock
-
-        # Close the services of these modules while their daemons still run (logout), then
-        # finalize the libraries python-pkcs11 keeps per path: a later load initialises them
-        # again with the environment of that moment.
-        ours = ("tpm2", "p11-kit-client")
-        with _registry_lock:
-            for path in [p for p in _registry if any(o in p for o in ours)]:
-                _registry.pop(path).close()
-        for path, lib in list(pkcs11._loaded.items()):  # noqa: SLF001
-            if any(o in path for o in ours) and lib.initialized:
-                try:
-                    lib.finalize()
-                except Exception:  # noqa: BLE001 - the daemons are about to go anyway
-                    pass
+        # Close the services of these modules while their daemons still run (logout).
+        _forget_modules()
         if relay is not None:
             relay.close()
         procs.stop()
@@ -104,6 +92,26 @@ def modules() -> Iterator[Modules]:
         os.environ.clear()
         os.environ.update(saved)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _forget_modules() -> None:
+    """Drop the token services of tpm2-pkcs11 and p11-kit-client and finalize their libraries
+    (python-pkcs11 keeps one per path): the next load initialises them again with the
+    environment of that moment."""
+    import pkcs11
+
+    from ikm_tui.core.p11.service import _registry, _registry_lock
+
+    ours = ("tpm2", "p11-kit-client")
+    with _registry_lock:
+        for path in [p for p in _registry if any(o in p for o in ours)]:
+            _registry.pop(path).close()
+    for path, lib in list(pkcs11._loaded.items()):  # noqa: SLF001
+        if any(o in path for o in ours) and lib.initialized:
+            try:
+                lib.finalize()
+            except Exception:  # noqa: BLE001 - the daemons may be gone already
+                pass
 
 
 def _service(module: str) -> Any:

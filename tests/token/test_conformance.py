@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.core.model import ObjClass
+from ikm_tui.core.ops import pending as pending_ops
 from ikm_tui.core.ops import requests as reqs
 from ikm_tui.core.p11.backend import Backend
 from tests.support.conformance import MODULE_KINDS, ModToken, drop_token, make_token
@@ -76,19 +77,21 @@ def keys(tok: ModToken) -> list[Any]:
 
 def _one_at_a_time(backend: Any, slot_id: int) -> dict[int, Any]:
     """Every object described from python-pkcs11's per-attribute reads (obj[attr], 2 calls each)."""
-    from ikm_tui.core.p11 import backend as bmod
+    from pkcs11 import Attribute
+
+    from ikm_tui.core.p11 import attributes
 
     tinfo = backend.token_info(slot_id)
     out = {}
     for obj in list(backend.session(slot_id).get_objects()):
-        klass = obj[bmod.Attribute.CLASS]
+        klass = obj[Attribute.CLASS]
         attrs = {}
-        for a in bmod._ATTRS_BY_CLASS.get(klass, bmod._COMMON):  # noqa: SLF001
+        for a in attributes.ATTRS_BY_CLASS.get(klass, attributes.COMMON):
             try:
                 attrs[a] = obj[a]
             except Exception:  # noqa: BLE001 - unavailable on this object: absent
                 pass
-        out[int(obj.handle)] = backend._describe_attrs(klass, attrs, int(obj.handle), tinfo)  # noqa: SLF001
+        out[int(obj.handle)] = attributes.describe_attrs(klass, attrs, int(obj.handle), tinfo)
     return out
 
 
@@ -214,20 +217,22 @@ def test_keygen_explicit_usage_reads_back(mtoken: ModToken, usage: list[str]) ->
 def test_pending_request_listed_then_deleted(mtoken: ModToken) -> None:
     mtoken.login()
     mtoken.service.run(reqs.create_request, mtoken.slot_id, "ec:p256", "pending", SUBJECT)
-    pending = mtoken.service.run(reqs.list_requests, mtoken.slot_id)
+    pending = mtoken.service.run(pending_ops.list_requests, mtoken.slot_id)
     assert [r.label for r in pending] == ["pending"]
     assert pending[0].has_key is True
     res = run_cli(mtoken, "certreq", "delete", "pending", "--yes", "--with-key")
     assert res.returncode == 0, res.stderr
-    assert mtoken.service.run(reqs.list_requests, mtoken.slot_id) == ()
+    assert mtoken.service.run(pending_ops.list_requests, mtoken.slot_id) == ()
     assert not [o for o in keys(mtoken) if o.label == "pending"]
 
 
 def _issue_for_request(mtoken: ModToken, label: str, tmp_path: Path) -> Path:
-    req = mtoken.service.run(reqs.request_details, mtoken.slot_id, label)
-    cert = SoftCA().issue(x509.load_der_x509_csr(req.der).public_key(), f"{label}.example.com")
+    req = mtoken.service.run(pending_ops.request_details, mtoken.slot_id, label)
+    ca = SoftCA()
+    cert = ca.issue(x509.load_der_x509_csr(req.der).public_key(), f"{label}.example.com")
     path = tmp_path / f"{label}.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # With its CA, as CAs deliver it: receive's lint gate refuses a leaf whose issuer is missing.
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca.cert.public_bytes(serialization.Encoding.PEM))
     return path
 
 
@@ -242,7 +247,7 @@ def test_receive_pairs_cert_with_key_and_clears_request(mtoken: ModToken, tmp_pa
     cert = next(o for o in lst.objects if o.cls is ObjClass.CERTIFICATE and o.label == "recv")
     key = lst.by_handle(lst.pairing.cert_to_key[cert.handle])
     assert key is not None and key.label == "recv" and key.id == cert.id
-    assert mtoken.service.run(reqs.list_requests, mtoken.slot_id) == ()
+    assert mtoken.service.run(pending_ops.list_requests, mtoken.slot_id) == ()
 
 
 def test_rename_moves_key_and_request(mtoken: ModToken) -> None:
@@ -253,11 +258,11 @@ def test_rename_moves_key_and_request(mtoken: ModToken) -> None:
     mtoken.login()
     labels = {o.label for o in keys(mtoken)}
     assert "new-name" in labels and "old-name" not in labels
-    assert [r.label for r in mtoken.service.run(reqs.list_requests, mtoken.slot_id)] == ["new-name"]
+    assert [r.label for r in mtoken.service.run(pending_ops.list_requests, mtoken.slot_id)] == ["new-name"]
 
 
 def test_pin_change_and_back(mtoken: ModToken) -> None:
-    from ikm_tui.core.ops.manage import change_pin
+    from ikm_tui.core.ops.pin import change_pin
     from ikm_tui.core.pin import Pin
 
     mtoken.login()
@@ -282,10 +287,10 @@ def test_two_zero_serial_tokens_never_see_each_others_requests(modules: Any, ser
         made = a.service.run(reqs.create_request, a.slot_id, "ec:p256", "shared-name", SUBJECT)
         assert made.where == "file"  # tpm2-pkcs11 holds no data objects
         b.login()
-        assert b.service.run(reqs.list_requests, b.slot_id) == ()
+        assert b.service.run(pending_ops.list_requests, b.slot_id) == ()
         res = run_cli(b, "certreq", "delete", "shared-name", "--yes")
         assert res.returncode != 0 and "No pending request" in res.stderr
-        assert [r.label for r in a.service.run(reqs.list_requests, a.slot_id)] == ["shared-name"]
+        assert [r.label for r in a.service.run(pending_ops.list_requests, a.slot_id)] == ["shared-name"]
         assert Path(made.path or "").exists()
     finally:
         drop_token(a)
