@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -26,6 +26,7 @@ from ikm_tui.ui.screens.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
 from ikm_tui.ui.text import plain
+from ikm_tui.ui.typeahead import KeyGate
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.widgets.trace_pane import TracePane
 
@@ -77,6 +78,27 @@ class IkmApp(App[int]):
         # What SIGHUP closes before the terminal is restored; the tests replace it.
         self.close_sessions: Callable[[], None] = lambda: hangup.close_sessions(wait=1.0)
         self.main_screen = MainScreen()
+        self.key_gate = KeyGate(self, self._dispatch_key)  # type-ahead goes to the dialog it opened (ui.typeahead)
+
+    # ----- type-ahead (ui.typeahead) ----------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.key_gate.key(event)
+            return
+        await super().on_event(event)
+
+    async def _dispatch_key(self, event: events.Key) -> None:
+        await super().on_event(event)
+
+    def on_key(self, event: events.Key) -> None:
+        # Called before App._on_key runs the bindings (handlers go down the MRO, ours first):
+        # the callback runs once this key has been handled, bindings and actions included.
+        self.call_later(self.key_gate.key_handled, event)
+
+    def run_worker(self, *args: Any, **kwargs: Any) -> Any:
+        worker = super().run_worker(*args, **kwargs)
+        self.key_gate.worker_started(worker)
+        return worker
 
     def on_mount(self) -> None:
         try:
@@ -140,6 +162,7 @@ class IkmApp(App[int]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         """Every token worker belongs to the App (ui.workers.start): its failures end up here."""
         if event.state is not WorkerState.ERROR:
+            self.key_gate.worker_ended(event.worker)
             return
         err = event.worker.error
         if isinstance(err, IkmError):
@@ -149,6 +172,7 @@ class IkmApp(App[int]):
             title = "Unexpected error"
             message = f"{type(err).__name__}: {err}\n(please report it with the steps that led here)"
         self.push_screen(ErrorScreen(title, plain(message)))
+        self.key_gate.worker_ended(event.worker)  # the held keys go to this dialog
 
     def _fatal_error(self) -> None:
         """Textual's crash screen, without local variables.
