@@ -286,7 +286,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_tui:
         print(f"demo token {DEMO_LABEL!r} ready (PIN {DEMO_PIN}); SOFTHSM2_CONF={_conf()}")
         return 0
-    return run_tui(module, label, demo_pin=DEMO_PIN)
+    from ikm_tui.cli.common import get_pin
+
+    return run_tui(module, label, demo_pin=DEMO_PIN, login_pin=get_pin(args))
 
 
 def _conf() -> str:
@@ -308,9 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "command", None) is None:
+            from ikm_tui.cli.common import get_pin
             from ikm_tui.cli.tui import run_tui
 
-            return run_tui(args.module, args.token)
+            # As the CLI commands do: --pin-file or IKM_PIN (never a prompt here); one login.
+            return run_tui(args.module, args.token, login_pin=get_pin(args))
         # A command is one short process: what the imports and the parser allocated lives until
         # exit, so take it out of the cyclic GC's sight. Every later collection (a dozen during a
         # 1,000-object listing) and the one at interpreter exit then skip those ~100k objects:

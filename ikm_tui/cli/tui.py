@@ -48,10 +48,11 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
                     **app_options)
 
 
-def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
+def run_tui(module: str | None, token: str | None, demo_pin: str | None = None,
+            login_pin: Any = None) -> int:
     from ikm_tui.core.p11.hangup import HANGUP_EXIT
 
-    app = prepare_tui(module, token, demo_pin)
+    app = prepare_tui(module, token, demo_pin, login_pin=login_pin)
     app.run()
     if app.return_code == HANGUP_EXIT:
         # The app closed the sessions at SIGHUP (IkmApp._hangup); the terminal is restored now.

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from ikm_tui.core.p11 import hangup
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.pin import Pin
 from ikm_tui.core.p11.modules import ModuleCandidate, canonical, discover
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.core.p11.trace import TraceFeed
@@ -56,8 +57,10 @@ class IkmApp(App[int]):
                  service_factory: Callable[[str], Any], clock: Clock,
                  modules: Sequence[str] | None = None, timings: bool = True,
                  pin_store: Any = None, trace_feed: TraceFeed | None = None,
-                 prefetch: StartupPrefetch | None = None) -> None:
+                 prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None) -> None:
         super().__init__()
+        # IKM_PIN / --pin-file, read by the CLI: one login at start-up (ui.flows.cli_login), then None.
+        self.login_pin = login_pin
         # core.pinstore.PinStore, made on first login (probing the OS keyring can be slow).
         self.pin_store = pin_store
         self.module = module
@@ -242,19 +245,20 @@ def make_app(module: str | None, token: str | None, demo_pin: str | None = None,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
              modules: Sequence[str] | None = None, theme: str = "textual-dark",
              timings: bool = True, pin_store: Any = None, trace_feed: TraceFeed | None = None,
-             prefetch: StartupPrefetch | None = None) -> IkmApp:
+             prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None) -> IkmApp:
     """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
     (validity and expiry shown on screen) and `modules` (only these, not every module the
     machine has registered), so snapshots do not depend on the machine or the date; and
     `timings=False` (no call durations in the Trace pane), and a `pin_store` (core.pinstore)
     instead of the OS keyring. `trace_feed` and `prefetch` come from cli.prepare_tui, which
-    queues the first token calls before Textual is imported.
+    queues the first token calls before Textual is imported. `login_pin` (IKM_PIN / --pin-file)
+    logs in once to the token opened at start-up.
     """
     if service_factory is None:
         from ikm_tui.core.p11.service import get_service
 
         service_factory = get_service
     app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store,
-                 trace_feed, prefetch)
+                 trace_feed, prefetch, login_pin)
     app.theme = theme
     return app

@@ -18,7 +18,7 @@ from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.ui import describe
-from ikm_tui.ui.flows import manage_flow, pin_memory, request_flow, token_state
+from ikm_tui.ui.flows import cli_login, manage_flow, pin_memory, request_flow, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
 from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
@@ -118,6 +118,7 @@ class MainScreen(Screen[None]):
             await self._load_modules(initial=True, rescan=rescan)
         finally:
             end_startup_gc()  # the first token is on screen (or failed): collect as usual
+        await cli_login.login_once(self)  # IKM_PIN / --pin-file: one try, at start-up only
 
     async def _load_modules(self, *, initial: bool, rescan: bool) -> None:
         app = self.ikm
