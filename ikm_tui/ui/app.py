@@ -21,6 +21,7 @@ from ikm_tui.core.pin import Pin
 from ikm_tui.core.p11.modules import ModuleCandidate, canonical, discover
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.core.p11.trace import TraceFeed
+from ikm_tui.ui import navigation
 from ikm_tui.ui.commands import IkmCommands
 from ikm_tui.ui.screens.error_screen import ErrorScreen
 from ikm_tui.ui.screens.help_screen import HelpScreen
@@ -51,6 +52,7 @@ class IkmApp(App[int]):
                 tooltip="Move focus to the next pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", id="app.focus_previous", show=False,
                 tooltip="Move focus to the previous pane"),
+        *navigation.BINDINGS,
     ]
 
     def __init__(self, module: str | None, token: str | None, demo_pin: str | None,
@@ -200,7 +202,22 @@ class IkmApp(App[int]):
         # Under a dialog, q/? must not quit or stack help; the dialog's own keys apply.
         if action in ("quit", "help") and isinstance(self.screen, ModalScreen):
             return False
+        if action in navigation.ACTIONS and self.screen is not self.main_screen:
+            return False  # 1-5, [ ], /, o belong to the main screen: in a dialog they are typing
         return True
+
+    # Keyboard navigation (ui.navigation).
+    def action_tab(self, index: int) -> None:
+        navigation.show_tab(self.main_screen, index)
+
+    def action_next_tab(self, step: int) -> None:
+        navigation.next_tab(self.main_screen, step)
+
+    def action_filter(self) -> None:
+        navigation.filter_table(self.main_screen)
+
+    def action_expiry_order(self) -> None:
+        navigation.expiry_order(self.main_screen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

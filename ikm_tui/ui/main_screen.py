@@ -17,7 +17,7 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate
 from ikm_tui.core.p11.prefetch import StartupPrefetch
-from ikm_tui.ui import describe
+from ikm_tui.ui import describe, expiry
 from ikm_tui.ui.flows import cli_login, manage_flow, pin_memory, request_flow, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
@@ -261,7 +261,11 @@ class MainScreen(Screen[None]):
         t = listing.token
         state = ("logged in" if listing.logged_in else
                  "public only (l: log in)" if t.login_required else "no login needed")
-        status = Content.assemble(literal(t.label, "bold"), literal(f"  serial {t.serial}  · {state}"))
+        # The state (and its hint) before the serial: a narrow terminal cuts the end of the line.
+        soon = expiry.summary(certs, now)
+        status = Content.assemble(literal(t.label, "bold"), literal(f" · {state}"),
+                                  literal(f" · certs: {soon}" if soon else "", "bold yellow"),
+                                  literal(f" · serial {t.serial}"))
         self._set_status(status)
 
     def _set_status(self, content: Content) -> None:
