@@ -54,12 +54,12 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "rescan", "Rescan", id="main.rescan", show=False,
                 tooltip="Re-initialise every module: finds tokens created or plugged in elsewhere "
                         "(logs out)"),
-        Binding("c", "copy_uri", "Copy URI", id="main.copy_uri",
+        Binding("c", "copy_uri", "Copy URI", id="main.copy_uri", show=False,
                 tooltip="Copy the PKCS#11 URI of the selected token or object to the clipboard"),
         Binding("m", "show_commands", "Commands", id="main.show_commands",
                 tooltip="Show me the command: the pkcs11-tool / openssl / p11tool / runmqakm lines "
                         "for the selected object's actions (PIN as a placeholder)"),
-        Binding("n", "new_request", "New request", id="main.new_request",
+        Binding("n", "new_request", "Request", id="main.new_request",
                 tooltip="Make a key pair on the token and a PKCS#10 request for it"),
         Binding("N", "new_self_signed", "Self-signed", id="main.new_self_signed", show=False,
                 tooltip="Make a key pair on the token and a self-signed certificate for it"),
@@ -99,7 +99,7 @@ class MainScreen(Screen[None]):
                     with TabPane("Trace", id="tab-trace"):
                         yield TracePane(self.ikm.trace_feed, timings=self.ikm.timings, id="trace")
                 yield DetailsPane(id="details")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # 80 columns: every shown key fits; ^p is in ?
 
     def on_mount(self) -> None:
         # However long the first token takes (a hung module), the GC is back on soon.
