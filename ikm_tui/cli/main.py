@@ -297,10 +297,20 @@ def _conf() -> str:
     return os.environ.get("SOFTHSM2_CONF", "")
 
 
+def _plain_output() -> None:
+    """On a C/POSIX locale stdout is ASCII: a token's non-ASCII label must come out as an
+    escape (caf\\xe9), never as a UnicodeEncodeError halfway through a listing."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ikm_tui.core.p11 import hangup
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    _plain_output()
     refusal = refuse_pin_argv(argv)
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)

@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from ikm_tui.core.p11 import hangup
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.pin import Pin
+from ikm_tui.core.text import plain_terminal
 from ikm_tui.core.p11.modules import ModuleCandidate, canonical, discover
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.core.p11.trace import TraceFeed
@@ -59,8 +60,14 @@ class IkmApp(App[int]):
                  service_factory: Callable[[str], Any], clock: Clock,
                  modules: Sequence[str] | None = None, timings: bool = True,
                  pin_store: Any = None, trace_feed: TraceFeed | None = None,
-                 prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None) -> None:
-        super().__init__()
+                 prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None,
+                 ascii_only: bool = False) -> None:
+        # Plain terminal (C locale, vt100): only ASCII is written (ui.ascii_driver), with ASCII
+        # borders (the -ascii class in app.tcss). Headless runs (tests) ignore driver_class.
+        super().__init__(driver_class=_ascii_driver() if ascii_only else None)
+        self.ascii_only = ascii_only
+        if ascii_only:
+            self.add_class("-ascii")
         # IKM_PIN / --pin-file, read by the CLI: one login at start-up (ui.flows.cli_login), then None.
         self.login_pin = login_pin
         # core.pinstore.PinStore, made on first login (probing the OS keyring can be slow).
@@ -258,24 +265,37 @@ class IkmApp(App[int]):
         return self.main_screen.query_one("#requests", RequestsPane).current_label()
 
 
+def _ascii_driver() -> Any:
+    import sys
+
+    if sys.platform == "win32":
+        return None  # Windows terminals speak UTF-16 to the console: nothing to translate
+    from ikm_tui.ui.ascii_driver import AsciiDriver
+
+    return AsciiDriver
+
+
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
              modules: Sequence[str] | None = None, theme: str = "textual-dark",
              timings: bool = True, pin_store: Any = None, trace_feed: TraceFeed | None = None,
-             prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None) -> IkmApp:
+             prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None,
+             ascii_only: bool | None = None) -> IkmApp:
     """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
     (validity and expiry shown on screen) and `modules` (only these, not every module the
     machine has registered), so snapshots do not depend on the machine or the date; and
     `timings=False` (no call durations in the Trace pane), and a `pin_store` (core.pinstore)
     instead of the OS keyring. `trace_feed` and `prefetch` come from cli.prepare_tui, which
     queues the first token calls before Textual is imported. `login_pin` (IKM_PIN / --pin-file)
-    logs in once to the token opened at start-up.
+    logs in once to the token opened at start-up. `ascii_only` (None: detect the locale and
+    TERM, core.text.plain_terminal) draws with ASCII only.
     """
     if service_factory is None:
         from ikm_tui.core.p11.service import get_service
 
         service_factory = get_service
     app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store,
-                 trace_feed, prefetch, login_pin)
+                 trace_feed, prefetch, login_pin,
+                 plain_terminal.ascii_only() if ascii_only is None else ascii_only)
     app.theme = theme
     return app

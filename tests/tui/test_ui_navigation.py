@@ -17,8 +17,9 @@ from tests.support.ui_helpers import SIZE, settle
 LATER = FIXED_NOW + timedelta(days=365 - 12)
 
 
-def later_app(tok: Any) -> Any:
-    return make_app(module=tok.module, token=tok.label, modules=[tok.module], clock=lambda: LATER)
+def later_app(tok: Any, ascii_only: bool = False) -> Any:
+    return make_app(module=tok.module, token=tok.label, modules=[tok.module], clock=lambda: LATER,
+                    ascii_only=ascii_only)
 
 
 def _labels(table: ObjectTable, app: Any) -> list[str]:
