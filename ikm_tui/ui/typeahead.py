@@ -10,11 +10,14 @@ The rule here: after a key that is bound to an action, the following keys are he
 action has run; if the action pushed a screen or started a worker, they stay held until a new
 screen is mounted and has focus (they are then replayed to it, in order) or the worker has ended
 without one (they are then replayed to the screen they were typed on). A replayed key goes
-through the same rule, so `n abc Tab Tab Tab def` fills the fields the Tabs move to.
+through the same rule, so `n abc Tab Tab Tab def` fills the fields the Tabs move to. Workers
+that only read the token (r, ctrl+r) are not waited for, so a hung token never swallows `q`,
+and no wait lasts longer than 10 s.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +35,11 @@ _NO_WAIT_ACTIONS = frozenset({"cursor_up", "cursor_down", "cursor_left", "cursor
 # How long (seconds) a new screen may take to give focus to a widget before keys go to it anyway.
 _FOCUS_WAIT = 0.5
 _POLL = 0.01
+# Workers that only read the token (r, ctrl+r, opening a token) never open a dialog: the keys
+# after them are for the main screen and must not wait for a slow or hung token.
+QUIET_GROUPS = frozenset({"tokens", "modules"})
+# However long a dialog flow takes before its dialog shows, keys wait at most this long (s).
+_WORKER_WAIT = 10.0
 # How long a bound key may take to come back up to the App before the keys after it go on.
 _SETTLE_WAIT = 1.0
 
@@ -47,7 +55,7 @@ class KeyGate:
         self.workers: set[Worker[Any]] = set()  # workers that key's action started
         self.screen: Screen[Any] | None = None  # the screen the held keys were typed on
         self.waiting = False  # for a new screen or the workers
-        self._waited = 0.0
+        self._since = 0.0  # when the wait began (time.monotonic)
 
     @property
     def holding(self) -> bool:
@@ -87,7 +95,7 @@ class KeyGate:
             self._release()
 
     def worker_started(self, worker: Worker[Any]) -> None:
-        if self.settling is not None:
+        if self.settling is not None and worker.group not in QUIET_GROUPS:
             self.workers.add(worker)
 
     def worker_ended(self, worker: Worker[Any]) -> None:
@@ -97,7 +105,7 @@ class KeyGate:
                 self._check()
 
     def _wait(self) -> None:
-        self.waiting, self._waited = True, 0.0
+        self.waiting, self._since = True, time.monotonic()
         self._check()
 
     def _check(self) -> None:
@@ -105,14 +113,14 @@ class KeyGate:
         if not self.waiting:
             return
         screen = self.app.screen
+        waited = time.monotonic() - self._since
         if screen is not self.screen:
-            if screen.is_mounted and (screen.focused is not None or self._waited >= _FOCUS_WAIT):
+            if screen.is_mounted and (screen.focused is not None or waited >= _FOCUS_WAIT):
                 self._release()
                 return
-        elif not any(not w.is_finished for w in self.workers):
+        elif not any(not w.is_finished for w in self.workers) or waited >= _WORKER_WAIT:
             self._release()
             return
-        self._waited += _POLL
         self.app.set_timer(_POLL, self._check)
 
     def _release(self) -> None:

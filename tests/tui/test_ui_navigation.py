@@ -45,7 +45,7 @@ async def test_days_left_column_and_header_count(snapshot_token: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         certs = app.main_screen.query_one("#certs", ObjectTable)
-        left = {app.main_screen.listing.by_handle(h).label: str(certs.get_row_at(i)[4])
+        left = {app.main_screen.listing.by_handle(h).label: str(certs.get_row_at(i)[3])
                 for i, h in enumerate(certs.handles)}
         assert left["old-server"] == "EXPIRED"
         assert left["mq-server"] == "12d SOON"

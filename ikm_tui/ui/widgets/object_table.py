@@ -33,8 +33,8 @@ class ObjectTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         if self.kind == "certs":
-            # Pairing first: on a narrow terminal the Key column must not scroll out of view.
-            self.add_columns(" ", "Label", "Key", "Not after", "Left", "Subject CN", "ID")
+            # Pairing and days left first: on a narrow terminal they must not scroll out of view.
+            self.add_columns(" ", "Label", "Key", "Left", "Not after", "Subject CN", "ID")
         else:
             self.add_columns(" ", "Class", "Label", "Type", "Certificate", "ID")
 
@@ -126,7 +126,7 @@ class ObjectTable(DataTable[Text]):
                 key_cell = literal(f"{key.label} ID MISMATCH", "bold yellow")
             else:
                 key_cell = literal(key.label)
-            return [marker, literal(obj.label), key_cell, when, literal(*expiry.cell(obj, now)), literal(cn),
+            return [marker, literal(obj.label), key_cell, literal(*expiry.cell(obj, now)), when, literal(cn),
                     literal(short_id(obj.id))]
         cert_cell: Text
         if obj.cls is ObjClass.PRIVATE_KEY:
