@@ -12,7 +12,8 @@ from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, SystemModalScreen
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ikm_tui.core.p11 import hangup
@@ -106,6 +107,15 @@ class IkmApp(App[int]):
         # Called before App._on_key runs the bindings (handlers go down the MRO, ours first):
         # the callback runs once this key has been handled, bindings and actions included.
         self.call_later(self.key_gate.key_handled, event)
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every dialog gets a footer of its own keys: the main screen's, showing through below
+        a dialog, listed keys that do nothing there (issue #14)."""
+        result = super().push_screen(screen, *args, **kwargs)
+        top = self.screen
+        if isinstance(top, ModalScreen) and not isinstance(top, SystemModalScreen):
+            top.call_after_refresh(_add_footer, top)
+        return result
 
     def run_worker(self, *args: Any, **kwargs: Any) -> Any:
         worker = super().run_worker(*args, **kwargs)
@@ -263,6 +273,12 @@ class IkmApp(App[int]):
 
     def _selected_request(self) -> str | None:
         return self.main_screen.query_one("#requests", RequestsPane).current_label()
+
+
+async def _add_footer(screen: ModalScreen[Any]) -> None:
+    if screen.is_attached and not screen.query(Footer):
+        await screen.mount(Footer(show_command_palette=False))
+        screen.refresh_bindings()  # a footer fills itself when the bindings change, not on mount
 
 
 def _ascii_driver() -> Any:

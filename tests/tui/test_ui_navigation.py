@@ -76,3 +76,17 @@ async def test_slash_filters_the_table_and_escape_clears(snapshot_token: Any) ->
         await pilot.press("slash", *"Demo CA")  # the issuer matches too (every leaf the CA issued)
         await pilot.pause()
         assert "partner (no key)" in _labels(certs, app) and "old-server" in _labels(certs, app)
+
+
+async def test_dialogs_show_their_own_keys_in_the_footer(snapshot_token: Any) -> None:
+    from ikm_tui.ui.screens.pin_screen import PinScreen
+    from tests.support.ui_helpers import wait_for, wait_for_screen
+
+    app = later_app(snapshot_token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        pin = await wait_for_screen(pilot, PinScreen)
+        await wait_for(pilot, lambda: bool(pin.query("FooterKey")))
+        keys = " ".join(str(w.render()) for w in pin.query("FooterKey"))
+        assert "Login" not in keys and "Reload" not in keys  # not the main screen's
