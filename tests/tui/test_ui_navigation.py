@@ -90,3 +90,20 @@ async def test_dialogs_show_their_own_keys_in_the_footer(snapshot_token: Any) ->
         await wait_for(pilot, lambda: bool(pin.query("FooterKey")))
         keys = " ".join(str(w.render()) for w in pin.query("FooterKey"))
         assert "Login" not in keys and "Reload" not in keys  # not the main screen's
+
+
+async def test_palette_switches_tabs_and_opens_the_filter(snapshot_token: Any) -> None:
+    from tests.support.ui_helpers import wait_for
+
+    app = later_app(snapshot_token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        tabs = app.main_screen.query_one("#tabs", TabbedContent)
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: app.screen is not app.main_screen and app.screen.is_mounted)
+        await pilot.press(*"Certificates tab", "enter")
+        await wait_for(pilot, lambda: tabs.active == "tab-certs")
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: app.screen is not app.main_screen and app.screen.is_mounted)
+        await pilot.press(*"Filter table", "enter")
+        await wait_for(pilot, lambda: bool(app.main_screen.query(FilterBar)))
