@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import events
+from textual.widgets import Input, TextArea
 from textual.worker import Worker
 
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ class KeyGate:
         app = self.app
         before = app.screen
         bound = app.active_bindings.get(event.key)
-        if bound is not None and bound.binding.action not in _NO_WAIT_ACTIONS:
+        if bound is not None and bound.enabled and bound.binding.action not in _NO_WAIT_ACTIONS \
+                and not (event.is_printable and isinstance(app.focused, (Input, TextArea))):
+            # (A disabled binding runs nothing; a character typed into a field is the field's.)
             self.settling, self.screen, self.workers = event, before, set()
         await self.dispatch(event)
         if self.settling is event:

@@ -84,3 +84,21 @@ async def test_q_typed_into_a_dialog_that_is_opening_closes_it_never_the_app(tok
         burst(pilot, "question_mark", "escape", "m")  # and the key after a closing one goes below
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandScreen")
         assert app.is_running
+
+
+async def test_typing_bound_characters_into_a_field_is_not_held(token: Any) -> None:
+    """q, 1-5 and o are main-screen keys, but in the / filter they are characters: no wait."""
+    import time
+
+    app = app_for(token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "slash")
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        field = app.focused
+        assert isinstance(field, Input)
+        started = time.monotonic()
+        burst(pilot, *"q1o2")
+        await wait_for(pilot, lambda: field.value == "q1o2")
+        assert time.monotonic() - started < 0.8
+        assert not app.key_gate.holding and app.is_running
