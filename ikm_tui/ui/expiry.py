@@ -9,6 +9,10 @@ from ikm_tui.core.model import ObjectInfo
 
 # Under this many days left a certificate is "soon" (amber); the usual renewal window.
 SOON_DAYS = 30
+# Light red and amber, not ANSI red/yellow: with NO_COLOR Textual turns colours into greys by
+# luminance, and ANSI red became grey 237 on the 234 background, i.e. invisible.
+EXPIRED_STYLE = "bold #ff5f5f"
+SOON_STYLE = "bold #ffaf00"
 
 
 def days_left(obj: ObjectInfo, now: datetime) -> int | None:
@@ -25,9 +29,9 @@ def cell(obj: ObjectInfo, now: datetime) -> tuple[str, str]:
     if days is None:
         return "-", "dim"
     if days < 0:
-        return "EXPIRED", "bold red"
+        return "EXPIRED", EXPIRED_STYLE
     if days < SOON_DAYS:
-        return f"{days}d SOON", "bold yellow"
+        return f"{days}d SOON", SOON_STYLE
     return f"{days}d", ""
 
 

@@ -117,7 +117,7 @@ class ObjectTable(DataTable[Text]):
             not_after = cert.not_after if cert else None
             expired = not_after is not None and not_after < now
             when = literal(not_after.strftime("%Y-%m-%d") if not_after else "-",
-                           "bold red" if expired else "")
+                           expiry.EXPIRED_STYLE if expired else "")
             key_h = p.cert_to_key.get(obj.handle)
             key = listing.by_handle(key_h) if key_h is not None else None
             if key is None:
