@@ -1,11 +1,14 @@
-"""Expiry at a glance: days left as words (EXPIRED, 12d) that do not depend on colour, and a count."""
+"""Expiry at a glance: days left as words (EXPIRED, 12d) that do not depend on colour; the header line."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from ikm_tui.core.model import ObjectInfo
+from textual.content import Content
+
+from ikm_tui.core.model import Listing, ObjectInfo
+from ikm_tui.ui.text import literal
 
 # Under this many days left a certificate is "soon" (amber); the usual renewal window.
 SOON_DAYS = 30
@@ -60,3 +63,18 @@ def summary(certs: Iterable[ObjectInfo], now: datetime) -> str:
     expired, soon = counts(certs, now)
     parts = ([f"{expired} EXPIRED"] if expired else []) + ([f"{soon} <{SOON_DAYS}d"] if soon else [])
     return ", ".join(parts)
+
+
+def status_line(listing: Listing, certs: Iterable[ObjectInfo], now: datetime) -> Content:
+    """The header: token, login state (with its hint), expiry count, serial.
+
+    The state and the count come before the serial: a narrow terminal cuts the end of the line,
+    and at 80 columns '(l: log in)' used to be what was cut.
+    """
+    t = listing.token
+    state = ("logged in" if listing.logged_in else
+             "public only (l: log in)" if t.login_required else "no login needed")
+    soon = summary(certs, now)
+    return Content.assemble(literal(t.label, "bold"), literal(f" · {state}"),
+                            literal(f" · certs: {soon}" if soon else "", SOON_STYLE),
+                            literal(f" · serial {t.serial}"))

@@ -258,15 +258,7 @@ class MainScreen(Screen[None]):
         certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
         self.query_one("#keys", ObjectTable).show(listing, keys, now)
         self.query_one("#certs", ObjectTable).show(listing, certs, now)
-        t = listing.token
-        state = ("logged in" if listing.logged_in else
-                 "public only (l: log in)" if t.login_required else "no login needed")
-        # The state (and its hint) before the serial: a narrow terminal cuts the end of the line.
-        soon = expiry.summary(certs, now)
-        status = Content.assemble(literal(t.label, "bold"), literal(f" · {state}"),
-                                  literal(f" · certs: {soon}" if soon else "", "bold yellow"),
-                                  literal(f" · serial {t.serial}"))
-        self._set_status(status)
+        self._set_status(expiry.status_line(listing, certs, now))
 
     def _set_status(self, content: Content) -> None:
         self.query_one("#status", Static).update(content)

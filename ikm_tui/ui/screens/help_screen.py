@@ -65,9 +65,9 @@ PIN
 """
 
 
-# The dialog is 80 columns less its border, padding and scrollbar: no line may be wider,
-# or it wraps mid-sentence (tests/unit/test_help_text.py checks).
-HELP_WIDTH = 74
+# The dialog is 80 columns less its padding and scrollbar (app.tcss): no line may be wider,
+# or it wraps mid-sentence at 80 and 120 columns (tests/unit/test_help_text.py checks).
+HELP_WIDTH = 77
 
 
 class HelpScreen(ModalScreen[None]):
