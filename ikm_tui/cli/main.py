@@ -286,7 +286,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_tui:
         print(f"demo token {DEMO_LABEL!r} ready (PIN {DEMO_PIN}); SOFTHSM2_CONF={_conf()}")
         return 0
-    return run_tui(module, label, demo_pin=DEMO_PIN)
+    from ikm_tui.cli.common import get_pin
+
+    return run_tui(module, label, demo_pin=DEMO_PIN, login_pin=get_pin(args))
 
 
 def _conf() -> str:
@@ -295,10 +297,20 @@ def _conf() -> str:
     return os.environ.get("SOFTHSM2_CONF", "")
 
 
+def _plain_output() -> None:
+    """On a C/POSIX locale stdout is ASCII: a token's non-ASCII label must come out as an
+    escape (caf\\xe9), never as a UnicodeEncodeError halfway through a listing."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if not encoding.startswith("utf") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from ikm_tui.core.p11 import hangup
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    _plain_output()
     refusal = refuse_pin_argv(argv)
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)
@@ -308,9 +320,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "command", None) is None:
+            from ikm_tui.cli.common import get_pin
             from ikm_tui.cli.tui import run_tui
 
-            return run_tui(args.module, args.token)
+            # As the CLI commands do: --pin-file or IKM_PIN (never a prompt here); one login.
+            return run_tui(args.module, args.token, login_pin=get_pin(args))
         # A command is one short process: what the imports and the parser allocated lives until
         # exit, so take it out of the cyclic GC's sight. Every later collection (a dozen during a
         # 1,000-object listing) and the one at interpreter exit then skip those ~100k objects:

@@ -11,6 +11,10 @@ import sys
 from typing import Any
 
 
+NO_TERMINAL = ("ikm-tui: the TUI needs a terminal on stdin and stdout; in scripts use "
+               "`ikm-tui list` (add --json for machine-readable output).")
+
+
 def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = None, **app_options: Any) -> Any:
     """The TUI app, with its first token calls already queued on the module's owner thread.
 
@@ -57,10 +61,16 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
                     **app_options)
 
 
-def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
+def run_tui(module: str | None, token: str | None, demo_pin: str | None = None,
+            login_pin: Any = None) -> int:
     from ikm_tui.core.p11.hangup import HANGUP_EXIT
 
-    app = prepare_tui(module, token, demo_pin)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Redirected or piped: the TUI would write escape codes into the file and wait for
+        # keys that never come.
+        print(NO_TERMINAL, file=sys.stderr)
+        return 2
+    app = prepare_tui(module, token, demo_pin, login_pin=login_pin)
     app.run()
     if app.return_code == HANGUP_EXIT:
         # The app closed the sessions at SIGHUP (IkmApp._hangup); the terminal is restored now.

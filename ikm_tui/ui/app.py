@@ -8,24 +8,29 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, SystemModalScreen
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ikm_tui.core.p11 import hangup
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.pin import Pin
+from ikm_tui.core.text import plain_terminal
 from ikm_tui.core.p11.modules import ModuleCandidate, canonical, discover
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.core.p11.trace import TraceFeed
+from ikm_tui.ui import navigation
 from ikm_tui.ui.commands import IkmCommands
 from ikm_tui.ui.screens.error_screen import ErrorScreen
 from ikm_tui.ui.screens.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
 from ikm_tui.ui.text import plain
+from ikm_tui.ui.typeahead import KeyGate
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.widgets.trace_pane import TracePane
 
@@ -49,14 +54,23 @@ class IkmApp(App[int]):
                 tooltip="Move focus to the next pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", id="app.focus_previous", show=False,
                 tooltip="Move focus to the previous pane"),
+        *navigation.BINDINGS,
     ]
 
     def __init__(self, module: str | None, token: str | None, demo_pin: str | None,
                  service_factory: Callable[[str], Any], clock: Clock,
                  modules: Sequence[str] | None = None, timings: bool = True,
                  pin_store: Any = None, trace_feed: TraceFeed | None = None,
-                 prefetch: StartupPrefetch | None = None) -> None:
-        super().__init__()
+                 prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None,
+                 ascii_only: bool = False) -> None:
+        # Plain terminal (C locale, vt100): only ASCII is written (ui.ascii_driver), with ASCII
+        # borders (the -ascii class in app.tcss). Headless runs (tests) ignore driver_class.
+        super().__init__(driver_class=_ascii_driver() if ascii_only else None)
+        self.ascii_only = ascii_only
+        if ascii_only:
+            self.add_class("-ascii")
+        # IKM_PIN / --pin-file, read by the CLI: one login at start-up (ui.flows.cli_login), then None.
+        self.login_pin = login_pin
         # core.pinstore.PinStore, made on first login (probing the OS keyring can be slow).
         self.pin_store = pin_store
         self.module = module
@@ -77,6 +91,36 @@ class IkmApp(App[int]):
         # What SIGHUP closes before the terminal is restored; the tests replace it.
         self.close_sessions: Callable[[], None] = lambda: hangup.close_sessions(wait=1.0)
         self.main_screen = MainScreen()
+        self.key_gate = KeyGate(self, self._dispatch_key)  # type-ahead goes to the dialog it opened (ui.typeahead)
+
+    # ----- type-ahead (ui.typeahead) ----------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.key_gate.key(event)
+            return
+        await super().on_event(event)
+
+    async def _dispatch_key(self, event: events.Key) -> None:
+        await super().on_event(event)
+
+    def on_key(self, event: events.Key) -> None:
+        # Called before App._on_key runs the bindings (handlers go down the MRO, ours first):
+        # the callback runs once this key has been handled, bindings and actions included.
+        self.call_later(self.key_gate.key_handled, event)
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every dialog gets a footer of its own keys: the main screen's, showing through below
+        a dialog, listed keys that do nothing there (issue #14)."""
+        result = super().push_screen(screen, *args, **kwargs)
+        top = self.screen
+        if isinstance(top, ModalScreen) and not isinstance(top, SystemModalScreen):
+            top.call_after_refresh(_add_footer, top)
+        return result
+
+    def run_worker(self, *args: Any, **kwargs: Any) -> Any:
+        worker = super().run_worker(*args, **kwargs)
+        self.key_gate.worker_started(worker)
+        return worker
 
     def on_mount(self) -> None:
         try:
@@ -140,6 +184,7 @@ class IkmApp(App[int]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         """Every token worker belongs to the App (ui.workers.start): its failures end up here."""
         if event.state is not WorkerState.ERROR:
+            self.key_gate.worker_ended(event.worker)
             return
         err = event.worker.error
         if isinstance(err, IkmError):
@@ -149,6 +194,7 @@ class IkmApp(App[int]):
             title = "Unexpected error"
             message = f"{type(err).__name__}: {err}\n(please report it with the steps that led here)"
         self.push_screen(ErrorScreen(title, plain(message)))
+        self.key_gate.worker_ended(event.worker)  # the held keys go to this dialog
 
     def _fatal_error(self) -> None:
         """Textual's crash screen, without local variables.
@@ -173,7 +219,22 @@ class IkmApp(App[int]):
         # Under a dialog, q/? must not quit or stack help; the dialog's own keys apply.
         if action in ("quit", "help") and isinstance(self.screen, ModalScreen):
             return False
+        if action in navigation.ACTIONS and self.screen is not self.main_screen:
+            return False  # 1-5, [ ], /, o belong to the main screen: in a dialog they are typing
         return True
+
+    # Keyboard navigation (ui.navigation).
+    def action_tab(self, index: int) -> None:
+        navigation.show_tab(self.main_screen, index)
+
+    def action_next_tab(self, step: int) -> None:
+        navigation.next_tab(self.main_screen, step)
+
+    def action_filter(self) -> None:
+        navigation.filter_table(self.main_screen)
+
+    def action_expiry_order(self) -> None:
+        navigation.expiry_order(self.main_screen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -214,23 +275,43 @@ class IkmApp(App[int]):
         return self.main_screen.query_one("#requests", RequestsPane).current_label()
 
 
+async def _add_footer(screen: ModalScreen[Any]) -> None:
+    if screen.is_attached and not screen.query(Footer):
+        await screen.mount(Footer(show_command_palette=False))
+        screen.refresh_bindings()  # a footer fills itself when the bindings change, not on mount
+
+
+def _ascii_driver() -> Any:
+    import sys
+
+    if sys.platform == "win32":
+        return None  # Windows terminals speak UTF-16 to the console: nothing to translate
+    from ikm_tui.ui.ascii_driver import AsciiDriver
+
+    return AsciiDriver
+
+
 def make_app(module: str | None, token: str | None, demo_pin: str | None = None, *,
              service_factory: Callable[[str], Any] | None = None, clock: Clock | None = None,
              modules: Sequence[str] | None = None, theme: str = "textual-dark",
              timings: bool = True, pin_store: Any = None, trace_feed: TraceFeed | None = None,
-             prefetch: StartupPrefetch | None = None) -> IkmApp:
+             prefetch: StartupPrefetch | None = None, login_pin: Pin | None = None,
+             ascii_only: bool | None = None) -> IkmApp:
     """Build the TUI. The CLI passes module/token/demo_pin; tests also inject a fixed `clock`
     (validity and expiry shown on screen) and `modules` (only these, not every module the
     machine has registered), so snapshots do not depend on the machine or the date; and
     `timings=False` (no call durations in the Trace pane), and a `pin_store` (core.pinstore)
     instead of the OS keyring. `trace_feed` and `prefetch` come from cli.prepare_tui, which
-    queues the first token calls before Textual is imported.
+    queues the first token calls before Textual is imported. `login_pin` (IKM_PIN / --pin-file)
+    logs in once to the token opened at start-up. `ascii_only` (None: detect the locale and
+    TERM, core.text.plain_terminal) draws with ASCII only.
     """
     if service_factory is None:
         from ikm_tui.core.p11.service import get_service
 
         service_factory = get_service
     app = IkmApp(module, token, demo_pin, service_factory, clock or _utc_now, modules, timings, pin_store,
-                 trace_feed, prefetch)
+                 trace_feed, prefetch, login_pin,
+                 plain_terminal.ascii_only() if ascii_only is None else ascii_only)
     app.theme = theme
     return app

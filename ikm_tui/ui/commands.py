@@ -27,6 +27,13 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("Rename certificate and keys…", "manage('rename')", "Rename the selected pair together (key R)"),
     ("Change user PIN…", "manage('change_pin')", "Old PIN once, new PIN twice (key P)"),
     ("Pairing doctor", "manage('doctor')", "Keys without certs, certs without keys, mislinked pairs (key D)"),
+    ("Keys tab", "tab(0)", "Show the Keys tab (key 1; [ and ] step through the tabs)"),
+    ("Certificates tab", "tab(1)", "Show the Certificates tab (key 2)"),
+    ("Requests tab", "tab(2)", "Show the pending requests (key 3)"),
+    ("Mechanisms tab", "tab(3)", "Show the token's mechanisms (key 4)"),
+    ("Trace tab", "tab(4)", "Show every PKCS#11 call (key 5)"),
+    ("Filter table…", "filter", "Filter Keys or Certificates by label, subject, issuer or id (key /)"),
+    ("Order certificates by expiry", "expiry_order", "Soonest expiry first, again for the token's order (key o)"),
     ("Help", "help", "Keys, markers and pairing explained (key ?)"),
     ("Quit", "quit", "Leave ikm-tui (key q)"),
 ]

@@ -18,8 +18,8 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate
 from ikm_tui.core.p11.prefetch import StartupPrefetch
-from ikm_tui.ui import describe
-from ikm_tui.ui.flows import manage_flow, pin_memory, request_flow, token_state
+from ikm_tui.ui import describe, expiry
+from ikm_tui.ui.flows import cli_login, manage_flow, pin_memory, request_flow, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
 from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
@@ -55,12 +55,12 @@ class MainScreen(Screen[None]):
         Binding("ctrl+r", "rescan", "Rescan", id="main.rescan", show=False,
                 tooltip="Re-initialise every module: finds tokens created or plugged in elsewhere "
                         "(logs out)"),
-        Binding("c", "copy_uri", "Copy URI", id="main.copy_uri",
+        Binding("c", "copy_uri", "Copy URI", id="main.copy_uri", show=False,
                 tooltip="Copy the PKCS#11 URI of the selected token or object to the clipboard"),
         Binding("m", "show_commands", "Commands", id="main.show_commands",
                 tooltip="Show me the command: the pkcs11-tool / openssl / p11tool / runmqakm lines "
                         "for the selected object's actions (PIN as a placeholder)"),
-        Binding("n", "new_request", "New request", id="main.new_request",
+        Binding("n", "new_request", "Request", id="main.new_request",
                 tooltip="Make a key pair on the token and a PKCS#10 request for it"),
         Binding("N", "new_self_signed", "Self-signed", id="main.new_self_signed", show=False,
                 tooltip="Make a key pair on the token and a self-signed certificate for it"),
@@ -100,7 +100,7 @@ class MainScreen(Screen[None]):
                     with TabPane("Trace", id="tab-trace"):
                         yield TracePane(self.ikm.trace_feed, timings=self.ikm.timings, id="trace")
                 yield DetailsPane(id="details")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # 80 columns: every shown key fits; ^p is in ?
 
     def on_mount(self) -> None:
         # However long the first token takes (a hung module), the GC is back on soon.
@@ -119,6 +119,7 @@ class MainScreen(Screen[None]):
             await self._load_modules(initial=True, rescan=rescan)
         finally:
             end_startup_gc()  # the first token is on screen (or failed): collect as usual
+        await cli_login.login_once(self)  # IKM_PIN / --pin-file: one try, at start-up only
 
     async def _load_modules(self, *, initial: bool, rescan: bool) -> None:
         app = self.ikm
@@ -258,11 +259,7 @@ class MainScreen(Screen[None]):
         certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
         self.query_one("#keys", ObjectTable).show(listing, keys, now)
         self.query_one("#certs", ObjectTable).show(listing, certs, now)
-        t = listing.token
-        state = ("logged in" if listing.logged_in else
-                 "public only (l: log in)" if t.login_required else "no login needed")
-        status = Content.assemble(literal(t.label, "bold"), literal(f"  serial {t.serial}  · {state}"))
-        self._set_status(status)
+        self._set_status(expiry.status_line(listing, certs, now))
 
     def _set_status(self, content: Content) -> None:
         self.query_one("#status", Static).update(content)

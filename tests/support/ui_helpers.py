@@ -14,7 +14,8 @@ SIZE = (120, 36)
 
 def app_for(tok: Any, **kwargs: Any) -> IkmApp:
     """The TUI on one test token: only the SoftHSM module (not whatever else the machine has
-    registered), a fixed clock and a fixed theme."""
+    registered), a fixed clock and a fixed theme; Unicode drawing whatever the locale or TERM."""
+    kwargs.setdefault("ascii_only", False)
     return make_app(module=tok.module, token=tok.label, modules=[tok.module],
                     clock=lambda: FIXED_NOW, **kwargs)
 

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from ikm_tui.core.text.equivalents import ACTIONS, CommandContext, equivalent_commands, format_equivalents
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
@@ -57,6 +57,8 @@ def command_sections(module: str, listing: Listing | None, obj: ObjectInfo | Non
 class CommandScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,m,q", "close", "Close", id="commands.close", tooltip="Close the command lines"),
+        Binding("c,y", "copy", "Copy all", id="commands.copy",
+                tooltip="Copy every command line to the clipboard (OSC 52: works over SSH in most terminals)"),
     ]
 
     def __init__(self, title: str, sections: list[Section]) -> None:
@@ -74,8 +76,17 @@ class CommandScreen(ModalScreen[None]):
             parts += [Content("\n"), literal(heading, "bold"), Content("\n")]
             for line in lines:
                 parts += [literal(line, "dim" if line.lstrip().startswith("#") else ""), Content("\n")]
+        # Never wrapped (text-wrap: nowrap in app.tcss): a command broken mid-URI breaks when
+        # pasted. Wider than the dialog, it scrolls sideways; c copies them all.
         with VerticalScroll(id="commands-dialog", classes="dialog"):
             yield Static(Content.assemble(*parts), id="commands-text")
+        yield Footer()
+
+    def action_copy(self) -> None:
+        commands = [line.strip() for _, lines in self.sections for line in lines
+                    if line.strip() and not line.lstrip().startswith("#")]
+        self.app.copy_to_clipboard(safe_text("\n".join(commands), multiline=True) + "\n")
+        self.notify(f"Copied {len(commands)} command line(s) to the clipboard.", title="Commands copied")
 
     def action_close(self) -> None:
         self.dismiss(None)

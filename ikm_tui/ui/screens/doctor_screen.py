@@ -102,8 +102,9 @@ class DoctorScreen(ModalScreen[bool]):
             with VerticalScroll(id="doctor-body"):
                 yield Static(Content.assemble(*parts), id="doctor-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"Apply {len(self.todo)} repair(s)…", id="doctor-apply", variant="warning",
-                             disabled=not self.todo)
+                # "Apply 0 repair(s)" read as something to press, disabled or not (NO_COLOR).
+                label = f"Apply {len(self.todo)} repair(s)…" if self.todo else "Nothing to repair"
+                yield Button(label, id="doctor-apply", variant="warning", disabled=not self.todo)
                 yield Button("Close", id="doctor-close")
 
     def on_mount(self) -> None:

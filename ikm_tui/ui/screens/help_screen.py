@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 HELP = """\
 ikm-tui: keys, certificates and requests on a PKCS#11 token
@@ -21,6 +21,9 @@ Keys
   m        show me the command: pkcs11-tool / openssl / p11tool / runmqakm
            lines for the selected object's actions (PIN as a placeholder)
   tab      move between the token tree, the tables and the details
+  1-5      Keys, Certificates, Requests, Mechanisms, Trace tab
+  [ ]      previous / next tab
+  /        filter the table shown (label, subject, issuer, id); esc clears
   n        new certificate request (key pair made on the token)
   N        new self-signed certificate (runmqakm -cert -create)
   i        receive the CA-signed certificate (file, picker or pasted PEM;
@@ -63,6 +66,11 @@ PIN
 """
 
 
+# The dialog is 80 columns less its padding and scrollbar (app.tcss): no line may be wider,
+# or it wraps mid-sentence at 80 and 120 columns (tests/unit/test_help_text.py checks).
+HELP_WIDTH = 77
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,question_mark,q", "close", "Close", id="help.close", tooltip="Close the help"),
@@ -70,7 +78,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog"):
-            yield Static(Content(HELP))
+            yield Static(Content(HELP), id="help-text")
+        yield Footer()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -35,6 +35,10 @@ _CHAIN_WORDS = {"store": "CA certificate, stored as {label!r} if ticked below",
                 "ignored (not a CA)": "not a CA certificate: ignored"}
 
 
+def _chain_label(storable: int, ticked: bool) -> str:
+    return f"Store chain CA certs ({storable}): {'yes' if ticked else 'no, the leaf only'}"
+
+
 @dataclass(frozen=True)
 class ReceiveChoice:
     replace: bool
@@ -173,7 +177,9 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
             replace = Checkbox("Replace the key's existing certificate", id="receive-replace")
             replace.display = pv.needs_replace
             yield replace
-            chain = Checkbox(f"Store chain CA certs ({storable})", id="receive-chain")
+            # Ticked from the start: a leaf stored without its CA fails lint (chain-missing-issuer),
+            # and the label says yes/no in words, since the box's X differs only by colour.
+            chain = Checkbox(_chain_label(storable, True), value=True, id="receive-chain")
             chain.display = storable > 0
             yield chain
             # An empty CKA_ID is not copied: Java and NSS would not pair the new cert (issue #12).
@@ -211,6 +217,11 @@ class ReceivePreviewScreen(ModalScreen[ReceiveChoice | None]):
     @on(Checkbox.Changed, "#receive-force")
     def _ticked(self, event: Checkbox.Changed) -> None:
         self.query_one("#receive-apply", Button).disabled = self._blocked()
+
+    @on(Checkbox.Changed, "#receive-chain")
+    def _chain_ticked(self, event: Checkbox.Changed) -> None:
+        storable = sum(1 for c in self.preview.chain if c.action == "store")
+        event.checkbox.label = _chain_label(storable, event.value)
 
     @on(Button.Pressed, "#receive-apply")
     def _apply(self) -> None:

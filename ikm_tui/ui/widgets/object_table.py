@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
+from ikm_tui.ui import expiry
 from ikm_tui.ui.describe import class_name, first_cn, key_kind, short_id
 from ikm_tui.ui.text import literal_text as literal
 
@@ -25,11 +26,15 @@ class ObjectTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.kind = kind  # "keys" | "certs"
         self._handles: list[int] = []
+        # What show() was given last: the filter and the expiry order re-show it.
+        self._shown: tuple[Listing, Sequence[ObjectInfo], datetime] | None = None
+        self.filter_text = ""  # `/`: rows whose label, subject, issuer or id contain it
+        self.by_expiry = False  # `o` on the Certificates tab: soonest expiry first
 
     def on_mount(self) -> None:
         if self.kind == "certs":
-            # Pairing first: on a narrow terminal the Key column must not scroll out of view.
-            self.add_columns(" ", "Label", "Key", "Not after", "Subject CN", "ID")
+            # Pairing and days left first: on a narrow terminal they must not scroll out of view.
+            self.add_columns(" ", "Label", "Key", "Left", "Not after", "Subject CN", "ID")
         else:
             self.add_columns(" ", "Class", "Label", "Type", "Certificate", "ID")
 
@@ -37,8 +42,25 @@ class ObjectTable(DataTable[Text]):
     def handles(self) -> list[int]:
         return list(self._handles)
 
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._reshow()
+
+    def toggle_expiry_order(self) -> None:
+        self.by_expiry = not self.by_expiry
+        self._reshow()
+
+    def _reshow(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, listing: Listing, objects: Sequence[ObjectInfo], now: datetime) -> None:
         """Replace the rows, keeping the cursor on the same object when it is still there."""
+        self._shown = (listing, objects, now)
+        if self.filter_text:
+            objects = [o for o in objects if matches(o, self.filter_text)]
+        if self.by_expiry:
+            objects = sorted(objects, key=lambda o: expiry.sort_key(o, now))
         keep = self.current_handle()
         self.clear()
         self._handles = []
@@ -95,7 +117,7 @@ class ObjectTable(DataTable[Text]):
             not_after = cert.not_after if cert else None
             expired = not_after is not None and not_after < now
             when = literal(not_after.strftime("%Y-%m-%d") if not_after else "-",
-                           "bold red" if expired else "")
+                           expiry.EXPIRED_STYLE if expired else "")
             key_h = p.cert_to_key.get(obj.handle)
             key = listing.by_handle(key_h) if key_h is not None else None
             if key is None:
@@ -104,7 +126,8 @@ class ObjectTable(DataTable[Text]):
                 key_cell = literal(f"{key.label} ID MISMATCH", "bold yellow")
             else:
                 key_cell = literal(key.label)
-            return [marker, literal(obj.label), key_cell, when, literal(cn), literal(short_id(obj.id))]
+            return [marker, literal(obj.label), key_cell, literal(*expiry.cell(obj, now)), when, literal(cn),
+                    literal(short_id(obj.id))]
         cert_cell: Text
         if obj.cls is ObjClass.PRIVATE_KEY:
             certs = [c.label for h in p.key_to_cert.get(obj.handle, []) if (c := listing.by_handle(h))]
@@ -147,6 +170,15 @@ class ObjectTable(DataTable[Text]):
         """No rows and no current object (the token went away: nothing stale stays selected)."""
         self.clear()
         self._handles = []
+        self._shown = None
+
+
+def matches(obj: ObjectInfo, text: str) -> bool:
+    """The filter: case-insensitive substring of the label, subject, issuer or id (hex)."""
+    needle = text.casefold()
+    cert = obj.cert
+    fields = [obj.label, obj.id.hex()] + ([cert.subject, cert.issuer] if cert is not None else [])
+    return any(needle in f.casefold() for f in fields if f)
 
 
 def select_partner(keys: ObjectTable, certs: ObjectTable, listing: Listing, obj: ObjectInfo) -> None:

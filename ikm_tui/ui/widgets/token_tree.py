@@ -54,6 +54,12 @@ class TokenTree(Tree[NodeData]):
         self._token_nodes: dict[TokenRef, TreeNode[NodeData]] = {}
         self._slots: dict[TokenRef, SlotInfo] = {}
 
+    def on_mount(self) -> None:
+        if self.app.has_class("-ascii"):  # a plain terminal (ui.ascii_driver)
+            from ikm_tui.ui.ascii_driver import plain_tree
+
+            plain_tree(self)
+
     def show_modules(self, entries: list[ModuleEntry]) -> None:
         self.clear()
         self._token_nodes.clear()
