@@ -17,7 +17,7 @@ from ikm_tui.cli.certreq import (
 )
 from ikm_tui.cli.common import add_common, open_token, out
 from ikm_tui.cli.lint import add_cert_lint
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import AlreadyPresentError, IkmError, RefusedError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.model import CertFields
 from ikm_tui.core.hexid import parse_hex_id
@@ -106,6 +106,7 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--format", choices=("pem", "der"), default="pem")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="pick among certificates with the same label")
     q.add_argument("--sha256", metavar="PREFIX", help="pick by SHA-256 fingerprint prefix")
+    q.add_argument("--force", action="store_true", help=FORCE_HELP)
     q.set_defaults(func=cmd_extract)
 
     q = cs.add_parser(
@@ -214,7 +215,7 @@ def cmd_receive(args: argparse.Namespace) -> int:
         _say(f"lint {f.severity.upper()} {f.code}: {f.message}")
     if pv.existing and not args.replace:
         same = any(e.der == pv.leaf.der for e in pv.existing)
-        raise IkmError(f"The key {pv.key.label!r} already has "
+        raise RefusedError(f"The key {pv.key.label!r} already has "
                        + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
@@ -243,7 +244,12 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise IkmError(f"{args.file} holds {len(bundle.certs)} certificates; `cert add` stores one under one label.",
                        "Split the file, or use `cert receive --with-chain` for a chain that came with your cert.")
     svc, slot = open_token(args)
-    ref = svc.run(add_authority_cert, slot, bundle.certs[0], args.label)
+    try:
+        ref = svc.run(add_authority_cert, slot, bundle.certs[0], args.label)
+    except AlreadyPresentError as err:
+        # Re-adding a CA that is there is the state the operator asked for, not a failure.
+        _say(f"note: {err.cause}")
+        return 0
     _say(f"stored CA certificate {ref.label!r} id={ref.id.hex()} (category authority)")
     for line in _cert_lines(ref.fields):
         _say(line)
@@ -261,19 +267,22 @@ def cmd_extract(args: argparse.Namespace) -> int:
     cert = svc.run(find_certificate, slot, args.label, args.id, args.sha256)
     der = cert.value or b""  # find_certificate returns certificates, which always carry CKA_VALUE
     data = pem_encode(der).encode() if args.format == "pem" else der
-    _write_out(args.out, data)
+    _write_out(args.out, data, force=args.force)
     _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
     return 0
 
 
-def _write_out(path: str, data: bytes | str) -> None:
+FORCE_HELP = "replace FILE if it exists (without --force an existing file is left alone: exit status 3)"
+
+
+def _write_out(path: str, data: bytes | str, *, force: bool = False) -> None:
     """Write a certificate, request or public key to --out (core/files.py policy, 0644).
 
-    The CLI replaces an existing --out file, as it always has: naming the file is the order.
-    The TUI asks first. (A later change may align them.)
+    An existing file is replaced only with --force: the TUI asks before it overwrites, and a
+    script that reuses a name must say so too.
     """
     try:
-        write_file(path, data, overwrite=True, mode=PUBLIC_MODE)
+        write_file(path, data, overwrite=force, mode=PUBLIC_MODE)
     except OSError as exc:
         raise write_error(path, exc) from None
 
@@ -294,7 +303,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     plan = svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256)
     if not args.yes:
         print_plan(plan, "would delete")
-        raise IkmError("Nothing was deleted.", "Add --yes to delete what is listed above.")
+        raise RefusedError("Nothing was deleted.", "Add --yes to delete what is listed above.")
     done = svc.run(apply_delete, slot, plan)
     from ikm_tui.core.ops.plans import describe
 

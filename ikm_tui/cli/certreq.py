@@ -8,7 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
-from ikm_tui.core.errors import IkmError
+from ikm_tui.cli.exitcodes import UsageError
+from ikm_tui.core.errors import IkmError, RefusedError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509.names import KEY_TYPES
@@ -48,10 +49,23 @@ def _csv(values: list[str] | None) -> list[str]:
     return out_list
 
 
+def key_type(text: str) -> str:
+    """argparse type for --key-type: a refusal that says why, not argparse's bare "invalid choice"."""
+    value = text.strip().lower()
+    if value in KEY_TYPES:
+        return value
+    kind, _, size = value.partition(":")
+    if kind == "rsa" and size.isdigit() and int(size) < 2048:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} refused: RSA keys under 2048 bits are disallowed (NIST SP 800-131A since 2013; "
+            "browsers, Java and OpenSSL at security level 2 reject them). Use rsa:2048 or larger, or ec:p256")
+    raise argparse.ArgumentTypeError(f"unknown key type {text!r}: use one of {', '.join(KEY_TYPES)}")
+
+
 def _add_key_options(p: argparse.ArgumentParser, *, key: bool = True) -> None:
     if key:
         p.add_argument("--label", required=True, help="label of the new key pair (and of its request/certificate)")
-        p.add_argument("--key-type", required=True, choices=KEY_TYPES, metavar="TYPE",
+        p.add_argument("--key-type", required=True, type=key_type, metavar="TYPE",
                        help=f"one of {', '.join(KEY_TYPES)} (only those the token supports work; "
                             "see `certreq capabilities`)")
         p.add_argument("--id", metavar="HEX", help="CKA_ID in hex; default: SHA-1 of the public key "
@@ -107,6 +121,8 @@ def register(subparsers: Subparsers) -> None:
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--out", required=True, metavar="FILE")
+    c.add_argument("--force", action="store_true",
+                   help="replace FILE if it exists (without --force an existing file is left alone: exit status 3)")
     c.set_defaults(func=cmd_extract)
 
     c = sub.add_parser("delete", help="delete a pending request (and with --with-key its key pair)")
@@ -136,9 +152,9 @@ def _key_id(args: argparse.Namespace) -> bytes | None:
     try:
         value = parse_hex_id(args.id)
     except ValueError:
-        raise IkmError(f"--id {args.id!r} is not hex.", "Give it as hex digits, e.g. --id 01a2.") from None
+        raise UsageError(f"--id {args.id!r} is not hex.", "Give it as hex digits, e.g. --id 01a2.") from None
     if not value:
-        raise IkmError("--id is empty.", "Give at least one byte, or leave --id out.")
+        raise UsageError("--id is empty.", "Give at least one byte, or leave --id out.")
     return value
 
 
@@ -163,7 +179,7 @@ def _confirm_ed25519(args: argparse.Namespace) -> None:
         answer = input("Create an Ed25519 key on this token anyway? [y/N] ").strip().lower()
         if answer in ("y", "yes"):
             return
-    raise IkmError("Ed25519 key not created: it needs confirmation.", "Add --yes to confirm.")
+    raise RefusedError("Ed25519 key not created: it needs confirmation.", "Add --yes to confirm.")
 
 
 def _progress(stage: str, text: str) -> None:
@@ -171,10 +187,11 @@ def _progress(stage: str, text: str) -> None:
         print(f"{text}...", file=sys.stderr, flush=True)
 
 
-def _write(path: str, text: str) -> None:
-    # Same policy as `cert extract`: --out is an explicit order, so an existing file is replaced.
+def _write(path: str, text: str, *, force: bool = True) -> None:
+    # create/recreate replace their --out (checked before the keygen, which a refusal afterwards
+    # would strand); `certreq extract`, like `cert extract`, needs --force for that.
     try:
-        write_file(path, text, overwrite=True, mode=PUBLIC_MODE)
+        write_file(path, text, overwrite=force, mode=PUBLIC_MODE)
     except OSError as exc:
         raise write_error(path, exc) from None
 
@@ -264,7 +281,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
     _check_out(args.out)
     svc, slot = open_token(args)
-    _write(args.out, svc.run(extract, slot, args.label))
+    _write(args.out, svc.run(extract, slot, args.label), force=args.force)
     out(f"request {args.label!r} written to {args.out}")
     return 0
 
@@ -273,7 +290,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.pending import delete
 
     if not args.yes:
-        raise IkmError(f"Not deleting request {args.label!r} without --yes.", "Add --yes to confirm.")
+        raise RefusedError(f"Not deleting request {args.label!r} without --yes.", "Add --yes to confirm.")
     svc, slot = open_token(args, login=True if args.with_key else None)
     done = svc.run(delete, slot, args.label, with_key=args.with_key)
     out(f"deleted {', '.join(done)} of {args.label!r}")

@@ -7,8 +7,8 @@ import argparse
 from ikm_tui.core.text.explain import explain, lookup
 
 EXIT_KNOWN = 0
-# Same status argparse uses for bad usage: scripts treat "could not explain" as a usage problem.
-EXIT_UNKNOWN = 2
+# "Not found" in the exit-status table (cli/exitcodes.py): the command line was fine, the code is unknown.
+EXIT_UNKNOWN = 4
 
 _EPILOG = """\
 examples:
@@ -20,7 +20,7 @@ examples:
   ikm-tui explain CTGSK3026W           (runmqakm/gskcapicmd messages; paste the whole line if you like)
   ikm-tui explain GSK_KEY_LABEL_NOT_FOUND
 
-exit status: 0 when the code is known, 2 when it is not.
+exit status: 0 when the code is known, 4 when it is not.
 """
 
 
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the explanation; 0 when the code is known, 2 when it is not."""
+    """Print the explanation; 0 when the code is known, 4 when it is not."""
     code = " ".join(args.code)
     print(explain(code))
     return EXIT_KNOWN if lookup(code) is not None else EXIT_UNKNOWN

@@ -14,8 +14,8 @@ from ikm_tui.core.text.equivalents import (
 )
 from ikm_tui.core.sanitize import safe_text
 
-# Same status argparse uses for bad usage, like `explain` does for an unknown code.
-EXIT_UNKNOWN = 2
+# "Not found" in the exit-status table (cli/exitcodes.py), like `explain` for an unknown code.
+EXIT_UNKNOWN = 4
 
 _EPILOG = """\
 examples:
@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the equivalents; 0 when the action is known, 2 when it is not."""
+    """Print the equivalents; 0 when the action is known, 4 when it is not."""
     if not args.action:
         width = max(len(a) for a in ACTIONS)
         for a in ACTIONS.values():

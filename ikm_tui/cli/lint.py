@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ikm_tui.cli.common import add_common, open_token, print_json
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import IkmError, NotFoundError
 from ikm_tui.core.sanitize import safe_text
 
 LINT_EPILOG = """\
@@ -110,7 +110,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
     hits = [o for o in certs if o.label == args.target and o.value is not None]
     if not hits:
         labels = ", ".join(repr(o.label) for o in certs) or "none"
-        raise IkmError(f"No file and no certificate labelled {args.target!r} on token {listing.token.label!r}.",
+        raise NotFoundError(f"No file and no certificate labelled {args.target!r} on token {listing.token.label!r}.",
                        f"Give a file, or one of the certificate labels: {labels}.")
     # Duplicate labels: every certificate of that label is linted (and named by its CKA_ID).
     named = [(f"{o.label} (id {o.id.hex() or '-'})" if len(hits) > 1 else o.label, o.value or b"") for o in hits]

@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui import __version__
+from ikm_tui.cli import exitcodes
 from ikm_tui.cli.common import add_common, open_token, print_json, refuse_pin_argv, show_commands
+from ikm_tui.cli.exitcodes import EPILOG as EXIT_EPILOG
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 
@@ -37,7 +39,10 @@ the runmqakm -certreq / -cert -receive flow, on the token:
 
 The PIN is never a command-line value: it is prompted for on a terminal, read from
 --pin-file FILE (mode 0600) or taken from $IKM_PIN.
-"""
+
+more: `ikm-tui help TOPIC` (exit-codes, json, pin, completion), `ikm-tui completion bash|zsh|fish`.
+
+""" + EXIT_EPILOG
 
 
 class IkmArgumentParser(argparse.ArgumentParser):
@@ -103,7 +108,7 @@ def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"ikm-tui {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"ikm-tui {__version__}")
     add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IkmArgumentParser)
 
@@ -302,7 +307,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     refusal = refuse_pin_argv(argv)
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)
-        return 2
+        return exitcodes.USAGE
+    try:
+        try:
+            status = _run(argv)
+        except SystemExit:  # argparse's --help, --version and usage errors: flushed here too
+            sys.stdout.flush()
+            raise
+        # Flushed inside the handlers: a closed pipe then raises BrokenPipeError below.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (`ikm-tui list | head -1`): say nothing, as cat and ls do, and
+        # point stdout at /dev/null so the interpreter's final flush cannot complain either.
+        import os
+
+        hangup.close_sessions()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exitcodes.BROKEN_PIPE
+    except Exception as exc:  # noqa: BLE001 - the last guard: no traceback ever reaches the user
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, said in one line; the traceback only with IKM_DEBUG=1 (it never holds a PIN:
+    Pin's repr is masked, and tracebacks show no local values)."""
+    import os
+
+    if os.environ.get("IKM_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    print(safe_text(f"ikm-tui: internal error: {type(exc).__name__}: {exc}", multiline=True), file=sys.stderr)
+    print("What to do: report this as a bug in ikm-tui (run with IKM_DEBUG=1 for the traceback).",
+          file=sys.stderr)
+    return exitcodes.FAILED
+
+
+def _run(argv: list[str]) -> int:
+    from ikm_tui.core.p11 import hangup
+
     word = command_word(argv)
     parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
     args = parser.parse_args(argv)
@@ -328,11 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return hangup.HANGUP_EXIT
     except IkmError as err:
+        sys.stdout.flush()  # what the command printed before the error comes first
         print(safe_text(f"ikm-tui: {err}", multiline=True), file=sys.stderr)
-        return 1
+        return exitcodes.exit_status(err)
     except KeyboardInterrupt:
         print("ikm-tui: interrupted", file=sys.stderr)
-        return 130
+        return exitcodes.INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ikm_tui.cli.cert import RAW, _say
 from ikm_tui.cli.common import add_common, get_pin, open_token, read_pin_file
+from ikm_tui.cli.exitcodes import PinError
 from ikm_tui.core.errors import IkmError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ def cmd_pin_change(args: argparse.Namespace) -> int:
         new = read_pin_file(args.new_pin_file)
     else:
         if not sys.stdin.isatty():
-            raise IkmError("The new PIN is needed but there is no terminal to ask on.",
+            raise PinError("The new PIN is needed but there is no terminal to ask on.",
                            "Use --new-pin-file FILE (mode 0600).")
         new = Pin(getpass.getpass("New user PIN: "))
         svc.run(check_pin_length, slot, new)

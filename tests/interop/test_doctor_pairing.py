@@ -147,7 +147,7 @@ def test_extract_speaks_of_extracting(token: Any, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert out.read_text().startswith("-----BEGIN CERTIFICATE-----")
     res = run_cli(token, "cert", "extract", "nope", "--out", str(out))
-    assert res.returncode == 1 and "Extracting the certificate failed" in res.stderr
+    assert res.returncode == 4 and "Extracting the certificate failed" in res.stderr
     assert "Deleting" not in res.stderr
 
 

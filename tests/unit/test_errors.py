@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     (["explain", "0xA0"], 0, "CKR_PIN_INCORRECT"),
     (["explain", "CTGSK3026W", "The", "key", "file", '"pkcs11"', "does", "not", "exist"], 0, "tokenlabel"),
     (["explain", "CTGSK3034W"], 0, "ikm-tui cert receive FILE"),
-    (["explain", "nonsense"], 2, "unknown code"),
+    (["explain", "nonsense"], 4, "unknown code"),
 ])
 def test_cli_explain(argv: list[str], status: int, fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = _parser().parse_args(argv)

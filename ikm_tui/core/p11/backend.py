@@ -14,7 +14,7 @@ import pkcs11.exceptions as p11x
 from pkcs11 import Attribute, Mechanism, MechanismFlag, Object, Session, Token, TokenFlag
 
 from ikm_tui.core import uri as uris
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError, from_exception, NotFoundError
 from ikm_tui.core.p11.lockout import LoginResult, after_failure, check_before_login
 from ikm_tui.core.model import (
     Listing,
@@ -59,7 +59,7 @@ class Backend:
     def __init__(self, module_path: str) -> None:
         self.module_path = canonical(module_path)
         if not os.path.exists(self.module_path):
-            raise IkmError(
+            raise NotFoundError(
                 f"PKCS#11 module {module_path!r} does not exist.",
                 "Give the path of an installed module with --module (e.g. "
                 "/usr/lib/softhsm/libsofthsm2.so or /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so), "
