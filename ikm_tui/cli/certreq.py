@@ -7,7 +7,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ikm_tui.cli.common import add_common, open_token, out, print_json
+from ikm_tui.cli.common import add_common, open_token, out
+from ikm_tui.cli.jsonout import add_json, emit, result
 from ikm_tui.cli.exitcodes import UsageError
 from ikm_tui.core.errors import IkmError, RefusedError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
@@ -99,48 +100,67 @@ def register(subparsers: Subparsers) -> None:
     c.add_argument("--store", choices=("auto", "token", "file"), default="auto",
                    help="keep the pending request on the token (auto: falls back to a file if the token "
                         "refuses data objects)")
+    add_json(c, "certreq-create")
     c.set_defaults(func=cmd_create)
 
-    c = sub.add_parser("capabilities", help="key types and hashes this token can generate and sign with")
+    c = sub.add_parser("capabilities", help="key types and hashes this token can generate and sign with",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq capabilities\n  ikm-tui certreq capabilities --json\n")
     add_common(c, top=False)
-    c.add_argument("--json", action="store_true")
+    add_json(c, "certreq-capabilities", capture=False)
     c.set_defaults(func=cmd_capabilities)
 
-    c = sub.add_parser("list", help="pending requests (on the token, and files kept for it)")
+    c = sub.add_parser("list", help="pending requests (on the token, and files kept for it)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq list\n  ikm-tui certreq list --json\n")
     add_common(c, top=False)
-    c.add_argument("--json", action="store_true")
+    add_json(c, "certreq-list", capture=False)
     c.set_defaults(func=cmd_list)
 
-    c = sub.add_parser("details", help="show one pending request")
+    c = sub.add_parser("details", help="show one pending request",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq details web1\n  ikm-tui certreq details web1 --json\n")
     add_common(c, top=False)
     c.add_argument("label")
-    c.add_argument("--json", action="store_true")
+    add_json(c, "certreq-details", capture=False)
     c.set_defaults(func=cmd_details)
 
-    c = sub.add_parser("extract", help="write a pending request to a PEM file")
+    c = sub.add_parser("extract", help="write a pending request to a PEM file",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq extract web1 --out web1.csr\n"
+                              "  ikm-tui certreq extract web1 --out web1.csr --force   # replace the file\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--out", required=True, metavar="FILE")
     c.add_argument("--force", action="store_true",
                    help="replace FILE if it exists (without --force an existing file is left alone: exit status 3)")
+    add_json(c, "certreq-extract")
     c.set_defaults(func=cmd_extract)
 
-    c = sub.add_parser("delete", help="delete a pending request (and with --with-key its key pair)")
+    c = sub.add_parser("delete", help="delete a pending request (and with --with-key its key pair)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq delete web1 --yes\n"
+                              "  ikm-tui certreq delete web1 --yes --with-key   # the key pair too\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--yes", action="store_true", help="really delete (required)")
     c.add_argument("--with-key", action="store_true",
                    help="also delete the key pair (refused when a certificate uses it)")
+    add_json(c, "certreq-delete")
     c.set_defaults(func=cmd_delete)
 
     c = sub.add_parser("recreate", help="a new request for an existing key (re-signed on the token)",
                        description="Sign a new request with the key labelled LABEL. Subject, SANs, key "
-                                   "usage and EKU default to the pending request's.")
+                                   "usage and EKU default to the pending request's.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq recreate web1 --out web1.csr\n"
+                              "  ikm-tui certreq recreate web1 --subject \"CN=web1,O=New\" --out web1.csr\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--subject", metavar="DN", help=_DN_HELP)
     _add_key_options(c, key=False)
     c.add_argument("--out", required=True, metavar="FILE")
+    add_json(c, "certreq-recreate")
     c.set_defaults(func=cmd_recreate)
 
 
@@ -207,6 +227,8 @@ def cmd_create(args: argparse.Namespace) -> int:
                   _csv(args.key_usage), _csv(args.eku), args.hash, key_id, progress=_progress, store=args.store)
     _write(args.out, res.pem)
     where = "on the token" if res.where == "token" else f"in {res.path}"
+    result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out, stored=res.where,
+           path=res.path, warnings=list(res.warnings))
     out(f"created {res.key_type} key pair {res.label!r} id={res.key_id.hex()} on the token; "
         f"request written to {args.out} and kept {where}")
     for w in res.warnings:
@@ -221,7 +243,7 @@ def cmd_capabilities(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     caps = svc.run(capabilities, slot)
     if args.json:
-        print_json({"key_types": [
+        emit("certreq-capabilities", {"key_types": [
             {"key_type": c.key_type, "supported": c.supported, "reason": c.reason, "warning": c.warning,
              "default_hash": c.default_hash,
              "hashes": [{"hash": h.name or None, "supported": h.supported, "mechanism": h.mechanism,
@@ -250,7 +272,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     reqs = svc.run(list_requests, slot)
     if args.json:
-        print_json({"requests": [_req_json(r) for r in reqs]})
+        emit("certreq-list", {"requests": [_req_json(r) for r in reqs]})
         return 0
     if not reqs:
         print("no pending requests")
@@ -267,7 +289,7 @@ def cmd_details(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     r = svc.run(request_details, slot, args.label)
     if args.json:
-        print_json(_req_json(r))
+        emit("certreq-details", _req_json(r))
         return 0
     for k, v in _req_json(r).items():
         if isinstance(v, list):
@@ -282,6 +304,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     _check_out(args.out)
     svc, slot = open_token(args)
     _write(args.out, svc.run(extract, slot, args.label), force=args.force)
+    result(args, label=args.label, out=args.out)
     out(f"request {args.label!r} written to {args.out}")
     return 0
 
@@ -293,6 +316,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         raise RefusedError(f"Not deleting request {args.label!r} without --yes.", "Add --yes to confirm.")
     svc, slot = open_token(args, login=True if args.with_key else None)
     done = svc.run(delete, slot, args.label, with_key=args.with_key)
+    result(args, label=args.label, deleted=list(done), with_key=bool(args.with_key))
     out(f"deleted {', '.join(done)} of {args.label!r}")
     if not args.with_key:
         out("the key pair stays on the token (use --with-key to delete it too)")
@@ -308,6 +332,7 @@ def cmd_recreate(args: argparse.Namespace) -> int:
                   _csv(args.san) if args.san else None, _csv(args.key_usage) if args.key_usage else None,
                   _csv(args.eku) if args.eku else None, args.hash, progress=_progress)
     _write(args.out, res.pem)
+    result(args, label=res.label, key_id=res.key_id.hex(), out=args.out, warnings=list(res.warnings))
     out(f"new request for {res.label!r} (id={res.key_id.hex()}) written to {args.out}; it replaces the pending one")
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Any
 
-from ikm_tui.cli.common import add_common, open_token, print_json
+from ikm_tui.cli.common import add_common, open_token
+from ikm_tui.cli.jsonout import add_json, emit
 from ikm_tui.core.errors import IkmError, NotFoundError
 from ikm_tui.core.sanitize import safe_text
 
@@ -51,7 +52,7 @@ def _add_lint(subparsers: Any, name: str) -> argparse.ArgumentParser:
                    help="intended use, checked against the EKU (default: what the EKU says)")
     p.add_argument("--at", metavar="DATE", type=_date,
                    help="judge validity at DATE (YYYY-MM-DD[THH:MM], UTC) instead of now")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(p, "lint", capture=False)
     p.set_defaults(func=cmd_lint)
     return p
 
@@ -133,7 +134,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         errors += sum(f.severity == "error" for f in findings)
         report.append((name, use, findings))
     if args.json:
-        print_json({"certificates": [
+        emit("lint", {"certificates": [
             {"name": name, "intended_use": use,
              "findings": [{"code": f.code, "severity": f.severity, "message": f.message} for f in findings]}
             for name, use, findings in report], "errors": errors})

@@ -154,6 +154,42 @@ def test_every_case_has_its_status(world: World, monkeypatch: pytest.MonkeyPatch
     assert not wrong, "\n".join(wrong)
 
 
+def test_json_output_validates_against_its_schema(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Every case again with --json: what stdout carries validates against the command's schema file."""
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from ikm_tui.cli.jsonout import schema_path
+
+    tok = world.tok
+    common = ["--module", tok.module, "--token", tok.label]
+    parser = build_parser()
+    checked = set()
+    for argv, pin, want in CASES:
+        if want == ex.USAGE or argv[:2] == ["list", "--pin"]:
+            continue
+        args = [_expand(a, world) for a in argv]
+        # Re-run what already ran: files exist now, labels are gone. Those cases fail differently
+        # (still with a document for action commands); the schema holds either way.
+        ns = parser.parse_args([*common, *args, "--json"])
+        got = run([*common, *args, "--json"], pin=tok.pin if pin == "PIN" else pin, monkeypatch=monkeypatch)
+        out = capsys.readouterr().out
+        name = ns.json_schema
+        if not out:
+            assert got != ex.OK and not ns.json_capture, (args, got)
+            continue
+        doc = json.loads(out)
+        assert doc["schema"] == f"ikm-tui/{name}/v1"
+        schema = json.loads(schema_path(name).read_text())
+        errors = sorted(Draft202012Validator(schema).iter_errors(doc), key=str)
+        assert not errors, (args, [e.message for e in errors[:3]])
+        checked.add(name)
+    assert checked >= {"tokens", "list", "explain", "howto", "cert-receive", "cert-doctor", "lint", "cert-add",
+                       "cert-extract", "key-export-public", "certreq-details", "certreq-list"}
+
+
 def test_pin_file_too_open_and_module_or_token_missing(world: World, monkeypatch: pytest.MonkeyPatch, capsys: Any,
                                                        tmp_path: Path) -> None:
     tok = world.tok
