@@ -67,7 +67,7 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
     The imports are here, not at the top, so the commands above start without them; a module
     that fails to import fails the command line loudly instead of hiding its commands.
     """
-    from ikm_tui.cli import cert, certreq, explain, howto, keys, lint, pin
+    from ikm_tui.cli import cert, certreq, completion, explain, helptopics, howto, keys, lint, pin
 
     return {
         "explain": explain.register,
@@ -77,6 +77,8 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "key": keys.register,
         "pin": pin.register,
         "lint": lint.register,  # the top-level alias of `cert lint`
+        "completion": completion.register,
+        "help": helptopics.register,
     }
 # Top-level options (add_common(top=True)) that take a value, and those that take none.
 _TOP_VALUE_OPTIONS = ("--module", "--token", "--pin-file", "--trace")
