@@ -14,6 +14,7 @@ from ikm_tui.cli.certreq import (
     _key_id,
     _progress,
     _write,
+    usages,
 )
 from ikm_tui.cli.common import add_common, open_token, out
 from ikm_tui.cli.jsonout import add_json, result
@@ -187,9 +188,9 @@ def cmd_cert_create(args: argparse.Namespace) -> int:
     _check_out(args.out)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
+    key_usage, eku = usages(args)
     res = svc.run(create_self_signed, slot, args.key_type, args.label, args.subject, _csv(args.san),
-                  _csv(args.key_usage), _csv(args.eku), args.hash, args.days, key_id, is_ca=args.ca,
-                  progress=_progress)
+                  key_usage, eku, args.hash, args.days, key_id, is_ca=args.ca, progress=_progress)
     if args.out:
         _write(args.out, res.pem)
     result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out)

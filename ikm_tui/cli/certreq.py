@@ -13,6 +13,7 @@ from ikm_tui.cli.exitcodes import UsageError
 from ikm_tui.core.errors import IkmError, RefusedError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
+from ikm_tui.core.x509.defaults import DEFAULT_EKU, default_key_usage
 from ikm_tui.core.x509.names import KEY_TYPES
 
 if TYPE_CHECKING:
@@ -75,8 +76,12 @@ def _add_key_options(p: argparse.ArgumentParser, *, key: bool = True) -> None:
                    help="subject alternative name DNS:name, IP:addr, email:addr or URI:uri; repeat or comma-separate")
     p.add_argument("--key-usage", action="append", metavar="LIST",
                    help="e.g. digitalSignature,keyEncipherment. Decrypt/unwrap are only enabled on the key "
-                        "for keyEncipherment/dataEncipherment")
-    p.add_argument("--eku", action="append", metavar="LIST", help="e.g. serverAuth,clientAuth")
+                        "for keyEncipherment/dataEncipherment." + (
+                            " Default, as in the TUI form: digitalSignature (+keyEncipherment for RSA); "
+                            "--key-usage '' for none" if key else ""))
+    p.add_argument("--eku", action="append", metavar="LIST",
+                   help="e.g. serverAuth,clientAuth" + (
+                       f". Default, as in the TUI form: {DEFAULT_EKU}; --eku '' for none" if key else ""))
     p.add_argument("--hash", choices=("sha256", "sha384", "sha512"),
                    help="signature hash (default: matched to the key; not for ed25519)")
     p.add_argument("--yes", action="store_true", help="confirm without asking (needed for ed25519 off a terminal)")
@@ -202,6 +207,14 @@ def _confirm_ed25519(args: argparse.Namespace) -> None:
     raise RefusedError("Ed25519 key not created: it needs confirmation.", "Add --yes to confirm.")
 
 
+def usages(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """--key-usage and --eku, or the TUI form's defaults for a new key (none for a CA: --ca sets its own)."""
+    ca = getattr(args, "ca", False)
+    ku = args.key_usage if args.key_usage is not None else ([] if ca else [default_key_usage(args.key_type)])
+    eku = args.eku if args.eku is not None else ([] if ca else [DEFAULT_EKU])
+    return _csv(ku), _csv(eku)
+
+
 def _progress(stage: str, text: str) -> None:
     if stage != "done":
         print(f"{text}...", file=sys.stderr, flush=True)
@@ -223,8 +236,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     _check_out(args.out)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
+    key_usage, eku = usages(args)
     res = svc.run(create_request, slot, args.key_type, args.label, args.subject, _csv(args.san),
-                  _csv(args.key_usage), _csv(args.eku), args.hash, key_id, progress=_progress, store=args.store)
+                  key_usage, eku, args.hash, key_id, progress=_progress, store=args.store)
     _write(args.out, res.pem)
     where = "on the token" if res.where == "token" else f"in {res.path}"
     result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out, stored=res.where,

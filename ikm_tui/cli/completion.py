@@ -160,11 +160,9 @@ def register(subparsers: Subparsers) -> None:
                                           "ikm-tui's own parser.",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("shell", choices=tuple(SHELLS), metavar="SHELL", help="bash, zsh or fish")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_parser=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ikm_tui.cli.main import build_parser
-
-    print(SHELLS[args.shell](walk(build_parser())), end="")
+    print(SHELLS[args.shell](walk(args.root_parser)), end="")
     return 0

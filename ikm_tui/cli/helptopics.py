@@ -69,12 +69,11 @@ def register(subparsers: Subparsers) -> None:
                               description="Show a help topic, or the --help of a command.",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topic", nargs="*", metavar="TOPIC|COMMAND", help=", ".join(TOPICS) + ", or a command")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, needs_parser=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from ikm_tui.cli.exitcodes import NOT_FOUND
-    from ikm_tui.cli.main import build_parser
 
     if not args.topic:
         print("topics: " + ", ".join(TOPICS) + "\ncommands: `ikm-tui help COMMAND` (e.g. `ikm-tui help cert receive`)")
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.topic) == 1 and args.topic[0] in TOPICS:
         print(TOPICS[args.topic[0]](), end="")
         return 0
-    parser: argparse.ArgumentParser = build_parser()
+    parser: argparse.ArgumentParser = args.root_parser
     for word in args.topic:
         subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
         if not subs or word not in subs[0].choices:

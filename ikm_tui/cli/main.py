@@ -361,6 +361,9 @@ def _run(argv: list[str]) -> int:
     word = command_word(argv)
     parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
     args = parser.parse_args(argv)
+    if getattr(args, "needs_parser", False):
+        # `completion` and `help` read the whole tree (importing this module would be a cycle).
+        args.root_parser = parser
     try:
         if getattr(args, "command", None) is None:
             from ikm_tui.cli.tui import run_tui

@@ -55,7 +55,7 @@ def world(service: Any, module_path: str, tmp_path_factory: pytest.TempPathFacto
     with pytest.MonkeyPatch.context() as mp:
         common = ["--module", tok.module, "--token", tok.label]
         assert run([*common, "cert", "create", "--label", "web", "--key-type", "ec:p256", "--subject", "CN=web",
-                    "--out", str(w.web_pem)], pin=tok.pin, monkeypatch=mp) == 0
+                    "--san", "DNS:web", "--out", str(w.web_pem)], pin=tok.pin, monkeypatch=mp) == 0
         assert run([*common, "certreq", "create", "--label", "req", "--key-type", "ec:p256", "--subject", "CN=req",
                     "--out", w.path("req.csr")], pin=tok.pin, monkeypatch=mp) == 0
     yield w
