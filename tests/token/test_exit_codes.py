@@ -266,3 +266,21 @@ def test_wrong_pin(token: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # Last in the file: deleting this token afterwards confuses SoftHSM's view until a rescan.
     assert run(["--module", token.module, "--token", token.label, "list", "--login"], pin="00000000",
                monkeypatch=monkeypatch) == ex.PIN
+
+
+def test_demo_without_softhsm_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A pip/pipx user without SoftHSM: what to install, no traceback, no `make demo` (issue #15)."""
+    from ikm_tui.core.p11 import softhsm
+
+    monkeypatch.setattr(softhsm, "softhsm_module", lambda: None)
+    assert run(["demo", "--no-tui"], pin=None, monkeypatch=monkeypatch) == ex.NOT_FOUND
+    err = capsys.readouterr().err
+    assert "SoftHSM2 is not installed" in err and "apt install softhsm2" in err
+    assert "make demo" not in err and "Traceback" not in err
+    assert run(["demo", "--no-tui", "--json"], pin=None, monkeypatch=monkeypatch) == ex.NOT_FOUND
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "ikm-tui/demo/v1" and doc["error"]["exit_status"] == ex.NOT_FOUND
+    assert doc["token"] is None
