@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import sys
 from dataclasses import dataclass
@@ -337,8 +336,10 @@ def from_exception(exc: BaseException, operation: str | None = None) -> IkmError
     """Translate any exception from python-pkcs11 (or ours) into an IkmError."""
     if isinstance(exc, IkmError):
         if operation and not exc.operation:
-            # A copy, not a new IkmError: the subclass (NotFoundError, RefusedError) is the CLI's exit status.
-            named = copy.copy(exc)
+            # A copy, not a new IkmError: the subclass (NotFoundError, RefusedError) is the CLI's exit
+            # status. Made without __init__ (subclasses such as LoginError take other arguments).
+            named = type(exc).__new__(type(exc), *exc.args)
+            named.__dict__.update(exc.__dict__)
             named.operation = operation
             return named
         return exc
