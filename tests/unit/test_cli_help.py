@@ -73,3 +73,20 @@ def test_version_flags(capsys: pytest.CaptureFixture[str]) -> None:
             main([flag])
         assert exc.value.code == 0
         assert capsys.readouterr().out.strip() == f"ikm-tui {__version__}"
+
+
+def test_unexpected_failure_is_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from ikm_tui.cli import explain
+
+    def boom(args: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(explain, "run", boom)
+    monkeypatch.delenv("IKM_DEBUG", raising=False)
+    assert main(["explain", "0xA0"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: a bug" in err and "Traceback" not in err and "IKM_DEBUG=1" in err
+    monkeypatch.setenv("IKM_DEBUG", "1")
+    assert main(["explain", "0xA0"]) == 1
+    assert "Traceback" in capsys.readouterr().err
