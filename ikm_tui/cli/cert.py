@@ -169,6 +169,7 @@ def add_cert_create(cert_subparsers: Subparsers) -> argparse.ArgumentParser:
     c.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
     c.add_argument("--ca", action="store_true", help="a CA certificate (basicConstraints CA, keyCertSign)")
     c.add_argument("--out", metavar="FILE", help="also write the certificate (PEM) here")
+    c.add_argument("--force", action="store_true", help=FORCE_HELP)
     add_json(c, "cert-create")
     c.set_defaults(func=cmd_cert_create)
     return c
@@ -185,14 +186,14 @@ def cmd_cert_create(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.requests import create_self_signed
 
     key_id = _key_id(args)
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
     key_usage, eku = usages(args)
     res = svc.run(create_self_signed, slot, args.key_type, args.label, args.subject, _csv(args.san),
                   key_usage, eku, args.hash, args.days, key_id, is_ca=args.ca, progress=_progress)
     if args.out:
-        _write(args.out, res.pem)
+        _write(args.out, res.pem, force=args.force)
     result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out)
     out(f"created {res.key_type} key pair and self-signed certificate {res.label!r} id={res.key_id.hex()} "
         f"on the token" + (f"; certificate written to {args.out}" if args.out else ""))

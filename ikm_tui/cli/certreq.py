@@ -32,7 +32,7 @@ examples:
   ikm-tui certreq list --json           pending requests kept on the token
   ikm-tui certreq details web1
   ikm-tui certreq extract web1 --out web1.csr
-  ikm-tui certreq recreate web1 --subject "CN=web1.example.com,O=Example 2" --out web1.csr
+  ikm-tui certreq recreate web1 --subject "CN=web1.example.com,O=Example 2" --out web1.csr --force
   ikm-tui certreq delete web1 --yes     the request only; add --with-key to delete the key pair too
 
 The key pair is generated on the token (private, sensitive, never extractable) and the request
@@ -102,6 +102,7 @@ def register(subparsers: Subparsers) -> None:
     c.add_argument("--subject", required=True, metavar="DN", help=_DN_HELP)
     _add_key_options(c)
     c.add_argument("--out", required=True, metavar="FILE", help="write the request (PEM) here")
+    c.add_argument("--force", action="store_true", help=FORCE_OUT_HELP)
     c.add_argument("--store", choices=("auto", "token", "file"), default="auto",
                    help="keep the pending request on the token (auto: falls back to a file if the token "
                         "refuses data objects)")
@@ -137,8 +138,7 @@ def register(subparsers: Subparsers) -> None:
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--out", required=True, metavar="FILE")
-    c.add_argument("--force", action="store_true",
-                   help="replace FILE if it exists (without --force an existing file is left alone: exit status 3)")
+    c.add_argument("--force", action="store_true", help=FORCE_OUT_HELP)
     add_json(c, "certreq-extract")
     c.set_defaults(func=cmd_extract)
 
@@ -158,13 +158,15 @@ def register(subparsers: Subparsers) -> None:
                        description="Sign a new request with the key labelled LABEL. Subject, SANs, key "
                                    "usage and EKU default to the pending request's.",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="examples:\n  ikm-tui certreq recreate web1 --out web1.csr\n"
+                       epilog="examples:\n  ikm-tui certreq recreate web1 --out web1-new.csr\n"
+                              "  ikm-tui certreq recreate web1 --out web1.csr --force   # replace the old file\n"
                               "  ikm-tui certreq recreate web1 --subject \"CN=web1,O=New\" --out web1.csr\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--subject", metavar="DN", help=_DN_HELP)
     _add_key_options(c, key=False)
     c.add_argument("--out", required=True, metavar="FILE")
+    c.add_argument("--force", action="store_true", help=FORCE_OUT_HELP)
     add_json(c, "certreq-recreate")
     c.set_defaults(func=cmd_recreate)
 
@@ -183,13 +185,20 @@ def _key_id(args: argparse.Namespace) -> bytes | None:
     return value
 
 
-def _check_out(path: str | None) -> None:
+FORCE_OUT_HELP = "replace FILE if it exists (without --force an existing file is left alone: exit status 3)"
+
+
+def _check_out(path: str | None, force: bool = False) -> None:
     # Checked before the keygen: failing to write afterwards would leave a request the user never got.
     if path is None:
         return
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
         raise IkmError(f"Cannot write {path}: {parent} is not a writable directory.", "Give another --out.")
+    if not force and os.path.lexists(path):
+        # The TUI asks before it overwrites a file; the CLI needs --force for it.
+        raise RefusedError(f"{path} exists; nothing was created and the file was not replaced.",
+                           "Give another --out, or add --force to replace it.")
 
 
 def _confirm_ed25519(args: argparse.Namespace) -> None:
@@ -220,9 +229,9 @@ def _progress(stage: str, text: str) -> None:
         print(f"{text}...", file=sys.stderr, flush=True)
 
 
-def _write(path: str, text: str, *, force: bool = True) -> None:
-    # create/recreate replace their --out (checked before the keygen, which a refusal afterwards
-    # would strand); `certreq extract`, like `cert extract`, needs --force for that.
+def _write(path: str, text: str, *, force: bool = False) -> None:
+    # Every --out needs --force to replace a file (checked by _check_out before any keygen, which
+    # a refusal afterwards would strand), as the TUI asks before it overwrites.
     try:
         write_file(path, text, overwrite=force, mode=PUBLIC_MODE)
     except OSError as exc:
@@ -233,13 +242,13 @@ def cmd_create(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.requests import create_request
 
     key_id = _key_id(args)
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
     key_usage, eku = usages(args)
     res = svc.run(create_request, slot, args.key_type, args.label, args.subject, _csv(args.san),
                   key_usage, eku, args.hash, key_id, progress=_progress, store=args.store)
-    _write(args.out, res.pem)
+    _write(args.out, res.pem, force=args.force)
     where = "on the token" if res.where == "token" else f"in {res.path}"
     result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out, stored=res.where,
            path=res.path, warnings=list(res.warnings))
@@ -315,7 +324,7 @@ def cmd_details(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.pending import extract
 
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     svc, slot = open_token(args)
     _write(args.out, svc.run(extract, slot, args.label), force=args.force)
     result(args, label=args.label, out=args.out)
@@ -340,12 +349,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_recreate(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.requests import recreate
 
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     svc, slot = open_token(args, login=True)
     res = svc.run(recreate, slot, args.label, args.subject,
                   _csv(args.san) if args.san else None, _csv(args.key_usage) if args.key_usage else None,
                   _csv(args.eku) if args.eku else None, args.hash, progress=_progress)
-    _write(args.out, res.pem)
+    _write(args.out, res.pem, force=args.force)
     result(args, label=res.label, key_id=res.key_id.hex(), out=args.out, warnings=list(res.warnings))
     out(f"new request for {res.label!r} (id={res.key_id.hex()}) written to {args.out}; it replaces the pending one")
     for w in res.warnings:

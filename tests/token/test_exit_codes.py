@@ -114,6 +114,13 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["cert", "extract", "web", "--out", "{tmp}/web2.pem"], None, ex.REFUSED),  # exists: --force
     (["certreq", "extract", "req", "--out", "{tmp}/req2.csr"], None, ex.REFUSED),
     (["key", "export-public", "web", "--out", "{tmp}/web.pub"], None, ex.REFUSED),
+    # An existing --out stops a new key before it is generated.
+    (["certreq", "create", "--label", "r5", "--key-type", "ec:p256", "--subject", "CN=r5",
+      "--out", "{tmp}/req2.csr"], "PIN", ex.REFUSED),
+    (["certreq", "recreate", "req", "--out", "{tmp}/req3.csr"], "PIN", ex.REFUSED),
+    (["cert", "create", "--label", "c5", "--key-type", "ec:p256", "--subject", "CN=c5", "--out", "{web}"],
+     "PIN", ex.REFUSED),
+    (["certreq", "recreate", "req", "--out", "{tmp}/req3.csr", "--force"], "PIN", ex.OK),
     # 4: not found
     (["cert", "extract", "nosuch", "--out", "{tmp}/n.pem"], None, ex.NOT_FOUND),
     (["cert", "delete", "nosuch", "--yes"], None, ex.NOT_FOUND),
@@ -152,6 +159,10 @@ def test_every_case_has_its_status(world: World, monkeypatch: pytest.MonkeyPatch
             wrong.append(f"{' '.join(args)}: {got}, want {want}\n{out.err[-400:]}")
         assert "Traceback" not in out.err, out.err
     assert not wrong, "\n".join(wrong)
+    from ikm_tui.core.p11.backend import Backend
+
+    labels = {o.label for o in tok.service.run(Backend.list_objects, tok.slot_id).objects}
+    assert not labels & {"r5", "c5"}, "a refused --out must not leave a key behind"
 
 
 def test_json_output_validates_against_its_schema(world: World, monkeypatch: pytest.MonkeyPatch,
