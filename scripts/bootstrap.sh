@@ -53,9 +53,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 stamp=.venv/.ikm-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     echo "bootstrap: installing ikm-tui and its test extras into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test]'
+    # constraints.txt: the exact Textual / python-pkcs11 the snapshots were made with.
+    .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
     touch "$stamp"
 fi

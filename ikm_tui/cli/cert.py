@@ -14,10 +14,12 @@ from ikm_tui.cli.certreq import (
     _key_id,
     _progress,
     _write,
+    usages,
 )
 from ikm_tui.cli.common import add_common, open_token, out
+from ikm_tui.cli.jsonout import add_json, result
 from ikm_tui.cli.lint import add_cert_lint
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import AlreadyPresentError, IkmError, RefusedError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.model import CertFields
 from ikm_tui.core.hexid import parse_hex_id
@@ -87,6 +89,7 @@ def register(sub: Subparsers) -> None:
                         "public key (Java and NSS pair by CKA_ID)")
     q.add_argument("--force", action="store_true",
                    help="store the certificate even when lint finds an ERROR (clients will reject it)")
+    add_json(q, "cert-receive")
     q.set_defaults(func=cmd_receive)
 
     q = cs.add_parser(
@@ -96,6 +99,7 @@ def register(sub: Subparsers) -> None:
     add_common(q, top=False)
     q.add_argument("file", metavar="FILE")
     q.add_argument("--label", required=True, metavar="L", help="label (Java alias / NSS nickname)")
+    add_json(q, "cert-add")
     q.set_defaults(func=cmd_add)
 
     q = cs.add_parser(
@@ -109,6 +113,8 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--format", choices=("pem", "der"), default="pem")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="pick among certificates with the same label")
     q.add_argument("--sha256", metavar="PREFIX", help="pick by SHA-256 fingerprint prefix")
+    q.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_json(q, "cert-extract")
     q.set_defaults(func=cmd_extract)
 
     q = cs.add_parser(
@@ -123,6 +129,7 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--id", type=_hex_id, metavar="HEX")
     q.add_argument("--sha256", metavar="PREFIX")
     q.add_argument("--yes", action="store_true", help="really delete")
+    add_json(q, "cert-delete")
     q.set_defaults(func=cmd_delete)
 
     q = cs.add_parser(
@@ -135,6 +142,7 @@ def register(sub: Subparsers) -> None:
     q.add_argument("old", metavar="OLD")
     q.add_argument("new", metavar="NEW")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="if OLD labels several keys, the CKA_ID to rename")
+    add_json(q, "cert-rename")
     q.set_defaults(func=cmd_rename)
 
     q = cs.add_parser(
@@ -147,6 +155,7 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--yes", action="store_true")
     q.add_argument("--public-keys", action="store_true",
                    help="also recreate missing public-key objects from the certificates (NSS before login)")
+    add_json(q, "cert-doctor")
     q.set_defaults(func=cmd_doctor)
 
     add_cert_create(cs)
@@ -163,6 +172,8 @@ def add_cert_create(cert_subparsers: Subparsers) -> argparse.ArgumentParser:
     c.add_argument("--days", type=int, default=365, help="validity in days (default 365)")
     c.add_argument("--ca", action="store_true", help="a CA certificate (basicConstraints CA, keyCertSign)")
     c.add_argument("--out", metavar="FILE", help="also write the certificate (PEM) here")
+    c.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_json(c, "cert-create")
     c.set_defaults(func=cmd_cert_create)
     return c
 
@@ -178,14 +189,15 @@ def cmd_cert_create(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.requests import create_self_signed
 
     key_id = _key_id(args)
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
+    key_usage, eku = usages(args)
     res = svc.run(create_self_signed, slot, args.key_type, args.label, args.subject, _csv(args.san),
-                  _csv(args.key_usage), _csv(args.eku), args.hash, args.days, key_id, is_ca=args.ca,
-                  progress=_progress)
+                  key_usage, eku, args.hash, args.days, key_id, is_ca=args.ca, progress=_progress)
     if args.out:
-        _write(args.out, res.pem)
+        _write(args.out, res.pem, force=args.force)
+    result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out)
     out(f"created {res.key_type} key pair and self-signed certificate {res.label!r} id={res.key_id.hex()} "
         f"on the token" + (f"; certificate written to {args.out}" if args.out else ""))
     return 0
@@ -198,6 +210,9 @@ def cmd_receive(args: argparse.Namespace) -> int:
     bundle = read_cert_file(args.file)
     svc, slot = open_token(args, login=True)
     pv = svc.run(preview_receive, slot, bundle.certs, bundle.fmt, key_id=args.id)
+    result(args, file=args.file, format=bundle.fmt,
+           key={"label": pv.key.label, "id": pv.key.id_hex, "key_type": pv.key.key_type, "match": pv.match},
+           lint=[{"code": f.code, "severity": f.severity, "message": f.message} for f in preview_findings(pv)])
     _say(f"read {len(bundle.certs)} certificate(s) from {args.file} ({bundle.fmt})")
     _say("certificate:")
     for line in _cert_lines(pv.leaf.fields):
@@ -218,13 +233,17 @@ def cmd_receive(args: argparse.Namespace) -> int:
         _say(f"lint {f.severity.upper()} {f.code}: {f.message}")
     if pv.existing and not args.replace:
         same = any(e.der == pv.leaf.der for e in pv.existing)
-        raise IkmError(f"The key {pv.key.label!r} already has "
+        raise RefusedError(f"The key {pv.key.label!r} already has "
                        + ("this very certificate" if same else "a certificate") + " on the token; nothing was written.",
                        "Add --replace to swap it for the new one (the new one is written first).",
                        operation="Receiving the certificate")
     res = svc.run(apply_receive, slot, pv, replace=args.replace, with_chain=args.with_chain,
                   assign_id=getattr(args, "assign_id", False),
                   force=getattr(args, "force", False))
+    result(args, written=_ref_json(res.written), removed=[_ref_json(o) for o in res.removed],
+           chain_written=[_ref_json(c) for c in res.chain_written],
+           chain_skipped=[s.fields.subject for s in res.chain_skipped],
+           requests_removed=[r.label for r in res.requests_removed], notes=list(res.notes))
     _say(f"wrote certificate {res.written.label!r} id={res.written.id.hex()} serial={res.written.fields.serial}")
     for old in res.removed:
         _say(f"removed old certificate {old.label!r} id={old.id.hex()} serial={old.fields.serial}")
@@ -239,6 +258,10 @@ def cmd_receive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ref_json(ref: Any) -> dict[str, Any]:
+    return {"label": ref.label, "id": ref.id.hex(), "subject": ref.fields.subject, "serial": ref.fields.serial}
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     from ikm_tui.core.x509.certfile import read_cert_file
     from ikm_tui.core.ops.receive import add_authority_cert
@@ -248,7 +271,15 @@ def cmd_add(args: argparse.Namespace) -> int:
         raise IkmError(f"{args.file} holds {len(bundle.certs)} certificates; `cert add` stores one under one label.",
                        "Split the file, or use `cert receive --with-chain` for a chain that came with your cert.")
     svc, slot = open_token(args)
-    ref = svc.run(add_authority_cert, slot, bundle.certs[0], args.label)
+    try:
+        ref = svc.run(add_authority_cert, slot, bundle.certs[0], args.label)
+    except AlreadyPresentError as err:
+        # Re-adding a CA that is there is the state the operator asked for, not a failure.
+        result(args, already_present=True)
+        _say(f"note: {err.cause}")
+        return 0
+    result(args, label=ref.label, id=ref.id.hex(), subject=ref.fields.subject, is_ca=ref.fields.is_ca,
+           already_present=False)
     _say(f"stored CA certificate {ref.label!r} id={ref.id.hex()} (category authority)")
     for line in _cert_lines(ref.fields):
         _say(line)
@@ -266,19 +297,23 @@ def cmd_extract(args: argparse.Namespace) -> int:
     cert = svc.run(find_certificate, slot, args.label, args.id, args.sha256)
     der = cert.value or b""  # find_certificate returns certificates, which always carry CKA_VALUE
     data = pem_encode(der).encode() if args.format == "pem" else der
-    _write_out(args.out, data)
+    _write_out(args.out, data, force=args.force)
+    result(args, label=cert.label, id=cert.id.hex(), out=args.out, format=args.format)
     _say(f"wrote certificate {cert.label!r} id={cert.id.hex()} to {args.out} ({args.format})")
     return 0
 
 
-def _write_out(path: str, data: bytes | str) -> None:
+FORCE_HELP = "replace FILE if it exists (without --force an existing file is left alone: exit status 3)"
+
+
+def _write_out(path: str, data: bytes | str, *, force: bool = False) -> None:
     """Write a certificate, request or public key to --out (core/files.py policy, 0644).
 
-    The CLI replaces an existing --out file, as it always has: naming the file is the order.
-    The TUI asks first. (A later change may align them.)
+    An existing file is replaced only with --force: the TUI asks before it overwrites, and a
+    script that reuses a name must say so too.
     """
     try:
-        write_file(path, data, overwrite=True, mode=PUBLIC_MODE)
+        write_file(path, data, overwrite=force, mode=PUBLIC_MODE)
     except OSError as exc:
         raise write_error(path, exc) from None
 
@@ -292,17 +327,25 @@ def print_plan(plan: Any, verb: str) -> None:
         _say(f"warning: {w}")
 
 
+def _plan_result(args: argparse.Namespace, plan: Any) -> None:
+    from ikm_tui.core.ops.plans import describe
+
+    result(args, planned=[describe(o) for o in plan.objects], deleted=[], warnings=list(plan.warnings))
+
+
 def cmd_delete(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.delete import apply_delete, plan_delete_cert
 
     svc, slot = open_token(args)
     plan = svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256)
+    _plan_result(args, plan)
     if not args.yes:
         print_plan(plan, "would delete")
-        raise IkmError("Nothing was deleted.", "Add --yes to delete what is listed above.")
+        raise RefusedError("Nothing was deleted.", "Add --yes to delete what is listed above.")
     done = svc.run(apply_delete, slot, plan)
     from ikm_tui.core.ops.plans import describe
 
+    result(args, deleted=[describe(o) for o in done])
     for o in done:
         _say(f"deleted: {describe(o)}")
     for w in plan.warnings:
@@ -322,6 +365,7 @@ def cmd_rename(args: argparse.Namespace) -> int:
     for w in plan.warnings:
         _say(f"warning: {w}")
     report = rename_report(svc.run(apply_rename, slot, plan), args.new)
+    result(args, old=args.old, new=args.new, ok=report.ok)
     for line in report.lines("renamed ", "read back "):
         _say(line)
     if not report.ok:
@@ -350,11 +394,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         # A cert's label is the Java alias and NSS nickname: say so before anyone relies on the old one.
         alias = f"  (Java alias / NSS nickname become {r.set_label!r})" if r.set_label and not r.blocked else ""
         _say(f"repair: {r.describe()}{alias}")
-    if rep.healthy and ids.healthy and not ids.public_keys:
-        _say("every key has its certificate under the same CKA_ID and label")
-        return 0
+    healthy = rep.healthy and ids.healthy and not ids.public_keys
     todo = [r for r in rep.repairs if r.blocked is None]
     n = len(todo) + doctor_ids.todo(ids)
+    result(args, healthy=healthy, planned=n, applied=0, failed=0)
+    if healthy:
+        _say("every key has its certificate under the same CKA_ID and label")
+        return 0
     if not n:
         return 0
     if not args.fix:
@@ -370,6 +416,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         ok = "ok" if rb.ok else f"READ BACK {rb.actual!r}"
         bad += not rb.ok
         _say(f"repaired {describe(rb.obj)}: now label|id {rb.wanted!r} ({ok})")
+    result(args, applied=n - bad, failed=bad)
     if bad:
         raise IkmError(f"{bad} repair(s) did not stick on the token.", "See the lines above.")
     return 0

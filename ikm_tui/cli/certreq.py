@@ -7,10 +7,13 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ikm_tui.cli.common import add_common, open_token, out, print_json
-from ikm_tui.core.errors import IkmError
+from ikm_tui.cli.common import add_common, open_token, out
+from ikm_tui.cli.jsonout import add_json, emit, result
+from ikm_tui.cli.exitcodes import UsageError
+from ikm_tui.core.errors import IkmError, RefusedError
 from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
+from ikm_tui.core.x509.defaults import DEFAULT_EKU, default_key_usage
 from ikm_tui.core.x509.names import KEY_TYPES
 
 if TYPE_CHECKING:
@@ -29,7 +32,7 @@ examples:
   ikm-tui certreq list --json           pending requests kept on the token
   ikm-tui certreq details web1
   ikm-tui certreq extract web1 --out web1.csr
-  ikm-tui certreq recreate web1 --subject "CN=web1.example.com,O=Example 2" --out web1.csr
+  ikm-tui certreq recreate web1 --subject "CN=web1.example.com,O=Example 2" --out web1.csr --force
   ikm-tui certreq delete web1 --yes     the request only; add --with-key to delete the key pair too
 
 The key pair is generated on the token (private, sensitive, never extractable) and the request
@@ -48,10 +51,23 @@ def _csv(values: list[str] | None) -> list[str]:
     return out_list
 
 
+def key_type(text: str) -> str:
+    """argparse type for --key-type: a refusal that says why, not argparse's bare "invalid choice"."""
+    value = text.strip().lower()
+    if value in KEY_TYPES:
+        return value
+    kind, _, size = value.partition(":")
+    if kind == "rsa" and size.isdigit() and int(size) < 2048:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} refused: RSA keys under 2048 bits are disallowed (NIST SP 800-131A since 2013; "
+            "browsers, Java and OpenSSL at security level 2 reject them). Use rsa:2048 or larger, or ec:p256")
+    raise argparse.ArgumentTypeError(f"unknown key type {text!r}: use one of {', '.join(KEY_TYPES)}")
+
+
 def _add_key_options(p: argparse.ArgumentParser, *, key: bool = True) -> None:
     if key:
         p.add_argument("--label", required=True, help="label of the new key pair (and of its request/certificate)")
-        p.add_argument("--key-type", required=True, choices=KEY_TYPES, metavar="TYPE",
+        p.add_argument("--key-type", required=True, type=key_type, metavar="TYPE",
                        help=f"one of {', '.join(KEY_TYPES)} (only those the token supports work; "
                             "see `certreq capabilities`)")
         p.add_argument("--id", metavar="HEX", help="CKA_ID in hex; default: SHA-1 of the public key "
@@ -60,8 +76,12 @@ def _add_key_options(p: argparse.ArgumentParser, *, key: bool = True) -> None:
                    help="subject alternative name DNS:name, IP:addr, email:addr or URI:uri; repeat or comma-separate")
     p.add_argument("--key-usage", action="append", metavar="LIST",
                    help="e.g. digitalSignature,keyEncipherment. Decrypt/unwrap are only enabled on the key "
-                        "for keyEncipherment/dataEncipherment")
-    p.add_argument("--eku", action="append", metavar="LIST", help="e.g. serverAuth,clientAuth")
+                        "for keyEncipherment/dataEncipherment." + (
+                            " Default, as in the TUI form: digitalSignature (+keyEncipherment for RSA); "
+                            "--key-usage '' for none" if key else ""))
+    p.add_argument("--eku", action="append", metavar="LIST",
+                   help="e.g. serverAuth,clientAuth" + (
+                       f". Default, as in the TUI form: {DEFAULT_EKU}; --eku '' for none" if key else ""))
     p.add_argument("--hash", choices=("sha256", "sha384", "sha512"),
                    help="signature hash (default: matched to the key; not for ed25519)")
     p.add_argument("--yes", action="store_true", help="confirm without asking (needed for ed25519 off a terminal)")
@@ -82,49 +102,72 @@ def register(subparsers: Subparsers) -> None:
     c.add_argument("--subject", required=True, metavar="DN", help=_DN_HELP)
     _add_key_options(c)
     c.add_argument("--out", required=True, metavar="FILE", help="write the request (PEM) here")
+    c.add_argument("--force", action="store_true", help=FORCE_OUT_HELP)
     c.add_argument("--store", choices=("auto", "token", "file"), default="auto",
                    help="keep the pending request on the token (auto: falls back to a file if the token "
                         "refuses data objects)")
+    add_json(c, "certreq-create")
     c.set_defaults(func=cmd_create)
 
-    c = sub.add_parser("capabilities", help="key types and hashes this token can generate and sign with")
+    c = sub.add_parser("capabilities", help="key types and hashes this token can generate and sign with",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq capabilities\n  ikm-tui certreq capabilities --json\n")
     add_common(c, top=False)
-    c.add_argument("--json", action="store_true")
+    add_json(c, "certreq-capabilities", capture=False)
     c.set_defaults(func=cmd_capabilities)
 
-    c = sub.add_parser("list", help="pending requests (on the token, and files kept for it)")
+    c = sub.add_parser("list", help="pending requests (on the token, and files kept for it)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq list\n  ikm-tui certreq list --json\n")
     add_common(c, top=False)
-    c.add_argument("--json", action="store_true")
+    add_json(c, "certreq-list", capture=False)
     c.set_defaults(func=cmd_list)
 
-    c = sub.add_parser("details", help="show one pending request")
+    c = sub.add_parser("details", help="show one pending request",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq details web1\n  ikm-tui certreq details web1 --json\n")
     add_common(c, top=False)
     c.add_argument("label")
-    c.add_argument("--json", action="store_true")
+    add_json(c, "certreq-details", capture=False)
     c.set_defaults(func=cmd_details)
 
-    c = sub.add_parser("extract", help="write a pending request to a PEM file")
+    c = sub.add_parser("extract", help="write a pending request to a PEM file",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq extract web1 --out web1.csr\n"
+                              "  ikm-tui certreq extract web1 --out web1.csr --force   # replace the file\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--out", required=True, metavar="FILE")
+    c.add_argument("--force", action="store_true", help=FORCE_OUT_HELP)
+    add_json(c, "certreq-extract")
     c.set_defaults(func=cmd_extract)
 
-    c = sub.add_parser("delete", help="delete a pending request (and with --with-key its key pair)")
+    c = sub.add_parser("delete", help="delete a pending request (and with --with-key its key pair)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq delete web1 --yes\n"
+                              "  ikm-tui certreq delete web1 --yes --with-key   # the key pair too\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--yes", action="store_true", help="really delete (required)")
     c.add_argument("--with-key", action="store_true",
                    help="also delete the key pair (refused when a certificate uses it)")
+    add_json(c, "certreq-delete")
     c.set_defaults(func=cmd_delete)
 
     c = sub.add_parser("recreate", help="a new request for an existing key (re-signed on the token)",
                        description="Sign a new request with the key labelled LABEL. Subject, SANs, key "
-                                   "usage and EKU default to the pending request's.")
+                                   "usage and EKU default to the pending request's.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui certreq recreate web1 --out web1-new.csr\n"
+                              "  ikm-tui certreq recreate web1 --out web1.csr --force   # replace the old file\n"
+                              "  ikm-tui certreq recreate web1 --subject \"CN=web1,O=New\" --out web1.csr\n")
     add_common(c, top=False)
     c.add_argument("label")
     c.add_argument("--subject", metavar="DN", help=_DN_HELP)
     _add_key_options(c, key=False)
     c.add_argument("--out", required=True, metavar="FILE")
+    c.add_argument("--force", action="store_true", help=FORCE_OUT_HELP)
+    add_json(c, "certreq-recreate")
     c.set_defaults(func=cmd_recreate)
 
 
@@ -136,19 +179,26 @@ def _key_id(args: argparse.Namespace) -> bytes | None:
     try:
         value = parse_hex_id(args.id)
     except ValueError:
-        raise IkmError(f"--id {args.id!r} is not hex.", "Give it as hex digits, e.g. --id 01a2.") from None
+        raise UsageError(f"--id {args.id!r} is not hex.", "Give it as hex digits, e.g. --id 01a2.") from None
     if not value:
-        raise IkmError("--id is empty.", "Give at least one byte, or leave --id out.")
+        raise UsageError("--id is empty.", "Give at least one byte, or leave --id out.")
     return value
 
 
-def _check_out(path: str | None) -> None:
+FORCE_OUT_HELP = "replace FILE if it exists (without --force an existing file is left alone: exit status 3)"
+
+
+def _check_out(path: str | None, force: bool = False) -> None:
     # Checked before the keygen: failing to write afterwards would leave a request the user never got.
     if path is None:
         return
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
         raise IkmError(f"Cannot write {path}: {parent} is not a writable directory.", "Give another --out.")
+    if not force and os.path.lexists(path):
+        # The TUI asks before it overwrites a file; the CLI needs --force for it.
+        raise RefusedError(f"{path} exists; nothing was created and the file was not replaced.",
+                           "Give another --out, or add --force to replace it.")
 
 
 def _confirm_ed25519(args: argparse.Namespace) -> None:
@@ -163,7 +213,15 @@ def _confirm_ed25519(args: argparse.Namespace) -> None:
         answer = input("Create an Ed25519 key on this token anyway? [y/N] ").strip().lower()
         if answer in ("y", "yes"):
             return
-    raise IkmError("Ed25519 key not created: it needs confirmation.", "Add --yes to confirm.")
+    raise RefusedError("Ed25519 key not created: it needs confirmation.", "Add --yes to confirm.")
+
+
+def usages(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """--key-usage and --eku, or the TUI form's defaults for a new key (none for a CA: --ca sets its own)."""
+    ca = getattr(args, "ca", False)
+    ku = args.key_usage if args.key_usage is not None else ([] if ca else [default_key_usage(args.key_type)])
+    eku = args.eku if args.eku is not None else ([] if ca else [DEFAULT_EKU])
+    return _csv(ku), _csv(eku)
 
 
 def _progress(stage: str, text: str) -> None:
@@ -171,10 +229,11 @@ def _progress(stage: str, text: str) -> None:
         print(f"{text}...", file=sys.stderr, flush=True)
 
 
-def _write(path: str, text: str) -> None:
-    # Same policy as `cert extract`: --out is an explicit order, so an existing file is replaced.
+def _write(path: str, text: str, *, force: bool = False) -> None:
+    # Every --out needs --force to replace a file (checked by _check_out before any keygen, which
+    # a refusal afterwards would strand), as the TUI asks before it overwrites.
     try:
-        write_file(path, text, overwrite=True, mode=PUBLIC_MODE)
+        write_file(path, text, overwrite=force, mode=PUBLIC_MODE)
     except OSError as exc:
         raise write_error(path, exc) from None
 
@@ -184,16 +243,19 @@ def cmd_create(args: argparse.Namespace) -> int:
     from ikm_tui.core.x509.request_lint import request_warnings
 
     key_id = _key_id(args)
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     # Before the key exists and long before a CA sees the request: what would make the certificate fail.
     for w in request_warnings(args.key_type, args.subject, _csv(args.san), _csv(args.key_usage), _csv(args.eku)):
         print(f"warning: {w}", file=sys.stderr)
     _confirm_ed25519(args)
     svc, slot = open_token(args, login=True)
+    key_usage, eku = usages(args)
     res = svc.run(create_request, slot, args.key_type, args.label, args.subject, _csv(args.san),
-                  _csv(args.key_usage), _csv(args.eku), args.hash, key_id, progress=_progress, store=args.store)
-    _write(args.out, res.pem)
+                  key_usage, eku, args.hash, key_id, progress=_progress, store=args.store)
+    _write(args.out, res.pem, force=args.force)
     where = "on the token" if res.where == "token" else f"in {res.path}"
+    result(args, label=res.label, key_type=res.key_type, key_id=res.key_id.hex(), out=args.out, stored=res.where,
+           path=res.path, warnings=list(res.warnings))
     out(f"created {res.key_type} key pair {res.label!r} id={res.key_id.hex()} on the token; "
         f"request written to {args.out} and kept {where}")
     for w in res.warnings:
@@ -208,7 +270,7 @@ def cmd_capabilities(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     caps = svc.run(capabilities, slot)
     if args.json:
-        print_json({"key_types": [
+        emit("certreq-capabilities", {"key_types": [
             {"key_type": c.key_type, "supported": c.supported, "reason": c.reason, "warning": c.warning,
              "default_hash": c.default_hash,
              "hashes": [{"hash": h.name or None, "supported": h.supported, "mechanism": h.mechanism,
@@ -237,7 +299,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     reqs = svc.run(list_requests, slot)
     if args.json:
-        print_json({"requests": [_req_json(r) for r in reqs]})
+        emit("certreq-list", {"requests": [_req_json(r) for r in reqs]})
         return 0
     if not reqs:
         print("no pending requests")
@@ -254,7 +316,7 @@ def cmd_details(args: argparse.Namespace) -> int:
     svc, slot = open_token(args)
     r = svc.run(request_details, slot, args.label)
     if args.json:
-        print_json(_req_json(r))
+        emit("certreq-details", _req_json(r))
         return 0
     for k, v in _req_json(r).items():
         if isinstance(v, list):
@@ -266,9 +328,10 @@ def cmd_details(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.pending import extract
 
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     svc, slot = open_token(args)
-    _write(args.out, svc.run(extract, slot, args.label))
+    _write(args.out, svc.run(extract, slot, args.label), force=args.force)
+    result(args, label=args.label, out=args.out)
     out(f"request {args.label!r} written to {args.out}")
     return 0
 
@@ -277,9 +340,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.pending import delete
 
     if not args.yes:
-        raise IkmError(f"Not deleting request {args.label!r} without --yes.", "Add --yes to confirm.")
+        raise RefusedError(f"Not deleting request {args.label!r} without --yes.", "Add --yes to confirm.")
     svc, slot = open_token(args, login=True if args.with_key else None)
     done = svc.run(delete, slot, args.label, with_key=args.with_key)
+    result(args, label=args.label, deleted=list(done), with_key=bool(args.with_key))
     out(f"deleted {', '.join(done)} of {args.label!r}")
     if not args.with_key:
         out("the key pair stays on the token (use --with-key to delete it too)")
@@ -289,12 +353,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_recreate(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.requests import recreate
 
-    _check_out(args.out)
+    _check_out(args.out, args.force)
     svc, slot = open_token(args, login=True)
     res = svc.run(recreate, slot, args.label, args.subject,
                   _csv(args.san) if args.san else None, _csv(args.key_usage) if args.key_usage else None,
                   _csv(args.eku) if args.eku else None, args.hash, progress=_progress)
-    _write(args.out, res.pem)
+    _write(args.out, res.pem, force=args.force)
+    result(args, label=res.label, key_id=res.key_id.hex(), out=args.out, warnings=list(res.warnings))
     out(f"new request for {res.label!r} (id={res.key_id.hex()}) written to {args.out}; it replaces the pending one")
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)

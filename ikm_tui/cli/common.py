@@ -10,7 +10,8 @@ import stat
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.cli.exitcodes import PinError
+from ikm_tui.core.errors import IkmError, NotFoundError
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.sanitize import safe_text
 
@@ -76,10 +77,10 @@ def read_pin_file(path: str) -> Pin:
     try:
         st = os.stat(path)
     except OSError as exc:
-        raise IkmError(f"Cannot read the PIN file {safe_text(path)}: {exc.strerror}.",
+        raise PinError(f"Cannot read the PIN file {safe_text(path)}: {exc.strerror}.",
                        "Give an existing file readable by you.") from None
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise IkmError(
+        raise PinError(
             f"The PIN file {safe_text(path)} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}).",
             f"Run `chmod 600 {safe_text(path)}` and try again.",
         )
@@ -97,7 +98,7 @@ def get_pin(args: argparse.Namespace, prompt: str = "User PIN: ", *, required: b
         return Pin(env)
     if getattr(args, "login", False) or required:
         if not sys.stdin.isatty():
-            raise IkmError("A PIN is needed but there is no terminal to ask on.",
+            raise PinError("A PIN is needed but there is no terminal to ask on.",
                            "Use --pin-file FILE (mode 0600) or set IKM_PIN.")
         return Pin(getpass.getpass(prompt))
     return None
@@ -112,7 +113,7 @@ def resolve_module(args: argparse.Namespace) -> str:
     explicit = getattr(args, "module", None)
     cands = discover(explicit)
     if not cands:
-        raise IkmError("No PKCS#11 module found.",
+        raise NotFoundError("No PKCS#11 module found.",
                        "Install one (softhsm2, opensc, ykcs11) or give --module PATH.")
     if explicit or os.environ.get("IKM_MODULE"):
         return cands[0].path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import RefusedError
 from ikm_tui.core.sanitize import safe_text
 
 
@@ -63,4 +63,4 @@ def apply(svc: Any, slot: int, rep: Any) -> int:
 
 
 def require_yes(n: int) -> None:
-    raise IkmError(f"{n} repair(s) planned; nothing changed.", "Add --yes to apply them.")
+    raise RefusedError(f"{n} repair(s) planned; nothing changed.", "Add --yes to apply them.")

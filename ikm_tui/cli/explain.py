@@ -7,8 +7,8 @@ import argparse
 from ikm_tui.core.text.explain import explain, lookup
 
 EXIT_KNOWN = 0
-# Same status argparse uses for bad usage: scripts treat "could not explain" as a usage problem.
-EXIT_UNKNOWN = 2
+# "Not found" in the exit-status table (cli/exitcodes.py): the command line was fine, the code is unknown.
+EXIT_UNKNOWN = 4
 
 _EPILOG = """\
 examples:
@@ -23,7 +23,7 @@ examples:
   ikm-tui explain NET::ERR_CERT_INVALID      (Chrome; also SEC_ERROR_UNKNOWN_ISSUER, PR_END_OF_FILE_ERROR)
   ikm-tui explain "PKIX path building failed"   (Java; strmqikm's findSigner exception too)
 
-exit status: 0 when the code is known, 2 when it is not.
+exit status: 0 when the code is known, 4 when it is not.
 """
 
 
@@ -42,11 +42,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     # nargs="+" so a pasted message works without quotes: explain CTGSK3026W The key file ...
     parser.add_argument("code", metavar="CODE", nargs="+",
                         help="a CKR name or number, a python-pkcs11 exception name, or a GSKit code or message")
+    from ikm_tui.cli.jsonout import add_json
+
+    add_json(parser, "explain", capture=False)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the explanation; 0 when the code is known, 2 when it is not."""
+    """Print the explanation; 0 when the code is known, 4 when it is not."""
     code = " ".join(args.code)
-    print(explain(code))
-    return EXIT_KNOWN if lookup(code) is not None else EXIT_UNKNOWN
+    found = lookup(code)
+    if getattr(args, "json", False):
+        from ikm_tui.cli.jsonout import emit
+
+        emit("explain", {
+            "query": code, "known": found is not None, "text": explain(code),
+            "code": found.code if found else None, "family": found.family if found else None,
+            "number": found.number if found else None, "meaning": found.meaning if found else None,
+            "action": found.action if found else None,
+            "typical_cause": (found.typical_cause or None) if found else None,
+            "exception": found.exception if found else None,
+            "message": (found.message or None) if found else None,
+            "reference": (found.reference or None) if found else None,
+        })
+    else:
+        print(explain(code))
+    return EXIT_KNOWN if found is not None else EXIT_UNKNOWN

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ikm_tui.core.x509.names import KEY_TYPES
 from ikm_tui.core.text.equivalents import (
@@ -14,8 +15,8 @@ from ikm_tui.core.text.equivalents import (
 )
 from ikm_tui.core.sanitize import safe_text
 
-# Same status argparse uses for bad usage, like `explain` does for an unknown code.
-EXIT_UNKNOWN = 2
+# "Not found" in the exit-status table (cli/exitcodes.py), like `explain` for an unknown code.
+EXIT_UNKNOWN = 4
 
 _EPILOG = """\
 examples:
@@ -53,11 +54,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--out", dest="out_file", metavar="FILE", help="output file")
     p.add_argument("--type", dest="object_type", choices=["cert", "private", "public", "request"],
                    help="object type, for delete (default cert)")
+    from ikm_tui.cli.jsonout import add_json
+
+    add_json(p, "howto", capture=False)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the equivalents; 0 when the action is known, 2 when it is not."""
+    """Print the equivalents; 0 when the action is known, 4 when it is not."""
+    as_json = getattr(args, "json", False)
+    if not args.action and as_json:
+        from ikm_tui.cli.jsonout import emit
+
+        emit("howto", {"action": None, "summary": None, "ikm_command": None, "commands": [],
+                       "actions": [{"name": a.name, "summary": a.summary, "ikm_command": a.ikm_command}
+                                   for a in ACTIONS.values()]})
+        return 0
     if not args.action:
         width = max(len(a) for a in ACTIONS)
         for a in ACTIONS.values():
@@ -66,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         action = normalise_action(" ".join(args.action))
     except ValueError as exc:
-        print(safe_text(f"ikm-tui howto: {exc}"))
+        print(safe_text(f"ikm-tui howto: {exc}"), file=sys.stderr)
         return EXIT_UNKNOWN
     ctx = CommandContext.from_values(
         module=getattr(args, "module", None), token_label=_token_label(getattr(args, "token", None)),
@@ -77,9 +89,17 @@ def run(args: argparse.Namespace) -> int:
     try:
         equivalents = equivalent_commands(action, ctx)
     except ValueError as exc:
-        print(safe_text(f"ikm-tui howto: {exc}"))
+        print(safe_text(f"ikm-tui howto: {exc}"), file=sys.stderr)
         return EXIT_UNKNOWN
     info = ACTIONS[action]
+    if as_json:
+        from ikm_tui.cli.jsonout import emit
+
+        emit("howto", {"action": action, "summary": info.summary, "ikm_command": info.ikm_command, "actions": [],
+                       "commands": [{"tool": e.tool, "available": e.available,
+                                     "command": e.render() if e.available else None, "note": e.note or None}
+                                    for e in equivalents]})
+        return 0
     print(safe_text(f"# {info.summary}; with ikm-tui: {info.ikm_command}"))
     for line in format_equivalents(equivalents):
         print(line)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ikm_tui.cli.cert import RAW, _hex_id, _say, _write_out, print_plan
+from ikm_tui.cli.cert import FORCE_HELP, RAW, _hex_id, _say, _write_out, print_plan
 from ikm_tui.cli.common import add_common, open_token
-from ikm_tui.core.errors import IkmError
+from ikm_tui.cli.jsonout import add_json, result
+from ikm_tui.core.errors import RefusedError
 
 if TYPE_CHECKING:
     from ikm_tui.cli.common import Subparsers
@@ -30,6 +31,8 @@ def register(sub: Subparsers) -> None:
     q.add_argument("label", metavar="L")
     q.add_argument("--out", required=True, metavar="FILE")
     q.add_argument("--id", type=_hex_id, metavar="HEX", help="pick among keys with the same label")
+    q.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_json(q, "key-export-public")
     q.set_defaults(func=cmd_export_public)
 
     q = ks.add_parser("delete", help="delete a private key and its public key (needs --yes)",
@@ -42,6 +45,7 @@ def register(sub: Subparsers) -> None:
     q.add_argument("label", metavar="L")
     q.add_argument("--id", type=_hex_id, metavar="HEX")
     q.add_argument("--yes", action="store_true", help="really delete")
+    add_json(q, "key-delete")
     q.set_defaults(func=cmd_key_delete)
 
 
@@ -50,7 +54,8 @@ def cmd_export_public(args: argparse.Namespace) -> int:
 
     svc, slot = open_token(args)
     key, pem = svc.run(export_public_key, slot, args.label, args.id)
-    _write_out(args.out, pem.encode("ascii"))
+    _write_out(args.out, pem.encode("ascii"), force=args.force)
+    result(args, label=key.label, id=key.id.hex(), out=args.out)
     _say(f"wrote the public key of {key.label!r} id={key.id.hex()} to {args.out}")
     return 0
 
@@ -61,10 +66,13 @@ def cmd_key_delete(args: argparse.Namespace) -> int:
 
     svc, slot = open_token(args, login=True)
     plan = svc.run(plan_delete_key, slot, args.label, args.id)
+    result(args, planned=[describe(o) for o in plan.objects], deleted=[], warnings=list(plan.warnings))
     if not args.yes:
         print_plan(plan, "would delete")
-        raise IkmError("Nothing was deleted.", "Add --yes to delete what is listed above.")
-    for o in svc.run(apply_delete, slot, plan):
+        raise RefusedError("Nothing was deleted.", "Add --yes to delete what is listed above.")
+    done = svc.run(apply_delete, slot, plan)
+    result(args, deleted=[describe(o) for o in done])
+    for o in done:
         _say(f"deleted: {describe(o)}")
     for w in plan.warnings:
         _say(f"warning: {w}")

@@ -14,8 +14,9 @@ import os
 import sys
 from typing import Any
 
-from ikm_tui.cli.common import add_common, open_token, print_json
-from ikm_tui.core.errors import IkmError
+from ikm_tui.cli.common import add_common, open_token
+from ikm_tui.cli.jsonout import add_json, emit
+from ikm_tui.core.errors import IkmError, NotFoundError
 from ikm_tui.core.sanitize import safe_text
 
 LINT_EPILOG = """\
@@ -55,7 +56,7 @@ def _add_lint(subparsers: Any, name: str) -> argparse.ArgumentParser:
                    help="the host name or IP address clients dial: checked against the SAN (implies --use server)")
     p.add_argument("--at", metavar="DATE", type=_date,
                    help="judge validity at DATE (YYYY-MM-DD[THH:MM], UTC) instead of now")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(p, "lint", capture=False)
     p.set_defaults(func=cmd_lint)
     return p
 
@@ -114,7 +115,7 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
     hits = [o for o in certs if o.label == args.target and o.value is not None]
     if not hits:
         labels = ", ".join(repr(o.label) for o in certs) or "none"
-        raise IkmError(f"No file and no certificate labelled {args.target!r} on token {listing.token.label!r}.",
+        raise NotFoundError(f"No file and no certificate labelled {args.target!r} on token {listing.token.label!r}.",
                        f"Give a file, or one of the certificate labels: {labels}.")
     # Duplicate labels: every certificate of that label is linted (and named by its CKA_ID).
     named = [(f"{o.label} (id {o.id.hex() or '-'})" if len(hits) > 1 else o.label, o.value or b"") for o in hits]
@@ -135,7 +136,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         errors += sum(f.severity == "error" for f in findings)
         report.append((name, use, findings))
     if args.json:
-        print_json({"certificates": [
+        emit("lint", {"certificates": [
             {"name": name, "intended_use": use,
              "findings": [{"code": f.code, "severity": f.severity, "message": f.message} for f in findings]}
             for name, use, findings in report], "errors": errors})

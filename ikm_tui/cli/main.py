@@ -12,7 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui import __version__
-from ikm_tui.cli.common import add_common, open_token, print_json, refuse_pin_argv, show_commands
+from ikm_tui.cli import exitcodes
+from ikm_tui.cli.common import add_common, open_token, refuse_pin_argv, show_commands
+from ikm_tui.cli.jsonout import add_json, emit, result
+from ikm_tui.cli.exitcodes import EPILOG as EXIT_EPILOG
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 
@@ -37,7 +40,10 @@ the runmqakm -certreq / -cert -receive flow, on the token:
 
 The PIN is never a command-line value: it is prompted for on a terminal, read from
 --pin-file FILE (mode 0600) or taken from $IKM_PIN.
-"""
+
+more: `ikm-tui help TOPIC` (exit-codes, json, pin, completion), `ikm-tui completion bash|zsh|fish`.
+
+""" + EXIT_EPILOG
 
 
 class IkmArgumentParser(argparse.ArgumentParser):
@@ -61,7 +67,7 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
     The imports are here, not at the top, so the commands above start without them; a module
     that fails to import fails the command line loudly instead of hiding its commands.
     """
-    from ikm_tui.cli import cert, certreq, explain, howto, keys, lint, pin
+    from ikm_tui.cli import cert, certreq, completion, explain, helptopics, howto, keys, lint, pin
 
     return {
         "explain": explain.register,
@@ -71,6 +77,8 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "key": keys.register,
         "pin": pin.register,
         "lint": lint.register,  # the top-level alias of `cert lint`
+        "completion": completion.register,
+        "help": helptopics.register,
     }
 # Top-level options (add_common(top=True)) that take a value, and those that take none.
 _TOP_VALUE_OPTIONS = ("--module", "--token", "--pin-file", "--trace")
@@ -103,28 +111,39 @@ def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"ikm-tui {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"ikm-tui {__version__}")
     add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IkmArgumentParser)
 
     p = sub.add_parser("tokens", help="list modules, slots and tokens (with PIN flags)",
-                       description="List every slot and token of the module, with PIN state flags.")
+                       description="List every slot and token of the module, with PIN state flags.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui tokens\n  ikm-tui tokens --json\n"
+                              "  ikm-tui --module /usr/lib/softhsm/libsofthsm2.so tokens\n")
     add_common(p, top=False)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(p, "tokens", capture=False)
     p.set_defaults(func=cmd_tokens)
 
     p = sub.add_parser("list", help="list keys, certificates and data objects of a token",
                        description="List the objects on a token. Without a PIN only public objects are "
-                                   "shown; add --login (or --pin-file / IKM_PIN) for private keys.")
+                                   "shown; add --login (or --pin-file / IKM_PIN) for private keys.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui list\n  ikm-tui list --login --json\n"
+                              "  ikm-tui --token \"UserPIN (mytoken)\" list --pin-file ~/.pin\n")
     add_common(p, top=False)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_json(p, "list", capture=False)
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("demo", help="create (once) a SoftHSM demo token and open the TUI on it",
                        description="Creates a SoftHSM2 token 'UserPIN (mytoken)' in your data dir "
                                    "(~/.local/share/ikm-tui/demo, own softhsm2.conf) seeded with example "
-                                   "keys and certificates, then opens the TUI. Demo PIN: 123456.")
+                                   "keys and certificates, then opens the TUI. Demo PIN: 123456. Needs SoftHSM2 "
+                                   "(Debian/Ubuntu: apt install softhsm2).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  ikm-tui demo\n"
+                              "  ikm-tui demo --no-tui      # create it, print how to use it\n")
     p.add_argument("--no-tui", action="store_true", help="only create the token, print how to use it")
+    add_json(p, "demo")
     p.set_defaults(func=cmd_demo)
 
     for register in command_table().values() if command_modules else ():
@@ -170,18 +189,19 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         except IkmError as err:
             if explicit:
                 raise
-            modules_json.append({"path": cand.path, "source": cand.source, "error": str(err), "slots": []})
+            modules_json.append({"path": cand.path, "source": cand.source, "description": None,
+                                 "manufacturer": None, "version": None, "error": str(err), "slots": []})
             if not args.json:
                 print(safe_text(f"module {cand.path} ({cand.source}): {err}", multiline=True))
             continue
         show_commands(args, "tokens", module=info.path)
         modules_json.append({"path": info.path, "source": cand.source, "description": info.description,
                              "manufacturer": info.manufacturer, "version": info.library_version,
-                             "slots": [token_json(s) for s in slots]})
+                             "error": None, "slots": [token_json(s) for s in slots]})
         if not args.json:
             _print_module(info, cand.source, slots)
     if args.json:
-        print_json({"modules": modules_json})
+        emit("tokens", {"modules": modules_json})
     elif not cands:
         print("no PKCS#11 module found: install softhsm2, opensc or ykcs11, or give --module PATH")
     return 0
@@ -204,38 +224,31 @@ def _print_module(info: Any, source: str, slots: Any) -> None:
 
 
 def object_json(o: Any, listing: Any, views: dict[int, Any] | None = None) -> dict[str, Any]:
+    # Every key is present for every object (null when it does not apply): the --json contract.
+    is_cert = o.cls.value == "certificate" and o.cert is not None
     d: dict[str, Any] = {"class": o.cls.value, "label": o.label, "id": o.id.hex(), "uri": o.uri,
-                         "private": o.private}
-    if o.key_type:
-        d["key_type"] = o.key_type
-    if o.bits:
-        d["bits"] = o.bits
-    if o.curve:
-        d["curve"] = o.curve
-    if o.flags:
-        d["flags"] = list(o.flags)
-    if o.cls.value == "certificate" and o.cert is not None:
-        c = o.cert
-        key = listing.pairing.cert_to_key.get(o.handle)
-        key_obj = listing.by_handle(key) if key is not None else None
-        d.update({
-            "subject": c.subject, "issuer": c.issuer, "serial": c.serial,
-            "not_before": c.not_before.isoformat() if c.not_before else None,
-            "not_after": c.not_after.isoformat() if c.not_after else None,
-            "sans": list(c.sans), "key_usage": list(c.key_usage), "eku": list(c.eku), "is_ca": c.is_ca,
-            "sha256": c.sha256,
-            "has_private_key": key is not None,
-            "paired_key_id": key_obj.id.hex() if key_obj is not None else None,
-            "id_mismatch": o.handle in listing.pairing.id_mismatch,
-        })
-        if c.error:
-            d["parse_error"] = c.error
-    if o.cls.value == "data":
-        d["application"] = o.application
-    d["marker"] = listing.pairing.markers.get(o.handle, "")
-    if views is not None and o.handle in views:
+                         "private": o.private, "key_type": o.key_type or None, "bits": o.bits or None,
+                         "curve": o.curve or None, "flags": list(o.flags or ())}
+    c = o.cert if is_cert else None
+    key = listing.pairing.cert_to_key.get(o.handle) if is_cert else None
+    key_obj = listing.by_handle(key) if key is not None else None
+    d.update({
+        "subject": c.subject if c else None, "issuer": c.issuer if c else None,
+        "serial": c.serial if c else None,
+        "not_before": c.not_before.isoformat() if c and c.not_before else None,
+        "not_after": c.not_after.isoformat() if c and c.not_after else None,
+        "sans": list(c.sans) if c else None, "key_usage": list(c.key_usage) if c else None,
+        "eku": list(c.eku) if c else None, "is_ca": c.is_ca if c else None,
+        "sha256": c.sha256 if c else None,
+        "has_private_key": (key is not None) if c else None,
+        "paired_key_id": key_obj.id.hex() if key_obj is not None else None,
+        "id_mismatch": (o.handle in listing.pairing.id_mismatch) if c else None,
+        "parse_error": (c.error or None) if c else None,
+        "application": o.application if o.cls.value == "data" else None,
+        "marker": listing.pairing.markers.get(o.handle, ""),
         # What Java, NSS and the OpenSSL engine will see (core/seen_by.py).
-        d["seen_by"] = views[o.handle].as_json()
+        "seen_by": views[o.handle].as_json() if views is not None and o.handle in views else None,
+    })
     return d
 
 
@@ -252,7 +265,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         from ikm_tui.core.seen_by import seen_by
 
         views = seen_by(listing)
-        print_json({
+        emit("list", {
             "token": {"label": t.label, "serial": t.serial, "manufacturer": t.manufacturer, "model": t.model,
                       "uri": token_uri(t.label, t.manufacturer, t.model, t.serial),
                       "logged_in": listing.logged_in},
@@ -283,8 +296,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ikm_tui.core.p11.service import get_service
 
     module, label = ensure_demo_token(get_service)
-    if args.no_tui:
+    if args.no_tui or getattr(args, "json", False):
+        result(args, token=label, module=module, pin=DEMO_PIN, softhsm2_conf=_conf())
         print(f"demo token {DEMO_LABEL!r} ready (PIN {DEMO_PIN}); SOFTHSM2_CONF={_conf()}")
+        print(f"use it: SOFTHSM2_CONF={_conf()} ikm-tui --module {module} --token {label!r}")
         return 0
     from ikm_tui.cli.common import get_pin
 
@@ -314,10 +329,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     refusal = refuse_pin_argv(argv)
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)
-        return 2
+        return exitcodes.USAGE
+    try:
+        try:
+            status = _run(argv)
+        except SystemExit:  # argparse's --help, --version and usage errors: flushed here too
+            sys.stdout.flush()
+            raise
+        # Flushed inside the handlers: a closed pipe then raises BrokenPipeError below.
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        # The reader went away (`ikm-tui list | head -1`): say nothing, as cat and ls do, and
+        # point stdout at /dev/null so the interpreter's final flush cannot complain either.
+        import os
+
+        hangup.close_sessions()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exitcodes.BROKEN_PIPE
+    except Exception as exc:  # noqa: BLE001 - the last guard: no traceback ever reaches the user
+        return _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, said in one line; the traceback only with IKM_DEBUG=1 (it never holds a PIN:
+    Pin's repr is masked, and tracebacks show no local values)."""
+    import os
+
+    if os.environ.get("IKM_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    print(safe_text(f"ikm-tui: internal error: {type(exc).__name__}: {exc}", multiline=True), file=sys.stderr)
+    print("What to do: report this as a bug in ikm-tui (run with IKM_DEBUG=1 for the traceback).",
+          file=sys.stderr)
+    return exitcodes.FAILED
+
+
+def _run(argv: list[str]) -> int:
+    from ikm_tui.core.p11 import hangup
+
     word = command_word(argv)
     parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
     args = parser.parse_args(argv)
+    if getattr(args, "needs_parser", False):
+        # `completion` and `help` read the whole tree (importing this module would be a cycle).
+        args.root_parser = parser
     try:
         if getattr(args, "command", None) is None:
             from ikm_tui.cli.common import get_pin
@@ -332,6 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.freeze()
         # The TUI handles SIGHUP on its event loop (hangup.install_loop_handler).
         hangup.install_cli_handler()
+        if getattr(args, "json", False) and getattr(args, "json_capture", False):
+            from ikm_tui.cli.jsonout import run_captured
+
+            return run_captured(args, args.func)
         return int(args.func(args) or 0)
     except hangup.Hangup:
         # The terminal is gone: close (log out) every session, then leave without a traceback.
@@ -342,11 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return hangup.HANGUP_EXIT
     except IkmError as err:
+        sys.stdout.flush()  # what the command printed before the error comes first
         print(safe_text(f"ikm-tui: {err}", multiline=True), file=sys.stderr)
-        return 1
+        return exitcodes.exit_status(err)
     except KeyboardInterrupt:
         print("ikm-tui: interrupted", file=sys.stderr)
-        return 130
+        return exitcodes.INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

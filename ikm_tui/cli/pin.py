@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from ikm_tui.cli.cert import RAW, _say
 from ikm_tui.cli.common import add_common, get_pin, open_token, read_pin_file
+from ikm_tui.cli.exitcodes import PinError
+from ikm_tui.cli.jsonout import add_json, result
 from ikm_tui.core.errors import IkmError
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ def register(sub: Subparsers) -> None:
                              "  ikm-tui pin change --pin-file old.pin --new-pin-file new.pin\n")
     add_common(q, top=False)
     q.add_argument("--new-pin-file", metavar="FILE", help="read the new PIN from FILE (mode 0600)")
+    add_json(q, "pin-change")
     q.set_defaults(func=cmd_pin_change)
 
 
@@ -46,7 +49,7 @@ def cmd_pin_change(args: argparse.Namespace) -> int:
         new = read_pin_file(args.new_pin_file)
     else:
         if not sys.stdin.isatty():
-            raise IkmError("The new PIN is needed but there is no terminal to ask on.",
+            raise PinError("The new PIN is needed but there is no terminal to ask on.",
                            "Use --new-pin-file FILE (mode 0600).")
         new = Pin(getpass.getpass("New user PIN: "))
         svc.run(check_pin_length, slot, new)
@@ -56,5 +59,6 @@ def cmd_pin_change(args: argparse.Namespace) -> int:
     if new == old:
         raise IkmError("The new PIN is the same as the current one; nothing was changed.", "Choose another PIN.")
     svc.run(change_pin, slot, old, new)
+    result(args, changed=True)
     _say("user PIN changed")
     return 0

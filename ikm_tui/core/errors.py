@@ -318,11 +318,30 @@ class IkmError(Exception):
         return text
 
 
+class NotFoundError(IkmError):
+    """The module, token or object named does not exist (CLI exit status 4, cli/exitcodes.py)."""
+
+
+class RefusedError(IkmError):
+    """Refused for safety (a label or file already taken, several candidates) or waiting for an
+    explicit confirmation; nothing was changed (CLI exit status 3)."""
+
+
+class AlreadyPresentError(RefusedError):
+    """The very object asked for is already on the token: nothing to write, nothing wrong
+    (`cert add` of a CA that is already there exits 0 with a note)."""
+
+
 def from_exception(exc: BaseException, operation: str | None = None) -> IkmError:
     """Translate any exception from python-pkcs11 (or ours) into an IkmError."""
     if isinstance(exc, IkmError):
         if operation and not exc.operation:
-            return IkmError(exc.cause, exc.next_step, exc.ckr_name, exc.ckr_code, operation)
+            # A copy, not a new IkmError: the subclass (NotFoundError, RefusedError) is the CLI's exit
+            # status. Made without __init__ (subclasses such as LoginError take other arguments).
+            named = type(exc).__new__(type(exc), *exc.args)
+            named.__dict__.update(exc.__dict__)
+            named.operation = operation
+            return named
         return exc
     if "pkcs11.exceptions" not in sys.modules:
         # python-pkcs11 was never imported: exc cannot be one of its exceptions.

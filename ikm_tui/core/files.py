@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import IkmError, RefusedError
 from ikm_tui.core.sanitize import safe_text
 
 SECRET_MODE = 0o600
@@ -70,5 +70,6 @@ def write_error(path: str | os.PathLike[str], exc: OSError) -> IkmError:
     if isinstance(exc, IsADirectoryError) or Path(path).expanduser().is_dir():
         return IkmError(f"{where} is a directory.", "Give a file name.")
     if isinstance(exc, FileExistsError):
-        return IkmError(f"{where} exists; it was not replaced.", "Give another file name, or remove the old file.")
+        return RefusedError(f"{where} exists; it was not replaced.",
+                            "Give another file name, remove the old file, or (CLI) add --force to replace it.")
     return IkmError(f"Cannot write {where}: {exc.strerror or exc}.", "Check the path.")

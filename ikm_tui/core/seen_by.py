@@ -83,11 +83,11 @@ class SeenBy:
                      "exact": self.java.exact, "why": self.java.why},
             "crypto": self.crypto, "agree": self.agree,
         }
-        if self.nss is not None:
-            out["nss"] = {"nickname": self.nss.nickname, "flags": self.nss.flags, "why": self.nss.why}
-        if self.openssl is not None:
-            out["openssl"] = {"finds": self.openssl.finds, "key_uri": self.openssl.key_uri,
-                              "why": self.openssl.why}
+        # Present as null when that client has no view of the object (the --json contract).
+        out["nss"] = None if self.nss is None else {"nickname": self.nss.nickname, "flags": self.nss.flags,
+                                                    "why": self.nss.why}
+        out["openssl"] = None if self.openssl is None else {"finds": self.openssl.finds,
+                                                            "key_uri": self.openssl.key_uri, "why": self.openssl.why}
         return out
 
 

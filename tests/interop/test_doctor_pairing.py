@@ -131,7 +131,7 @@ def test_receive_on_an_empty_id_key_assigns_one_instead_of_copying(token: Any, t
     pkcs11_tool(token, "--keypairgen", "--key-type", "rsa:2048", "--label", "noid")
     signed = ca.sign(engine_csr(token, tmp_path, "noid", "noid"), tmp_path / "noid.pem", with_ca=True)
     res = run_cli(token, "cert", "receive", str(signed))
-    assert res.returncode == 1 and "empty CKA_ID" in res.stderr and "--assign-id" in res.stderr
+    assert res.returncode == 3 and "empty CKA_ID" in res.stderr and "--assign-id" in res.stderr
     assert not [o for o in objects(token) if o.cls is ObjClass.CERTIFICATE]
     res = run_cli(token, "cert", "receive", str(signed), "--assign-id")
     assert res.returncode == 0, res.stderr
@@ -147,7 +147,7 @@ def test_extract_speaks_of_extracting(token: Any, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     assert out.read_text().startswith("-----BEGIN CERTIFICATE-----")
     res = run_cli(token, "cert", "extract", "nope", "--out", str(out))
-    assert res.returncode == 1 and "Extracting the certificate failed" in res.stderr
+    assert res.returncode == 4 and "Extracting the certificate failed" in res.stderr
     assert "Deleting" not in res.stderr
 
 

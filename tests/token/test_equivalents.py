@@ -229,5 +229,5 @@ def test_cli_show_command_and_howto(token: Any) -> None:
     assert "EC:prime256v1" in res.stdout and "runmqakm: no equivalent" in res.stdout
     res = subprocess.run([sys.executable, "-m", "ikm_tui", "howto", "nonsense"], env=env, capture_output=True,
                          text=True, timeout=60)
-    assert res.returncode == 2
+    assert res.returncode == 4  # not found (cli/exitcodes.py)
     assert os.environ.get("IKM_PIN") is None

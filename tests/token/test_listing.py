@@ -123,7 +123,7 @@ def test_ec_cert_pairs_through_public_key_object(token: Any, tmp_path: Path) -> 
 
 def test_unknown_token_lists_labels(token: Any) -> None:
     res = run_cli(token, "--module", token.module, "--token", "no such token", "list")
-    assert res.returncode == 1
+    assert res.returncode == 4
     assert token.label in res.stderr
     assert "CKR_TOKEN_NOT_PRESENT" in res.stderr
 

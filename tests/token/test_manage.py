@@ -37,7 +37,7 @@ def test_cert_delete_needs_yes_and_warns_about_the_key(token: Any) -> None:
     key_id, _, _ = received(token, "gone")
     before = object_count(token)
     res = run_cli(token, "cert", "delete", "gone")
-    assert res.returncode == 1 and "Nothing was deleted" in res.stderr
+    assert res.returncode == 3 and "Nothing was deleted" in res.stderr
     assert "would delete: certificate 'gone' id=" + key_id.hex() in res.stdout
     assert object_count(token) == before
     res = run_cli(token, "cert", "delete", "gone", "--yes")
@@ -55,7 +55,7 @@ def test_cert_delete_duplicates_listed_then_picked_by_id(token: Any) -> None:
         token.service.run(write_certificate, token.slot_id, other.der, "dup", i, 2)
     before = object_count(token)
     res = run_cli(token, "cert", "delete", "dup", "--yes")
-    assert res.returncode == 1
+    assert res.returncode == 3
     assert "2 certificates are labelled 'dup'" in res.stderr
     assert "id=0a" in res.stderr and "id=0b" in res.stderr and "--id HEX" in res.stderr
     assert object_count(token) == before
@@ -69,7 +69,7 @@ def test_cert_delete_duplicates_listed_then_picked_by_id(token: Any) -> None:
 def test_key_delete_warns_cert_becomes_orphan(token: Any) -> None:
     key_id, _, _ = received(token, "k1")
     res = run_cli(token, "key", "delete", "k1")
-    assert res.returncode == 1
+    assert res.returncode == 3
     assert "would delete: private key 'k1'" in res.stdout and "would delete: public key 'k1'" in res.stdout
     assert "becomes an orphan" in res.stdout
     res = run_cli(token, "key", "delete", "k1", "--yes")
@@ -86,10 +86,11 @@ def test_cert_add_and_extract(token: Any, tmp_path: Path) -> None:
     obj = next(o for o in objects(token) if o.cls is ObjClass.CERTIFICATE)
     assert obj.label == "Example Root" and obj.cert_category == 2 and obj.value == ca.der
     res = run_cli(token, "cert", "add", path, "--label", "again")
-    assert res.returncode == 1 and "already on the token as 'Example Root'" in res.stderr
+    # Re-adding a CA that is there is not an error (issue #15): a note, status 0, nothing written.
+    assert res.returncode == 0 and "already on the token as 'Example Root'" in res.stdout
     other = write(tmp_path, "other.pem", SoftCA("Other").cert.public_bytes(PEM))
     res = run_cli(token, "cert", "add", other, "--label", "Example Root")
-    assert res.returncode == 1 and "already used" in res.stderr
+    assert res.returncode == 3 and "already used" in res.stderr
 
     out = tmp_path / "x.pem"
     assert run_cli(token, "cert", "extract", "Example Root", "--out", str(out)).returncode == 0
@@ -98,7 +99,7 @@ def test_cert_add_and_extract(token: Any, tmp_path: Path) -> None:
     assert run_cli(token, "cert", "extract", "Example Root", "--out", str(out2), "--format", "der").returncode == 0
     assert out2.read_bytes() == ca.der
     res = run_cli(token, "cert", "extract", "nope", "--out", str(out2))
-    assert res.returncode == 1 and "Certificates present: 'Example Root'" in res.stderr
+    assert res.returncode == 4 and "Certificates present: 'Example Root'" in res.stderr
 
 
 @pytest.mark.parametrize("spec", ["rsa:2048", "ec:p256"])
@@ -156,7 +157,7 @@ def test_doctor_finds_and_repairs_mislinked_cert(token: Any) -> None:
     assert "nothing changed" in res.stdout
 
     res = run_cli(token, "cert", "doctor", "--fix")
-    assert res.returncode == 1 and "--yes" in res.stderr
+    assert res.returncode == 3 and "--yes" in res.stderr
     cert_obj = next(o for o in objects(token) if o.cls is ObjClass.CERTIFICATE and o.label == "other tool label")
     assert cert_obj.id == b"\x99" and object_count(token) == before
 
@@ -190,18 +191,18 @@ def test_pin_change_from_files(token: Any, tmp_path: Path) -> None:
     old = _pin_file(tmp_path, "old", token.pin)
     short = _pin_file(tmp_path, "short", "123")
     res = run_cli(token, "pin", "change", "--pin-file", old, "--new-pin-file", short, pin=None)
-    assert res.returncode == 1 and "accepts 4..255" in res.stderr and "CKR_PIN_LEN_RANGE" in res.stderr
+    assert res.returncode == 5 and "accepts 4..255" in res.stderr and "CKR_PIN_LEN_RANGE" in res.stderr
 
     wrong = _pin_file(tmp_path, "wrong", "00000000")
     new = _pin_file(tmp_path, "new", "97531864")
     res = run_cli(token, "pin", "change", "--pin-file", wrong, "--new-pin-file", new, pin=None)
-    assert res.returncode == 1 and "CKR_PIN_INCORRECT" in res.stderr
+    assert res.returncode == 5 and "CKR_PIN_INCORRECT" in res.stderr
 
     res = run_cli(token, "pin", "change", "--pin-file", old, "--new-pin-file", new, pin=None)
     assert res.returncode == 0, res.stderr
     assert run_cli(token, "list", "--json", pin="97531864").returncode == 0
     res = run_cli(token, "list", "--json", pin=token.pin)
-    assert res.returncode == 1 and "CKR_PIN_INCORRECT" in res.stderr
+    assert res.returncode == 5 and "CKR_PIN_INCORRECT" in res.stderr
     # Keep the fixture's teardown and later logins honest.
     res = run_cli(token, "pin", "change", "--pin-file", new, "--new-pin-file", old, pin=None)
     assert res.returncode == 0, res.stderr
@@ -209,7 +210,7 @@ def test_pin_change_from_files(token: Any, tmp_path: Path) -> None:
 
 def test_pin_change_without_terminal_says_how(token: Any) -> None:
     res = run_cli(token, "pin", "change")
-    assert res.returncode == 1 and "--new-pin-file" in res.stderr
+    assert res.returncode == 5 and "--new-pin-file" in res.stderr
 
 
 def test_help_has_examples() -> None:

@@ -123,9 +123,9 @@ def test_cli_login_right_and_wrong_leaves_no_pin_anywhere(token: Any, tmp_path: 
     ok = _cli(token, *common, "--pin-file", str(good))
     assert ok.returncode == 0, ok.stderr
     wrong = _cli(token, *common, "--pin-file", str(bad))
-    assert wrong.returncode == 1 and "CKR_PIN_INCORRECT" in wrong.stderr
+    assert wrong.returncode == 5 and "CKR_PIN_INCORRECT" in wrong.stderr
     env_wrong = _cli(token, *common, env_extra={"IKM_PIN": SECRET})
-    assert env_wrong.returncode == 1
+    assert env_wrong.returncode == 5
     text = trace.read_text()
     assert "login(" in text and "***" in text and "CKR_PIN_INCORRECT" in text
     assert stat.S_IMODE(trace.stat().st_mode) == 0o600

@@ -56,13 +56,13 @@ def test_receive_twice_needs_replace_and_ends_with_one_cert(token: Any, tmp_path
     first = write(tmp_path, "1.pem", cert.public_bytes(PEM) + ca.cert.public_bytes(PEM))
     assert run_cli(token, "cert", "receive", first).returncode == 0
     res = run_cli(token, "cert", "receive", first)
-    assert res.returncode == 1 and "this very certificate" in res.stderr
+    assert res.returncode == 3 and "this very certificate" in res.stderr
     renewed = ca.issue(cert.public_key(), "twice.example.com", serial=101)
     second = write(tmp_path, "2.pem", renewed.public_bytes(PEM) + ca.cert.public_bytes(PEM))
 
     before = object_count(token)
     res = run_cli(token, "cert", "receive", second)
-    assert res.returncode == 1
+    assert res.returncode == 3
     assert "already has a certificate" in res.stderr and "--replace" in res.stderr
     assert object_count(token) == before
     assert [c.cert.serial for c in certs_with_id(token, key_id)] == ["64"]
@@ -159,7 +159,7 @@ def test_challenge_rejects_other_key(token: Any) -> None:
 def test_receive_needs_login(token: Any, tmp_path: Path) -> None:
     _, cert, _ = key_and_cert(token, "nologin")
     res = run_cli(token, "cert", "receive", write(tmp_path, "c.pem", cert.public_bytes(PEM)), pin=None)
-    assert res.returncode == 1
+    assert res.returncode == 5
     assert "no terminal" in res.stderr or "login" in res.stderr.lower()
 
 

@@ -42,7 +42,7 @@ def test_cli_refuses_an_error_and_changes_nothing_until_force(token: Any, tmp_pa
     before = object_count(token)
 
     res = run_cli(token, "cert", "receive", path, "--with-chain")
-    assert res.returncode == 1
+    assert res.returncode == 3  # refused, needs --force (cli/exitcodes.py)
     assert "lint ERROR keycertsign-without-ca" in res.stdout  # the preview shows it ...
     assert "keycertsign-without-ca" in res.stderr and "nothing was written" in res.stderr  # ... and refuses
     assert "--force" in res.stderr and "ERR_CERT_INVALID" in res.stderr
@@ -59,7 +59,7 @@ def test_cli_refuses_a_leaf_whose_issuer_is_nowhere(token: Any, tmp_path: Path) 
     key_id, cert, _ = key_and_cert(token, "orphan")
     before = object_count(token)
     res = run_cli(token, "cert", "receive", write(tmp_path, "leaf.pem", cert.public_bytes(PEM)))
-    assert res.returncode == 1
+    assert res.returncode == 3  # refused, needs --force (cli/exitcodes.py)
     assert "chain-missing-issuer" in res.stderr and "nothing was written" in res.stderr
     assert object_count(token) == before
 

@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     (["explain", "0xA0"], 0, "CKR_PIN_INCORRECT"),
     (["explain", "CTGSK3026W", "The", "key", "file", '"pkcs11"', "does", "not", "exist"], 0, "tokenlabel"),
     (["explain", "CTGSK3034W"], 0, "ikm-tui cert receive FILE"),
-    (["explain", "nonsense"], 2, "unknown code"),
+    (["explain", "nonsense"], 4, "unknown code"),
 ])
 def test_cli_explain(argv: list[str], status: int, fragment: str, capsys: pytest.CaptureFixture[str]) -> None:
     args = _parser().parse_args(argv)
@@ -214,3 +214,16 @@ def test_cli_explain_help_has_examples(capsys: pytest.CaptureFixture[str]) -> No
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "ikm-tui explain 0xA0" in out and "CTGSK3026W" in out
+
+
+def test_from_exception_keeps_the_error_class_and_its_attributes() -> None:
+    """The CLI's exit status comes from the class (cli/exitcodes.py): naming the operation keeps it."""
+    from ikm_tui.core.errors import NotFoundError, RefusedError, from_exception
+    from ikm_tui.core.ops.plans import Ambiguous
+
+    named = from_exception(NotFoundError(cause="gone", next_step="look"), "Extracting")
+    assert type(named) is NotFoundError and named.operation == "Extracting" and named.cause == "gone"
+    amb = Ambiguous("two", "pick one")
+    amb.candidates = ()
+    again = from_exception(amb, "Deleting")
+    assert isinstance(again, RefusedError) and again.candidates == () and amb.operation is None

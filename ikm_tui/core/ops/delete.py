@@ -5,7 +5,7 @@ All functions take (backend, slot_id, ...) and run on the owner thread via `serv
 
 from __future__ import annotations
 
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError, from_exception, NotFoundError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.plans import KINDS, Plan, ambiguous, describe, labels_of, recheck, select
@@ -19,7 +19,7 @@ def plan_delete_cert(backend: Backend, slot_id: int, label: str, key_id: bytes |
     listing = backend.list_objects(slot_id)
     found = select(listing, label, (ObjClass.CERTIFICATE,), key_id, sha256)
     if not found:
-        raise IkmError(f"No certificate labelled {safe_text(label)!r}"
+        raise NotFoundError(f"No certificate labelled {safe_text(label)!r}"
                        + (f" with id {key_id.hex()}" if key_id is not None else "") + " on this token. "
                        f"Certificates present: {safe_text(labels_of(listing, (ObjClass.CERTIFICATE,)))}.",
                        "Check the label with `ikm-tui list`.", operation="Deleting the certificate")
@@ -46,7 +46,7 @@ def plan_delete_key(backend: Backend, slot_id: int, label: str, key_id: bytes | 
     if not privs:
         pubs = select(listing, label, (ObjClass.PUBLIC_KEY,), key_id)
         if not pubs:
-            raise IkmError(f"No key labelled {safe_text(label)!r}"
+            raise NotFoundError(f"No key labelled {safe_text(label)!r}"
                            + (f" with id {key_id.hex()}" if key_id is not None else "") + " on this token. "
                            "Keys present: "
                            f"{safe_text(labels_of(listing, (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)))}.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ikm_tui.core.errors import NotFoundError
 from ikm_tui.core.p11 import keys, objects, softhsm
 from ikm_tui.core.pin import Pin
 from ikm_tui.core.p11.backend import Backend
@@ -113,16 +115,18 @@ def ensure_demo_token(service_factory: Any, root: Path | None = None) -> tuple[s
     Sets SOFTHSM2_CONF for this process: SoftHSM reads it when the module initialises.
     """
     module = softhsm.softhsm_module()
-    if module is None:
-        raise RuntimeError("SoftHSM2 is not installed: run `make demo` (it installs softhsm2)")
+    if module is None or shutil.which("softhsm2-util") is None:
+        raise NotFoundError(
+            "SoftHSM2 is not installed: the demo token is a SoftHSM2 token ikm-tui creates for you.",
+            "Install it, then run `ikm-tui demo` again: Debian/Ubuntu `sudo apt install softhsm2`, "
+            "Fedora/RHEL `sudo dnf install softhsm`, Arch `sudo pacman -S softhsm`, macOS `brew install softhsm`.",
+            operation="Creating the demo token")
     home = softhsm.make_home(root or data_dir()) if not (root or data_dir()).joinpath("softhsm2.conf").exists() \
         else softhsm.SoftHsmHome(root or data_dir())
     os.environ["SOFTHSM2_CONF"] = str(home.conf)
     marker = home.root / "seeded"
     if not marker.exists():
         for child in home.tokendir.iterdir():  # a half-seeded token from an interrupted run
-            import shutil
-
             shutil.rmtree(child, ignore_errors=True)
         softhsm.init_token(home, DEMO_LABEL, DEMO_PIN, DEMO_SO_PIN)
         service = service_factory(module)

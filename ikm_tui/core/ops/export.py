@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import IkmError, NotFoundError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.plans import ambiguous, labels_of, select
 from ikm_tui.core.p11.backend import Backend
@@ -39,6 +39,6 @@ def export_public_key(backend: Backend, slot_id: int, label: str,
                        "so its public key cannot be read.", "Receive its certificate first.",
                        operation="Exporting the public key")
     hint = "" if backend.is_logged_in(slot_id) else " (not logged in: private keys are hidden)"
-    raise IkmError(f"No key labelled {safe_text(label)!r} on this token{hint}. Keys present: "
+    raise NotFoundError(f"No key labelled {safe_text(label)!r} on this token{hint}. Keys present: "
                    f"{safe_text(labels_of(listing, (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)))}.",
                    "Check the label with `ikm-tui list --login`.", operation="Exporting the public key")

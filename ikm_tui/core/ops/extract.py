@@ -6,7 +6,7 @@ certificates was reported as "Deleting the certificate failed" although nothing 
 
 from __future__ import annotations
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import IkmError, NotFoundError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.plans import ambiguous, labels_of, select
 from ikm_tui.core.p11.backend import Backend
@@ -21,7 +21,7 @@ def find_certificate(backend: Backend, slot_id: int, label: str, key_id: bytes |
     listing = backend.list_objects(slot_id)
     found = select(listing, label, (ObjClass.CERTIFICATE,), key_id, sha256)
     if not found:
-        raise IkmError(f"No certificate labelled {safe_text(label)!r}"
+        raise NotFoundError(f"No certificate labelled {safe_text(label)!r}"
                        + (f" with id {key_id.hex()}" if key_id is not None else "") + " on this token. "
                        f"Certificates present: {safe_text(labels_of(listing, (ObjClass.CERTIFICATE,)))}.",
                        "Check the label with `ikm-tui list`.", operation=_OP)

@@ -24,7 +24,7 @@ from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.x509.pem import encode as pem_encode
 from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.x509 import names
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError, from_exception, NotFoundError
 from ikm_tui.core.model import Listing, ObjClass
 from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.common import require_login
@@ -213,7 +213,7 @@ def request_details(backend: Backend, slot_id: int, label: str) -> PendingReques
     for req in list_requests(backend, slot_id):
         if req.label == label:
             return req
-    raise IkmError(f"No pending request labelled {label!r} on this token.",
+    raise NotFoundError(f"No pending request labelled {label!r} on this token.",
                    "`ikm-tui certreq list` shows the pending requests.")
 
 

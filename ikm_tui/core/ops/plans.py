@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import IkmError, RefusedError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import describe_key
 from ikm_tui.core.sanitize import safe_text
@@ -56,7 +56,7 @@ class ReadBack:
         return self.actual == self.wanted
 
 
-class Ambiguous(IkmError):
+class Ambiguous(RefusedError):
     """Several objects match; `candidates` lets a UI offer them instead of guessing."""
 
     candidates: tuple[ObjectInfo, ...] = ()

@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import AlreadyPresentError, IkmError, RefusedError, from_exception
 from ikm_tui.core.ops.challenge import proves_pair
 from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.common import describe_key, require_login
@@ -333,13 +333,13 @@ def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -
     listing = backend.list_objects(slot_id)
     for o in listing.objects:
         if o.cls is ObjClass.CERTIFICATE and o.value == der:
-            raise IkmError(f"This certificate is already on the token as {o.label!r} (id {o.id.hex()}); "
+            raise AlreadyPresentError(f"This certificate is already on the token as {o.label!r} (id {o.id.hex()}); "
                            "nothing was written.", "Nothing to do.", operation="Adding the certificate")
     clash = [o for o in listing.objects if o.label == label
              and o.cls in (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)]
     if clash:
         names = "; ".join(f"{o.cls.value} id={o.id.hex() or '-'}" for o in clash)
-        raise IkmError(f"The label {label!r} is already used on this token ({names}); nothing was written.",
+        raise RefusedError(f"The label {label!r} is already used on this token ({names}); nothing was written.",
                        "Choose another label: Java aliases, NSS nicknames and OpenSSL URIs need it unique.",
                        operation="Adding the certificate")
     ref = CertRef(der, fields)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import RefusedError
 from ikm_tui.core.x509.lint import assess, intended_use_of
 
 from ikm_tui.core.ops.receive_model import ReceivePreview
@@ -35,7 +35,7 @@ def refuse_on_lint_errors(preview: ReceivePreview, *, force: bool = False, now: 
     if not errors:
         return
     codes = ", ".join(dict.fromkeys(f.code for f in errors))
-    raise IkmError(
+    raise RefusedError(
         f"The certificate has {len(errors)} lint error(s) ({codes}): TLS clients will reject it, so it was "
         f"not stored; nothing was written. First: {errors[0].message}",
         "Have the CA reissue it (see `ikm-tui cert lint FILE`), add the missing CA certificates to the file, "

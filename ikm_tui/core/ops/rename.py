@@ -6,7 +6,7 @@ All functions take (backend, slot_id, ...) and run on the owner thread via `serv
 from __future__ import annotations
 
 from ikm_tui.core.conventions import REQUEST_APPLICATION
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError, from_exception, NotFoundError, RefusedError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.plans import Plan, ReadBack, ambiguous, describe, labels_of, recheck, select
@@ -26,7 +26,7 @@ def plan_rename(backend: Backend, slot_id: int, old: str, new: str, key_id: byte
     listing = backend.list_objects(slot_id)
     seeds = select(listing, old, _PAIR, key_id)
     if not seeds:
-        raise IkmError(f"No certificate or key labelled {safe_text(old)!r} on this token. "
+        raise NotFoundError(f"No certificate or key labelled {safe_text(old)!r} on this token. "
                        f"Labels present: {safe_text(labels_of(listing, _PAIR))}.",
                        "Check the label with `ikm-tui list --login`.", operation="Renaming")
     ids = {o.id for o in seeds}
@@ -45,7 +45,7 @@ def plan_rename(backend: Backend, slot_id: int, old: str, new: str, key_id: byte
     clash = [o for o in listing.objects if o.label == new and o.cls in _PAIR and o.id != the_id]
     if clash:
         names = "; ".join(describe(o) for o in clash)
-        raise IkmError(f"The label {safe_text(new)!r} is already used by another key or certificate ({names}); "
+        raise RefusedError(f"The label {safe_text(new)!r} is already used by another key or certificate ({names}); "
                        "nothing was renamed.",
                        "Choose another label: OpenSSL and Java select objects by label, so it must be unique.",
                        operation="Renaming")

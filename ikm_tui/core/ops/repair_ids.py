@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError, RefusedError, from_exception
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11 import objects
@@ -274,7 +274,7 @@ def id_for_receive(backend: Backend, slot_id: int, key: ObjectInfo, assign_id: b
     if key.id:
         return key.id
     if not assign_id:
-        raise IkmError(f"The key {key.label!r} has an empty CKA_ID; a certificate written with it would be "
+        raise RefusedError(f"The key {key.label!r} has an empty CKA_ID; a certificate written with it would be "
                        "invisible to Java keytool and NSS. Nothing was written.",
                        "Let receive give key and certificate one ID (the SHA-1 of the public key): "
                        "--assign-id (CLI), or tick 'assign a CKA_ID' (TUI).",

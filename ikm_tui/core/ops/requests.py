@@ -19,7 +19,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.core.x509.pem import encode as pem_encode
-from ikm_tui.core.errors import IkmError, from_exception
+from ikm_tui.core.errors import IkmError, from_exception, RefusedError
 # Looked up through its module at call time, so a replacement (a test giving the token fewer
 # mechanisms) is seen here and by the UI alike.
 from ikm_tui.core.ops import capabilities as caps
@@ -198,7 +198,7 @@ def create_request(
     name = _subject(subject)
     _check_inputs(spec, name, sans, key_usage, eku)
     if pending.token_copies(backend, slot_id, label) or pending.request_file(backend, slot_id, label).exists():
-        raise IkmError(f"A pending request labelled {label!r} already exists.",
+        raise RefusedError(f"A pending request labelled {label!r} already exists.",
                        "Choose another label, or `ikm-tui certreq delete` the old request first.")
 
     _step(progress, "keygen", f"Generating {spec} on the token")

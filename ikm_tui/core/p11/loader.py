@@ -10,7 +10,7 @@ from typing import Any
 import pkcs11
 from pkcs11 import Attribute, ObjectClass
 
-from ikm_tui.core.errors import IkmError
+from ikm_tui.core.errors import NotFoundError
 from ikm_tui.core.p11 import stderr_capture
 from ikm_tui.core.p11.attributes import ulong_pack
 from ikm_tui.core.p11.calltrace import Interposer, interpose
@@ -29,7 +29,7 @@ class LoadedModule:
 def load_library(path: str, given: str) -> LoadedModule:
     """pkcs11.lib(path) with the module's stderr captured; `given` is the path as the operator typed it."""
     if not os.path.exists(path):
-        raise IkmError(
+        raise NotFoundError(
             f"PKCS#11 module {given!r} does not exist.",
             "Give the path of an installed module with --module (e.g. "
             "/usr/lib/softhsm/libsofthsm2.so or /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so), "

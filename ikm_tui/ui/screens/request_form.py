@@ -27,12 +27,8 @@ from ikm_tui.core.x509.request_lint import request_warnings
 from ikm_tui.core.ops.capabilities import KeyCapabilities, KeyChoice
 from ikm_tui.ui.text import literal
 
-DEFAULT_EKU = "serverAuth,clientAuth"
-
-
-def default_key_usage(key_type: str) -> str:
-    """digitalSignature+keyEncipherment for an RSA server key; digitalSignature for EC and Ed25519."""
-    return "digitalSignature,keyEncipherment" if key_type.startswith("rsa") else "digitalSignature"
+# Shared with the CLI (core/x509/defaults.py): a request gets the same extensions from either.
+from ikm_tui.core.x509.defaults import DEFAULT_EKU, default_key_usage
 
 
 def split_items(text: str) -> tuple[str, ...]:

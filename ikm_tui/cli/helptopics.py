@@ -1,0 +1,95 @@
+"""`ikm-tui help [TOPIC | COMMAND...]`: the topics a man page would hold, and any command's --help."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ikm_tui.cli.common import Subparsers
+
+EPILOG = """\
+examples:
+  ikm-tui help                  the topics
+  ikm-tui help exit-codes       what each exit status means
+  ikm-tui help json             the --json schemas and where their files are
+  ikm-tui help cert receive     the same as `ikm-tui cert receive --help`
+"""
+
+PIN = """\
+The PIN is never a command-line value (argv is readable by every user: ps, /proc/PID/cmdline,
+shell history); `--pin`, `--so-pin` and `--user-pin` are refused with exit status 2. ikm-tui takes
+the user PIN from, in order:
+  --pin-file FILE   the first line of FILE, which must be mode 0600 (else exit status 5)
+  IKM_PIN           the environment (visible to your other processes via /proc)
+  a prompt          on a terminal, with --login or when the command needs a login
+Without a terminal and without the two above, a command that needs the PIN stops (exit status 5).
+A wrong PIN is never retried. FINAL TRY on the token: logging in needs --confirm-final-try.
+"""
+
+COMPLETION = """\
+Completion scripts are generated from ikm-tui's own parser:
+  bash:  ikm-tui completion bash > ~/.local/share/bash-completion/completions/ikm-tui
+  zsh:   ikm-tui completion zsh > ~/.zfunc/ikm-tui.zsh   and in ~/.zshrc: source ~/.zfunc/ikm-tui.zsh
+  fish:  ikm-tui completion fish > ~/.config/fish/completions/ikm-tui.fish
+"""
+
+
+def _exit_codes() -> str:
+    from ikm_tui.cli.exitcodes import EPILOG as TABLE
+
+    return TABLE
+
+
+def _json() -> str:
+    from ikm_tui.cli import schemadefs
+    from ikm_tui.cli.jsonout import SCHEMA_DIR, SCHEMA_VERSION, schema_id
+
+    lines = [
+        "Every command that reports something takes --json. Each document starts with a \"schema\" key,",
+        f"\"ikm-tui/<name>/v{SCHEMA_VERSION}\", naming its JSON Schema (draft 2020-12) file in",
+        f"  {SCHEMA_DIR}",
+        "Keys that do not apply are present as null (or []), never left out. The version changes when a key",
+        "is renamed, removed or changes type; keys may be added within a version.",
+        "Action commands (create, receive, extract, delete, ...) print {results..., \"messages\": [the text",
+        "lines], \"error\": null | {message, next_step, ckr, exit_status}}, also when they fail. Reports",
+        "(list, tokens, certreq list, ...) print nothing on stdout when they fail: the error is on stderr.",
+        "",
+        "schemas:",
+    ]
+    lines += [f"  {schema_id(n):<34} {n}.v{SCHEMA_VERSION}.json" for n in schemadefs.names()]
+    return "\n".join(lines) + "\n"
+
+
+TOPICS = {"exit-codes": _exit_codes, "json": _json, "pin": lambda: PIN, "completion": lambda: COMPLETION}
+
+
+def register(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser("help", help="help topics (exit-codes, json, pin, completion) or a command's help",
+                              description="Show a help topic, or the --help of a command.",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("topic", nargs="*", metavar="TOPIC|COMMAND", help=", ".join(TOPICS) + ", or a command")
+    p.set_defaults(func=run, needs_parser=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ikm_tui.cli.exitcodes import NOT_FOUND
+
+    if not args.topic:
+        print("topics: " + ", ".join(TOPICS) + "\ncommands: `ikm-tui help COMMAND` (e.g. `ikm-tui help cert receive`)")
+        return 0
+    if len(args.topic) == 1 and args.topic[0] in TOPICS:
+        print(TOPICS[args.topic[0]](), end="")
+        return 0
+    parser: argparse.ArgumentParser = args.root_parser
+    for word in args.topic:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        if not subs or word not in subs[0].choices:
+            import sys
+
+            print(f"ikm-tui help: no topic or command {' '.join(args.topic)!r}; topics: {', '.join(TOPICS)}",
+                  file=sys.stderr)
+            return NOT_FOUND
+        parser = subs[0].choices[word]
+    parser.print_help()
+    return 0
