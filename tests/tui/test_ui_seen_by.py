@@ -125,6 +125,8 @@ async def test_receive_ticks_assign_id_for_an_empty_id_key(token: Any, tmp_path:
         await wait_for(pilot, lambda: not isinstance(app.screen, ReceivePreviewScreen))
         await settle(pilot)
         listing = app.main_screen.listing
-        assert len({o.id for o in listing.objects}) == 1 and b"" not in {o.id for o in listing.objects}
-        c = next(o for o in listing.objects if o.cls is ObjClass.CERTIFICATE)
+        # The pair (key, public key, leaf); the CA from the file is stored beside it under its own ID.
+        pair = [o for o in listing.objects if not (o.cert is not None and o.cert.is_ca)]
+        assert len({o.id for o in pair}) == 1 and b"" not in {o.id for o in pair}
+        c = next(o for o in pair if o.cls is ObjClass.CERTIFICATE)
         assert listing.pairing.markers[c.handle] == "-"

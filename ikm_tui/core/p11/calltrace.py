@@ -221,17 +221,24 @@ class Interposer:
         ctypes.c_void_p.from_address(id(lib) + offset).value = ctypes.addressof(self.table)
 
     def _shim(self, name: str, real: Any) -> Callable[..., int]:
+        monotonic, limit = time.monotonic, _PENDING_MAX  # bound now: see below
+
         def call(*args: Any) -> int:
-            sink = self.sink
-            if sink is None and len(self.pending) >= _PENDING_MAX:
+            # At interpreter exit python-pkcs11's finalizer calls C_Finalize after module globals
+            # and this object's attributes may be gone: then the call is only forwarded.
+            try:
+                sink, pending = self.sink, self.pending
+            except AttributeError:
                 return int(real(*args))
-            started = time.monotonic()
+            if sink is None and len(pending) >= limit:
+                return int(real(*args))
+            started = monotonic()
             rv = int(real(*args))
-            duration = time.monotonic() - started
+            duration = monotonic() - started
             try:
                 entry = (name, summarize(name, args, True), ckr_name(rv), started, duration)
                 if sink is None:
-                    self.pending.append(entry)
+                    pending.append(entry)
                 else:
                     sink(*entry)
             except Exception:  # noqa: BLE001 - a trace must never change a call's result
