@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.cli.common import add_common, open_token, out, print_json
 from ikm_tui.core.errors import IkmError
-from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
+from ikm_tui.core.files import PUBLIC_MODE, check_target, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509.names import KEY_TYPES
 
@@ -146,9 +145,7 @@ def _check_out(path: str | None) -> None:
     # Checked before the keygen: failing to write afterwards would leave a request the user never got.
     if path is None:
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise IkmError(f"Cannot write {path}: {parent} is not a writable directory.", "Give another --out.")
+    check_target(path)
 
 
 def _confirm_ed25519(args: argparse.Namespace) -> None:

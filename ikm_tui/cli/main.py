@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui import __version__
-from ikm_tui.cli.common import add_common, open_token, print_json, refuse_pin_argv, show_commands
+from ikm_tui.cli.common import (add_common, open_token, print_json, refuse_pin_argv, show_commands,
+                               undecodable_arg)
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.sanitize import safe_text
 
@@ -303,6 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)
         return 2
+    bad = undecodable_arg(argv)
+    if bad is not None:
+        print(f"ikm-tui: error: argument {bad} is not valid UTF-8; labels, subjects and file names "
+              "must be UTF-8 text", file=sys.stderr)
+        return 2
     word = command_word(argv)
     parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
     args = parser.parse_args(argv)
@@ -333,6 +339,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ikm-tui: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A file or terminal failure no command turned into an IkmError: one line, no traceback.
+        from ikm_tui.core.files import write_error
+
+        where = exc.filename if exc.filename is not None else "<output>"
+        print(safe_text(f"ikm-tui: {write_error(where, exc)}", multiline=True), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,7 +50,10 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
 
 def run_tui(module: str | None, token: str | None, demo_pin: str | None = None) -> int:
     from ikm_tui.core.p11.hangup import HANGUP_EXIT
+    from ikm_tui.core.p11.hardening import protect_process
 
+    # The PIN dialog's Input holds the PIN as a str before any Pin exists: no core dumps at all.
+    protect_process()
     app = prepare_tui(module, token, demo_pin)
     app.run()
     if app.return_code == HANGUP_EXIT:

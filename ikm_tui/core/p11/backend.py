@@ -46,7 +46,7 @@ from ikm_tui.core.p11.modules import canonical, module_load_error
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.pairing import pair_objects
-from ikm_tui.core.pin import Pin
+from ikm_tui.core.pin import Pin, pin_problem
 
 # Errors meaning the token or our session is gone, as opposed to one unreadable attribute.
 _GONE = (p11x.DeviceRemoved, p11x.TokenNotPresent, p11x.SessionHandleInvalid, p11x.SessionClosed,
@@ -237,6 +237,11 @@ class Backend:
             raise TypeError("login() takes a Pin")
         info = self.token_info(slot_id)
         warning = check_before_login(info.pin, allow_final_try)
+        # A PIN the token must reject (empty, wrong length, NUL, two lines) would cost a try.
+        problem = pin_problem(pin, info.min_pin_len, info.max_pin_len)
+        if problem is not None:
+            raise IkmError(f"{problem} Nothing was sent to the token; no try was used.",
+                           "Give the right PIN.", "CKR_PIN_LEN_RANGE", 0xA2, "Login")
         if self.is_logged_in(slot_id):
             return LoginResult(info, info.pin, warning)
         # A public session must go first: python-pkcs11 opens a new session for the login.
