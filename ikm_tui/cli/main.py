@@ -274,6 +274,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                                         f":{o.bits}" if o.bits else "")
         if o.cert is not None:
             extra += f" subject={o.cert.subject}" if not o.cert.error else f" {o.cert.error}"
+        if "unreadable" in o.flags:  # core/p11/unreadable.py: one bad object, the rest listed
+            extra += f" UNREADABLE ({' '.join(o.flags[1:])}): the module would not give its attributes"
         print(safe_text(f"{marker} {kind:<12} {o.label!r:<28} id={o.id.hex() or '-'}{extra}"))
     return 0
 

@@ -45,6 +45,7 @@ from ikm_tui.core.p11.attributes import (
 from ikm_tui.core.p11.modules import canonical, module_load_error
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.tokeninfo import RawModule
+from ikm_tui.core.p11.unreadable import describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin, pin_problem
 
@@ -320,7 +321,7 @@ class Backend:
             handles: dict[int, Object | ObjectInfo] = {}
             for obj in found:
                 handles[handle_of(obj)] = obj
-                objects.append(self._describe(obj, tinfo))
+                objects.append(describe_or_unreadable(self._describe, obj, tinfo))
             self._objects[slot_id] = handles
         else:
             # No python-pkcs11 Object yet: pkcs11_object() makes one when an action needs it.
@@ -379,7 +380,10 @@ class Backend:
         objects: list[ObjectInfo] = []
         try:
             for x in raw.find(h):
-                values = raw.read(h, x, first, unpack, not_applicable)
+                values = read_or_unreadable(tinfo, x, raw.read, h, x, first, unpack, not_applicable)
+                if isinstance(values, ObjectInfo):  # this object only: listed as unreadable
+                    objects.append(values)
+                    continue
                 klass = values.get(Attribute.CLASS)
                 if klass is None:  # not even a class: let python-pkcs11 read it as before
                     return None
