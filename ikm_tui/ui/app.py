@@ -13,6 +13,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from ikm_tui.core.p11 import hangup
@@ -124,6 +125,12 @@ class IkmApp(App[int]):
         for warning in warnings:
             self.notify(plain(warning), title="This module logs PINs", severity="warning",
                         markup=False, timeout=30)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification (screens' notify() lands here) through the one escaping path:
+        labels and token text in a message or title are never markup and never control bytes."""
+        super().notify(plain(message), title=plain(title), severity=severity, timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         # The services are process-wide; this app's trace buffer must not outlive it.

@@ -127,3 +127,34 @@ def test_extract_never_writes_through_a_symlink(token: Any, tmp_path: Path, monk
     finally:
         os.umask(old)
     assert rc == 0 and ((tmp_path / "again.csr").stat().st_mode & 0o777) == 0o644
+
+
+@pytest.mark.parametrize("label, subject", [
+    ("web\x1b]0;x\x07", "CN=web01"), ("web\x07", "CN=web01"), ("w" * 10_000, "CN=web01"),
+    ("web01", "CN=web\x1b[2J"), ("web01", "CN=a\u202e"),
+])
+def test_certreq_create_refuses_control_characters_before_the_keygen(token: Any, tmp_path: Path, label: str,
+                                                                    subject: str, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("IKM_PIN", token.pin)
+    token.login()
+    before = _handles(token)
+    rc, err = _run(capsys, _args(token, "certreq", "create", "--label", label, "--key-type", "ec:p256",
+                                 "--subject", subject, "--out", str(tmp_path / "r.csr")))
+    assert rc == 1 and ("control or invisible" in err or "at most 255" in err), err
+    assert "\x1b" not in err and "\x07" not in err and len(err) < 600
+    assert _handles(token) == before and not (tmp_path / "r.csr").exists()
+
+
+@pytest.mark.parametrize("new", ["web\x9b2J", "abc\u202edef", "sep\u2028x"])
+def test_cert_rename_refuses_c1_bidi_and_separators(token: Any, tmp_path: Path, new: str,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("IKM_PIN", token.pin)
+    rc, err = _run(capsys, _args(token, "certreq", "create", "--label", "web01", "--key-type", "ec:p256",
+                                 "--subject", "CN=web01", "--out", str(tmp_path / "r.csr")))
+    assert rc == 0, err
+    labels = sorted(o.label for o in token.service.run(Backend.list_objects, token.slot_id).objects)
+    rc, err = _run(capsys, _args(token, "cert", "rename", "web01", new))
+    assert rc == 1 and "control or invisible" in err, err
+    assert sorted(o.label for o in token.service.run(Backend.list_objects, token.slot_id).objects) == labels
