@@ -185,6 +185,10 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
         del pin
         if result.warning is not None:
             print(safe_text(f"ikm-tui: warning: {result.warning}", multiline=True), file=sys.stderr)
+    # From here a writing command changes the token: signals wait for the write to finish.
+    from ikm_tui.cli.hold import HOLD
+
+    HOLD.arm()
     return svc, slot
 
 

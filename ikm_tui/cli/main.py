@@ -326,7 +326,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.freeze()
         # The TUI handles SIGHUP on its event loop (hangup.install_loop_handler).
         hangup.install_cli_handler()
-        return int(args.func(args) or 0)
+        from ikm_tui.cli.hold import HOLD, writes_token  # here: `list` imports no command module
+
+        if writes_token(args):
+            HOLD.install()  # armed by open_token once the session is open (cli/hold.py)
+        try:
+            rc = int(args.func(args) or 0)
+        finally:
+            try:
+                held = HOLD.release()
+            finally:
+                HOLD.uninstall()
+        return rc if held is None else held
     except hangup.Hangup:
         # The terminal is gone: close (log out) every session, then leave without a traceback.
         hangup.close_sessions()
