@@ -185,11 +185,25 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
         del pin
         if result.warning is not None:
             print(safe_text(f"ikm-tui: warning: {result.warning}", multiline=True), file=sys.stderr)
-    # From here a writing command changes the token: signals wait for the write to finish.
+    # From here a writing command changes the token: one writer per token, and signals wait
+    # for the write to finish.
     from ikm_tui.cli.hold import HOLD
 
+    if HOLD.installed:
+        _lock_token(svc, slot)
     HOLD.arm()
     return svc, slot
+
+
+def _lock_token(svc: TokenService, slot: int) -> None:
+    from ikm_tui.core.p11.backend import Backend
+    from ikm_tui.core.tokenlock import HELD, TokenLock, lock_path
+
+    info = svc.run(Backend.token_info, slot)
+    lock = TokenLock(lock_path(svc.module_path, info.serial, info.label))
+    lock.acquire(waiting=lambda: print("ikm-tui: another ikm-tui is writing to this token; waiting...",
+                                       file=sys.stderr, flush=True))
+    HELD.append(lock)
 
 
 def print_json(data: Any) -> None:

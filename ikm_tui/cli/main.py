@@ -337,6 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 held = HOLD.release()
             finally:
                 HOLD.uninstall()
+                from ikm_tui.core.tokenlock import release_all
+
+                release_all()
         return rc if held is None else held
     except hangup.Hangup:
         # The terminal is gone: close (log out) every session, then leave without a traceback.

@@ -78,8 +78,9 @@ def test_second_signal_still_stops_at_once(token: Any, tmp_path: Any, signum: in
                   "--subject", "CN=twice", "--out", str(tmp_path / "r.csr"))
     _wait_for(proc, b"Generating")
     proc.send_signal(signum)
-    _wait_for(proc, b"finishing the token write first")
+    seen = _wait_for(proc, b"finishing the token write first")
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    _, rest = proc.communicate(timeout=60)
+    err = seen + rest
     assert proc.returncode in (128 + signum, -signum, 130), err
     assert b"again: stopping now" in err or b"completed first" in err
