@@ -177,3 +177,39 @@ def test_raw_pty_bytes_through_the_rename_and_add_ca_dialogs(hostile: Any, tmp_p
         assert payload not in out, f"{payload!r} from the token or file reached the terminal"
     assert b"Evil CA\\x1b]0;owned" in out  # the add-CA dialog was really shown, escaped
     assert b"Traceback" not in out
+
+
+async def test_hostile_file_names_in_the_file_picker_are_escaped_and_still_read(hostile: Any,
+                                                                              tmp_path: Path) -> None:
+    from ikm_tui.ui.screens.receive_screen import CertFileTree
+
+    pick = tmp_path / "pick"
+    pick.mkdir()
+    name = f"ca{TITLE}{CLIP}\u202e.pem"
+    (pick / name).write_bytes((tmp_path / "ca.pem").read_bytes())
+    app = app_for(hostile)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        results: list[Any] = []
+        app.push_screen(CertSourceScreen("Pick", start_dir=pick), results.append)
+        screen = await wait_for_screen(pilot, CertSourceScreen)
+        tree = screen.query_one(CertFileTree)
+        for _ in range(50):
+            await pilot.pause()
+            if tree.root.children:
+                break
+        node = next(n for n in tree.root.children if n.data is not None and n.data.path.name == name)
+        _clean(app.export_screenshot(), "file tree")
+        assert "\\x1b]52;" in str(node.label)
+        tree.select_node(node)
+        await pilot.pause()
+        field = screen.query_one("#source-path", Input)
+        for _ in range(20):
+            if field.value:
+                break
+            await pilot.pause()
+        _clean(field.value, "picked path")
+        assert field.value.endswith(safe_text(name))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert results and results[0] is not None and len(results[0].certs) == 1
