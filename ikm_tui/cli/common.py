@@ -191,19 +191,46 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
 
     if HOLD.installed:
         _lock_token(svc, slot)
+    else:
+        _report_unfinished(svc, slot)
     HOLD.arm()
     return svc, slot
+
+
+def _report_unfinished(svc: TokenService, slot: int) -> None:
+    """A reading command also says when a killed run left this token half-written."""
+    from ikm_tui.core import journal
+    from ikm_tui.core.p11.backend import Backend
+    from ikm_tui.core.tokenlock import lock_path
+
+    info = svc.run(Backend.token_info, slot)
+    left = journal.unfinished(journal.journal_path(lock_path(svc.module_path, info.serial, info.label).name))
+    if left is not None:
+        print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)
 
 
 def _lock_token(svc: TokenService, slot: int) -> None:
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.tokenlock import HELD, TokenLock, lock_path
 
+    from ikm_tui.cli.hold import HOLD
+    from ikm_tui.core import journal
+
     info = svc.run(Backend.token_info, slot)
     lock = TokenLock(lock_path(svc.module_path, info.serial, info.label))
     lock.acquire(waiting=lambda: print("ikm-tui: another ikm-tui is writing to this token; waiting...",
                                        file=sys.stderr, flush=True))
     HELD.append(lock)
+    # Under the lock: a note found now is from a run that was killed mid-write.
+    note = journal.journal_path(lock.path.name)
+    left = journal.unfinished(note)
+    if left is not None:
+        print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)
+    if HOLD.argv and HOLD.argv[:2] == ["cert", "doctor"]:
+        journal.end(note)  # the doctor is the tool that finishes/cleans: the note has been read
+    else:
+        journal.begin(note, HOLD.argv)
+        HOLD.journal = note
 
 
 def print_json(data: Any) -> None:

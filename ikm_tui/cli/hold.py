@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -46,6 +47,8 @@ class SignalHold:
         self.armed = False
         self.pending: int | None = None
         self._old: dict[int, Any] = {}
+        self.argv: list[str] = []  # the command words, for the journal note (never a PIN: refused in argv)
+        self.journal: Path | None = None
 
     def install(self) -> None:
         for s in self.SIGNALS:
@@ -59,6 +62,8 @@ class SignalHold:
         self._old.clear()
         self.installed = self.armed = False
         self.pending = None
+        self.argv = []
+        self.journal = None
 
     def arm(self) -> None:
         if self.installed:

@@ -330,12 +330,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if writes_token(args):
             HOLD.install()  # armed by open_token once the session is open (cli/hold.py)
+            HOLD.argv = _command_words(argv)
         try:
             rc = int(args.func(args) or 0)
         finally:
             try:
                 held = HOLD.release()
             finally:
+                if HOLD.journal is not None:  # ended normally or with an error: nothing half-done
+                    HOLD.journal.unlink(missing_ok=True)
+                    HOLD.journal = None
                 HOLD.uninstall()
                 from ikm_tui.core.tokenlock import release_all
 
@@ -362,6 +366,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = exc.filename if exc.filename is not None else "<output>"
         print(safe_text(f"ikm-tui: {write_error(where, exc)}", multiline=True), file=sys.stderr)
         return 1
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """argv without the token selection and file options: what the journal note repeats."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _TOP_VALUE_OPTIONS:
+            skip = True
+        elif arg.split("=", 1)[0] not in _TOP_VALUE_OPTIONS and arg not in _TOP_FLAGS:
+            out.append(arg)
+    return out
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -43,3 +43,37 @@ def test_doctor_reports_leftovers_and_removes_the_temporary_pair(token: Any, mon
     after = _labels(token)
     assert not [x for x in after if x[2].startswith(b"ikm-tui-pending-")]
     assert ("public_key", "old", b"\x42") in after and any(c == ObjClass.DATA.value for c, _, _ in after)
+
+
+def test_a_killed_create_is_named_on_the_next_run_until_the_doctor_ran(token: Any, tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.token.test_signal_hold import _wait_for
+
+    env = token.env()
+    env.update(IKM_PIN=token.pin, XDG_STATE_HOME=str(tmp_path / "state"))
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ikm_tui", "--module", token.module, "--token", token.label,
+                               *argv], env=env, capture_output=True, text=True, timeout=60)
+
+    proc = subprocess.Popen([sys.executable, "-m", "ikm_tui", "--module", token.module, "--token", token.label,
+                             "certreq", "create", "--label", "killed", "--key-type", "rsa:2048",
+                             "--subject", "CN=killed", "--out", str(tmp_path / "k.csr")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait_for(proc, b"Generating")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    notes = list((tmp_path / "state" / "ikm-tui" / "journal").iterdir())
+    assert len(notes) == 1 and (notes[0].stat().st_mode & 0o777) == 0o600
+    listed = run("list", "--login")
+    assert listed.returncode == 0 and "`ikm-tui certreq create --label killed" in listed.stderr
+    assert "cert doctor" in listed.stderr and "Traceback" not in listed.stderr
+    doctor = run("cert", "doctor")
+    assert doctor.returncode == 0 and "was stopped before it finished" in doctor.stderr, doctor.stderr
+    assert not os.listdir(tmp_path / "state" / "ikm-tui" / "journal")
+    again = run("list", "--login")
+    assert "was stopped" not in again.stderr
