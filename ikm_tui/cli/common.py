@@ -201,10 +201,11 @@ def _report_unfinished(svc: TokenService, slot: int) -> None:
     """A reading command also says when a killed run left this token half-written."""
     from ikm_tui.core import journal
     from ikm_tui.core.p11.backend import Backend
-    from ikm_tui.core.tokenlock import lock_path
+    from ikm_tui.core.tokenlock import token_key
 
     info = svc.run(Backend.token_info, slot)
-    left = journal.unfinished(journal.journal_path(lock_path(svc.module_path, info.serial, info.label).name))
+    left = journal.unfinished(journal.journal_path(token_key(svc.module_path, info.serial, info.label),
+                                                   create=False))
     if left is not None:
         print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)
 
@@ -222,7 +223,7 @@ def _lock_token(svc: TokenService, slot: int) -> None:
                                        file=sys.stderr, flush=True))
     HELD.append(lock)
     # Under the lock: a note found now is from a run that was killed mid-write.
-    note = journal.journal_path(lock.path.name)
+    note = journal.journal_path(lock.path.stem)
     left = journal.unfinished(note)
     if left is not None:
         print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)

@@ -16,16 +16,18 @@ from pathlib import Path
 from ikm_tui.core.files import SECRET_MODE, read_input, write_file
 
 
-def journal_dir() -> Path:
+def journal_dir(*, create: bool = True) -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     path = Path(base) / "ikm-tui" / "journal"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if create:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
-def journal_path(lock_name: str) -> Path:
-    """Beside the token's lock file, by the same key (core/tokenlock.lock_path)."""
-    return journal_dir() / (Path(lock_name).stem + ".json")
+def journal_path(token_key: str, *, create: bool = True) -> Path:
+    """The token's note, by the key its lock file uses (core/tokenlock.token_key); `create`
+    makes the directory (a reading command only looks)."""
+    return journal_dir(create=create) / f"{token_key}.json"
 
 
 def begin(path: Path, argv: list[str]) -> None:

@@ -22,11 +22,15 @@ def lock_dir() -> Path:
     return path
 
 
-def lock_path(module: str, serial: str, label: str) -> Path:
+def token_key(module: str, serial: str, label: str) -> str:
     # Hashed: labels hold any character; module + serial + label names one token of one module
     # (tpm2-pkcs11 gives every token serial 0000000000000000).
     key = hashlib.sha256("\0".join((os.path.realpath(module), serial, label)).encode("utf-8", "replace"))
-    return lock_dir() / f"{key.hexdigest()[:32]}.lock"
+    return key.hexdigest()[:32]
+
+
+def lock_path(module: str, serial: str, label: str) -> Path:
+    return lock_dir() / f"{token_key(module, serial, label)}.lock"
 
 
 class TokenLock:
