@@ -84,3 +84,46 @@ def test_second_signal_still_stops_at_once(token: Any, tmp_path: Any, signum: in
     err = seen + rest
     assert proc.returncode in (128 + signum, -signum, 130), err
     assert b"again: stopping now" in err or b"completed first" in err
+
+
+def _seed_pair(tok: Any) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from ikm_tui.core.p11 import keys, objects
+
+    tok.login()
+    tok.service.run(keys.generate_keypair, tok.slot_id, keys.KeySpec.parse("ec:p256"), "web01", b"\x51")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "web01")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(5).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=9))
+            .sign(key, hashes.SHA256()))
+    tok.service.run(objects.write_certificate, tok.slot_id, cert.public_bytes(serialization.Encoding.DER),
+                    "web01", b"\x51")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("delay", [0.25, 0.4, 0.55, 0.7, 0.85])
+@pytest.mark.parametrize("op", ["rename", "key-delete"])
+def test_rename_and_key_delete_are_before_or_after(token: Any, signum: int, delay: float, op: str) -> None:
+    _seed_pair(token)
+    argv = ["cert", "rename", "web01", "web02"] if op == "rename" else ["key", "delete", "web01", "--yes"]
+    proc = _start(token, *argv)
+    time.sleep(delay)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    objs = [o for o in token.service.run(Backend.list_objects, token.slot_id).objects if o.id == b"\x51"]
+    kinds = sorted((o.cls.value, o.label) for o in objs)
+    if op == "rename":
+        assert kinds in ([("certificate", "web01"), ("private_key", "web01"), ("public_key", "web01")],
+                         [("certificate", "web02"), ("private_key", "web02"), ("public_key", "web02")]), (kinds, err)
+    else:
+        assert kinds in ([("certificate", "web01"), ("private_key", "web01"), ("public_key", "web01")],
+                         [("certificate", "web01")]), (kinds, err)
+    assert b"Traceback" not in err
