@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -26,6 +26,7 @@ from ikm_tui.ui.screens.error_screen import ErrorScreen
 from ikm_tui.ui.screens.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
+from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.widgets.trace_pane import TracePane
@@ -125,6 +126,13 @@ class IkmApp(App[int]):
         for warning in warnings:
             self.notify(plain(warning), title="This module logs PINs", severity="warning",
                         markup=False, timeout=30)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Pasted text is untrusted too (a clipboard can hold a label copied from a hostile
+        # token): escaped before any Input or TextArea holds it and draws its bytes on the pty.
+        if isinstance(event, events.Paste) and not event.is_forwarded:
+            event.text = safe_text(event.text, multiline=True)
+        await super().on_event(event)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:

@@ -213,3 +213,24 @@ async def test_hostile_file_names_in_the_file_picker_are_escaped_and_still_read(
         await pilot.press("enter")
         await pilot.pause()
         assert results and results[0] is not None and len(results[0].certs) == 1
+
+
+async def test_pasted_text_is_escaped_before_an_input_holds_it(hostile: Any) -> None:
+    from textual import events
+
+    app = app_for(hostile)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(LabelScreen("Paste here", "a label", ""))
+        screen = await wait_for_screen(pilot, LabelScreen)
+        field = screen.query_one("#label-input", Input)
+        field.focus()
+        await pilot.pause()
+        app.post_message(events.Paste(f"pasted{TITLE}{CLIP}\u202e"))
+        for _ in range(20):
+            await pilot.pause()
+            if field.value:
+                break
+        assert field.value == safe_text(f"pasted{TITLE}{CLIP}\u202e")
+        _clean(field.value, "pasted input")
+        _clean(app.export_screenshot(), "screen after paste")
