@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -36,8 +37,9 @@ class SignalHold:
     writes (key pair made, request not stored; cert renamed, keys not). Armed, the first signal
     is noted and the command runs to its end (every step reads back what it wrote), then the
     signal takes effect with its usual exit status (130, 143, 129) and a line saying the
-    operation completed. A second signal ends the process at once, as before. SIGKILL cannot
-    be held: `cert doctor` is what finds what it leaves.
+    operation completed. A second signal ends the process at once (os._exit; the journal note
+    stays for the next run). SIGKILL cannot be held: the journal note and `cert doctor` are
+    what find what it leaves.
     """
 
     SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
@@ -74,11 +76,12 @@ class SignalHold:
             self._deliver(signum, frame)
             return
         if self.pending is not None:
-            self.armed = False
             _say(f"{_name(signum)} again: stopping now; the token may be left half-written "
                  "(`ikm-tui cert doctor` lists leftovers).")
-            self._deliver(signum, frame)
-            return
+            # os._exit, not an exception: unwinding into interpreter shutdown while the owner
+            # thread is inside a C call crashed the process (SIGSEGV) in the old Ctrl-C path.
+            # The journal note stays, so the next run names what was cut short.
+            os._exit(128 + signum)
         self.pending = signum
         _say(f"{_name(signum)}: finishing the token write first (send it again to stop at once).")
 

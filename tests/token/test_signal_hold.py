@@ -82,8 +82,8 @@ def test_second_signal_still_stops_at_once(token: Any, tmp_path: Any, signum: in
     proc.send_signal(signum)
     _, rest = proc.communicate(timeout=60)
     err = seen + rest
-    assert proc.returncode in (128 + signum, -signum, 130), err
-    assert b"again: stopping now" in err or b"completed first" in err
+    assert proc.returncode == 128 + signum, err  # not a crash (-11) on the way out
+    assert (b"again: stopping now" in err) != (b"completed first" in err), err
 
 
 def _seed_pair(tok: Any) -> None:
