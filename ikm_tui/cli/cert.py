@@ -377,6 +377,7 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.doctor import apply_repairs, diagnose
+    from ikm_tui.core.ops.leftovers import diagnose_leftovers, remove_temporary
     from ikm_tui.core.ops.plans import describe
 
     from ikm_tui.cli import doctor_ids
@@ -384,6 +385,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     svc, slot = open_token(args, login=True)
     rep = svc.run(diagnose, slot)
     ids = doctor_ids.report(svc, slot, getattr(args, "public_keys", False))
+    left = svc.run(diagnose_leftovers, slot)  # what an interrupted (killed) write left behind
+    for line in left.lines():
+        _say(line)
     for k in rep.keys_without_certs:
         _say(f"key without certificate (Java keytool will not list it): {describe(k)}")
     for c in rep.certs_without_keys:
@@ -394,9 +398,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         # A cert's label is the Java alias and NSS nickname: say so before anyone relies on the old one.
         alias = f"  (Java alias / NSS nickname become {r.set_label!r})" if r.set_label and not r.blocked else ""
         _say(f"repair: {r.describe()}{alias}")
-    healthy = rep.healthy and ids.healthy and not ids.public_keys
+    healthy = rep.healthy and ids.healthy and not ids.public_keys and not left.any
     todo = [r for r in rep.repairs if r.blocked is None]
-    n = len(todo) + doctor_ids.todo(ids)
+    n = len(todo) + doctor_ids.todo(ids) + len(left.temporary)
     result(args, healthy=healthy, planned=n, applied=0, failed=0)
     if healthy:
         _say("every key has its certificate under the same CKA_ID and label")
@@ -408,8 +412,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 0
     if not args.yes:
         doctor_ids.require_yes(n)
+    bad = 0
+    if left.temporary:
+        for rb in svc.run(remove_temporary, slot, left):
+            bad += not rb.ok
+            _say(f"removed leftover {describe(rb.obj)} ({'ok' if rb.ok else rb.actual})")
+        rep, ids = svc.run(diagnose, slot), doctor_ids.report(svc, slot, getattr(args, "public_keys", False))
+        todo = [r for r in rep.repairs if r.blocked is None]
     # ID groups first: the cert repairs below re-read the token and refuse if it changed under them.
-    bad = doctor_ids.apply(svc, slot, ids)
+    bad += doctor_ids.apply(svc, slot, ids)
     if todo:
         rep = svc.run(diagnose, slot)
     for rb in svc.run(apply_repairs, slot, rep):

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from ikm_tui.cli.common import add_common, open_token, out
 from ikm_tui.cli.jsonout import add_json, emit, result
 from ikm_tui.cli.exitcodes import UsageError
-from ikm_tui.core.errors import IkmError, RefusedError
-from ikm_tui.core.files import PUBLIC_MODE, write_error, write_file
+from ikm_tui.core.errors import RefusedError
+from ikm_tui.core.files import PUBLIC_MODE, check_target, write_error, write_file
 from ikm_tui.core.hexid import parse_hex_id
 from ikm_tui.core.x509.defaults import DEFAULT_EKU, default_key_usage
 from ikm_tui.core.x509.names import KEY_TYPES
@@ -192,9 +192,7 @@ def _check_out(path: str | None, force: bool = False) -> None:
     # Checked before the keygen: failing to write afterwards would leave a request the user never got.
     if path is None:
         return
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
-        raise IkmError(f"Cannot write {path}: {parent} is not a writable directory.", "Give another --out.")
+    check_target(path)  # a directory, symlink, FIFO or device there; no writable directory
     if not force and os.path.lexists(path):
         # The TUI asks before it overwrites a file; the CLI needs --force for it.
         raise RefusedError(f"{path} exists; nothing was created and the file was not replaced.",

@@ -6,13 +6,12 @@ import argparse
 import getpass
 import json
 import os
-import stat
 import sys
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.cli.exitcodes import PinError
 from ikm_tui.core.errors import IkmError, NotFoundError
-from ikm_tui.core.pin import Pin
+from ikm_tui.core.pin import Pin, pin_text_problem
 from ikm_tui.core.sanitize import safe_text
 
 if TYPE_CHECKING:
@@ -70,22 +69,50 @@ def refuse_pin_argv(argv: list[str]) -> str | None:
         opt = arg.split("=", 1)[0]
         if opt in _PIN_ARGS:
             return PIN_ARG_REFUSAL.format(opt=opt)
+        # RFC 7512 lets a URI carry the PIN (`pkcs11:token=X?pin-value=1234`): in argv it is as
+        # visible as --pin. Also matched when percent-encoded.
+        low = arg.lower().replace("%2d", "-")
+        if "pkcs11:" in low and "pin-value" in low:
+            return PIN_ARG_REFUSAL.format(opt="pin-value in a pkcs11: URI")
+    return None
+
+
+def undecodable_arg(argv: list[str]) -> int | None:
+    """The 1-based position of the first argument that was not valid UTF-8, else None.
+
+    Python keeps such bytes as lone surrogates; they would fail later, mid-operation, when
+    encoded for the token or a file name."""
+    for i, arg in enumerate(argv, 1):
+        if any("\udc80" <= c <= "\udcff" for c in arg):
+            return i
     return None
 
 
 def read_pin_file(path: str) -> Pin:
+    """The PIN in FILE: a regular file of mode 0600, one line of UTF-8 (a final newline is fine)."""
+    from ikm_tui.core.files import read_input
+
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise PinError(f"Cannot read the PIN file {safe_text(path)}: {exc.strerror}.",
-                       "Give an existing file readable by you.") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PinError(
-            f"The PIN file {safe_text(path)} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}).",
-            f"Run `chmod 600 {safe_text(path)}` and try again.",
-        )
-    with open(path, encoding="utf-8") as fh:
-        value = fh.read().rstrip("\r\n")
+        raw = read_input(path, what="PIN file", limit=4096, private=True)
+    except IkmError as exc:  # missing, not a regular file, too open: no PIN to be had (exit 5)
+        raise PinError(exc.cause, exc.next_step, exc.ckr_name, exc.ckr_code, exc.operation) from None
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PinError(f"The PIN file {safe_text(path)} is not valid UTF-8.",
+                       "Write the PIN as UTF-8 text on one line.") from None
+    finally:
+        raw = b""
+    return checked_pin(value.removesuffix("\n").removesuffix("\r"), f"the PIN file {safe_text(path)}")
+
+
+def checked_pin(value: str, source: str) -> Pin:
+    """A Pin, unless `value` can never be a PIN (empty, two lines, NUL...): then an error before
+    the token sees it, so it costs no try."""
+    problem = pin_text_problem(value)
+    if problem is not None:
+        raise PinError(f"{problem.rstrip('.')} (from {source}); nothing was sent to the token.",
+                       "Give the PIN alone, on one line.")
     return Pin(value)
 
 
@@ -95,12 +122,12 @@ def get_pin(args: argparse.Namespace, prompt: str = "User PIN: ", *, required: b
         return read_pin_file(args.pin_file)
     env = os.environ.get("IKM_PIN")
     if env is not None:
-        return Pin(env)
+        return checked_pin(env, "IKM_PIN")
     if getattr(args, "login", False) or required:
         if not sys.stdin.isatty():
             raise PinError("A PIN is needed but there is no terminal to ask on.",
                            "Use --pin-file FILE (mode 0600) or set IKM_PIN.")
-        return Pin(getpass.getpass(prompt))
+        return checked_pin(getpass.getpass(prompt), "the prompt")
     return None
 
 
@@ -154,12 +181,61 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
     if pin is not None:
         for warning in trace_warnings(module):
             print(safe_text(f"ikm-tui: WARNING: {warning}"), file=sys.stderr)
-        result = svc.run(Backend.login, slot, pin,
-                          allow_final_try=bool(getattr(args, "confirm_final_try", False)))
+        try:
+            result = svc.run(Backend.login, slot, pin,
+                             allow_final_try=bool(getattr(args, "confirm_final_try", False)))
+        finally:
+            pin.wipe()  # our copy; see Pin for the ones Python keeps
         del pin
         if result.warning is not None:
             print(safe_text(f"ikm-tui: warning: {result.warning}", multiline=True), file=sys.stderr)
+    # From here a writing command changes the token: one writer per token, and signals wait
+    # for the write to finish.
+    from ikm_tui.cli.hold import HOLD
+
+    if HOLD.installed:
+        _lock_token(svc, slot)
+    else:
+        _report_unfinished(svc, slot)
+    HOLD.arm()
     return svc, slot
+
+
+def _report_unfinished(svc: TokenService, slot: int) -> None:
+    """A reading command also says when a killed run left this token half-written."""
+    from ikm_tui.core import journal
+    from ikm_tui.core.p11.backend import Backend
+    from ikm_tui.core.tokenlock import token_key
+
+    info = svc.run(Backend.token_info, slot)
+    left = journal.unfinished(journal.journal_path(token_key(svc.module_path, info.serial, info.label),
+                                                   create=False))
+    if left is not None:
+        print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)
+
+
+def _lock_token(svc: TokenService, slot: int) -> None:
+    from ikm_tui.core.p11.backend import Backend
+    from ikm_tui.core.tokenlock import HELD, TokenLock, lock_path
+
+    from ikm_tui.cli.hold import HOLD
+    from ikm_tui.core import journal
+
+    info = svc.run(Backend.token_info, slot)
+    lock = TokenLock(lock_path(svc.module_path, info.serial, info.label))
+    lock.acquire(waiting=lambda: print("ikm-tui: another ikm-tui is writing to this token; waiting...",
+                                       file=sys.stderr, flush=True))
+    HELD.append(lock)
+    # Under the lock: a note found now is from a run that was killed mid-write.
+    note = journal.journal_path(lock.path.stem)
+    left = journal.unfinished(note)
+    if left is not None:
+        print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)
+    if HOLD.argv and HOLD.argv[:2] == ["cert", "doctor"]:
+        journal.end(note)  # the doctor is the tool that finishes/cleans: the note has been read
+    else:
+        journal.begin(note, HOLD.argv)
+        HOLD.journal = note
 
 
 def print_json(data: Any) -> None:

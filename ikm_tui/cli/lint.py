@@ -95,11 +95,9 @@ def _targets(args: argparse.Namespace) -> tuple[list[tuple[str, bytes]], list[by
     from ikm_tui.core.x509.pem import certificate_blobs as split_pem
 
     if os.path.isfile(args.target):
-        try:
-            with open(args.target, "rb") as fh:
-                blobs = split_pem(fh.read())
-        except OSError as exc:
-            raise IkmError(f"Cannot read {safe_text(args.target)}: {exc.strerror}.", "Give a readable file.") from None
+        from ikm_tui.core.files import read_input
+
+        blobs = split_pem(read_input(args.target, what="certificate file"))
         if not blobs:
             raise IkmError(f"{safe_text(args.target)} holds no certificate.", "Give a PEM or DER certificate file.")
         candidates = list(blobs[1:])

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from ikm_tui import __version__
 from ikm_tui.cli import exitcodes
-from ikm_tui.cli.common import add_common, open_token, refuse_pin_argv, show_commands
+from ikm_tui.cli.argv import command_word, command_words
+from ikm_tui.cli.common import add_common, open_token, refuse_pin_argv, show_commands, undecodable_arg
 from ikm_tui.cli.jsonout import add_json, emit, result
 from ikm_tui.cli.exitcodes import EPILOG as EXIT_EPILOG
 from ikm_tui.core.errors import IkmError
@@ -80,28 +81,6 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "completion": completion.register,
         "help": helptopics.register,
     }
-# Top-level options (add_common(top=True)) that take a value, and those that take none.
-_TOP_VALUE_OPTIONS = ("--module", "--token", "--pin-file", "--trace")
-_TOP_FLAGS = ("--login", "--show-command", "--confirm-final-try")
-
-
-def command_word(argv: Sequence[str]) -> str | None:
-    """The subcommand argparse will dispatch `argv` to, "" for none (the TUI), or None when that
-    cannot be told for sure without the full parser (help, --version, anything unexpected)."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in _TOP_VALUE_OPTIONS:
-            i += 2
-        elif arg.split("=", 1)[0] in _TOP_VALUE_OPTIONS or arg in _TOP_FLAGS:
-            i += 1
-        elif arg.startswith("-"):
-            return None
-        else:
-            return arg
-    return "" if i == len(argv) else None
-
-
 def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
     """The CLI parser; without `command_modules`, only the commands this file defines."""
     parser = IkmArgumentParser(
@@ -286,6 +265,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                                         f":{o.bits}" if o.bits else "")
         if o.cert is not None:
             extra += f" subject={o.cert.subject}" if not o.cert.error else f" {o.cert.error}"
+        if "unreadable" in o.flags:  # core/p11/unreadable.py: one bad object, the rest listed
+            extra += f" UNREADABLE ({' '.join(o.flags[1:])}): the module would not give its attributes"
         print(safe_text(f"{marker} {kind:<12} {o.label!r:<28} id={o.id.hex() or '-'}{extra}"))
     return 0
 
@@ -329,6 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     refusal = refuse_pin_argv(argv)
     if refusal:
         print(f"ikm-tui: error: {refusal}", file=sys.stderr)
+        return exitcodes.USAGE
+    bad = undecodable_arg(argv)
+    if bad is not None:
+        print(f"ikm-tui: error: argument {bad} is not valid UTF-8; labels, subjects and file names "
+              "must be UTF-8 text", file=sys.stderr)
         return exitcodes.USAGE
     try:
         try:
@@ -390,11 +376,30 @@ def _run(argv: list[str]) -> int:
         gc.freeze()
         # The TUI handles SIGHUP on its event loop (hangup.install_loop_handler).
         hangup.install_cli_handler()
-        if getattr(args, "json", False) and getattr(args, "json_capture", False):
-            from ikm_tui.cli.jsonout import run_captured
+        from ikm_tui.cli.hold import HOLD, writes_token  # here: `list` imports no command module
 
-            return run_captured(args, args.func)
-        return int(args.func(args) or 0)
+        if writes_token(args):
+            HOLD.install()  # armed by open_token once the session is open (cli/hold.py)
+            HOLD.argv = command_words(argv)
+        try:
+            if getattr(args, "json", False) and getattr(args, "json_capture", False):
+                from ikm_tui.cli.jsonout import run_captured
+
+                rc = int(run_captured(args, args.func) or 0)
+            else:
+                rc = int(args.func(args) or 0)
+        finally:
+            try:
+                held = HOLD.release()
+            finally:
+                if HOLD.journal is not None:  # ended normally or with an error: nothing half-done
+                    HOLD.journal.unlink(missing_ok=True)
+                    HOLD.journal = None
+                HOLD.uninstall()
+                from ikm_tui.core.tokenlock import release_all
+
+                release_all()
+        return rc if held is None else held
     except hangup.Hangup:
         # The terminal is gone: close (log out) every session, then leave without a traceback.
         hangup.close_sessions()
@@ -410,6 +415,15 @@ def _run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("ikm-tui: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED
+    except BrokenPipeError:
+        raise  # main() ends quietly, as cat and ls do
+    except OSError as exc:
+        # A file or terminal failure no command turned into an IkmError: one line, no traceback.
+        from ikm_tui.core.files import write_error
+
+        where = exc.filename if exc.filename is not None else "<output>"
+        print(safe_text(f"ikm-tui: {write_error(where, exc)}", multiline=True), file=sys.stderr)
+        return exitcodes.FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -64,7 +64,10 @@ def prepare_tui(module: str | None, token: str | None, demo_pin: str | None = No
 def run_tui(module: str | None, token: str | None, demo_pin: str | None = None,
             login_pin: Any = None) -> int:
     from ikm_tui.core.p11.hangup import HANGUP_EXIT
+    from ikm_tui.core.p11.hardening import protect_process
 
+    # The PIN dialog's Input holds the PIN as a str before any Pin exists: no core dumps at all.
+    protect_process()
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         # Redirected or piped: the TUI would write escape codes into the file and wait for
         # keys that never come.

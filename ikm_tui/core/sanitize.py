@@ -41,8 +41,10 @@ def safe_text(value: object, *, multiline: bool = False) -> str:
             continue
         if code < 0x20 or code == 0x7F or 0x80 <= code <= 0x9F or ch in _BIDI:
             out.append(_escape_char(ch))
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") and ch not in ("\u200d",):
-            # Other format/unassigned characters: invisible or unpredictable on terminals.
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            # Other format/unassigned characters and the line/paragraph separators: invisible
+            # or unpredictable on terminals. U+200D (zero-width joiner) too: it let two labels
+            # look identical, which matters more than an emoji sequence drawn joined.
             out.append(_escape_char(ch))
         else:
             out.append(ch)

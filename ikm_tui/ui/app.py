@@ -12,6 +12,7 @@ from textual import events, on
 from textual.app import App
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, SystemModalScreen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
@@ -29,6 +30,7 @@ from ikm_tui.ui.screens.error_screen import ErrorScreen
 from ikm_tui.ui.screens.help_screen import HelpScreen
 from ikm_tui.ui.main_screen import MainScreen
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
+from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.typeahead import KeyGate
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
@@ -98,6 +100,10 @@ class IkmApp(App[int]):
         if isinstance(event, events.Key) and not event.is_forwarded:
             await self.key_gate.key(event)
             return
+        # Pasted text is untrusted too (a clipboard can hold a label copied from a hostile
+        # token): escaped before any Input or TextArea holds it and draws its bytes on the pty.
+        if isinstance(event, events.Paste) and not event.is_forwarded:
+            event.text = safe_text(event.text, multiline=True)
         await super().on_event(event)
 
     async def _dispatch_key(self, event: events.Key) -> None:
@@ -168,6 +174,12 @@ class IkmApp(App[int]):
         for warning in warnings:
             self.notify(plain(warning), title="This module logs PINs", severity="warning",
                         markup=False, timeout=30)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification (screens' notify() lands here) through the one escaping path:
+        labels and token text in a message or title are never markup and never control bytes."""
+        super().notify(plain(message), title=plain(title), severity=severity, timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         # The services are process-wide; this app's trace buffer must not outlive it.

@@ -56,7 +56,12 @@ def class_name(obj: ObjectInfo) -> str:
         ObjClass.SECRET_KEY: "secret",
         ObjClass.CERTIFICATE: "cert",
         ObjClass.DATA: "data",
-    }.get(obj.cls, obj.cls.value)
+    }.get(obj.cls, "unreadable" if is_unreadable(obj) else obj.cls.value)
+
+
+def is_unreadable(obj: ObjectInfo) -> bool:
+    """The module would not give this object's attributes (core/p11/unreadable.py): listed, flagged."""
+    return "unreadable" in obj.flags
 
 
 def is_request(obj: ObjectInfo) -> bool:

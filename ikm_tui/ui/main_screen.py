@@ -255,7 +255,8 @@ class MainScreen(Screen[None]):
     def _show_listing(self, listing: Listing) -> None:
         now = self.ikm.clock()
         keys = [o for o in listing.objects
-                if o.cls in describe.KEY_CLASSES or (o.cls is ObjClass.DATA and not describe.is_request(o))]
+                if o.cls in describe.KEY_CLASSES or (o.cls is ObjClass.DATA and not describe.is_request(o))
+                or describe.is_unreadable(o)]
         certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
         self.query_one("#keys", ObjectTable).show(listing, keys, now)
         self.query_one("#certs", ObjectTable).show(listing, certs, now)

@@ -16,7 +16,9 @@ from tests.support import faults
 from ikm_tui.core.ops import capabilities as capabilities_ops
 from ikm_tui.core.ops import pending as pending_ops
 from ikm_tui.core.ops import requests as reqs
+from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.model import ObjClass
+from ikm_tui.core.p11 import objects
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen, TypeToConfirmScreen
 from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.screens.help_screen import HelpScreen
@@ -321,7 +323,12 @@ async def test_self_signed_variant_writes_a_certificate(token: Any) -> None:
 async def test_hostile_request_label_is_shown_literally(token: Any) -> None:
     token.login()
     label = "[@click=app.quit]x[/] \x1b]0;owned\x07"
-    token.service.run(reqs.create_request, token.slot_id, "ec:p256", label, "CN=[/ foo")
+    token.service.run(reqs.create_request, token.slot_id, "ec:p256", "hostile", "CN=[/ foo")
+    # create_request refuses control characters in labels now (issue #19); another tool can
+    # still write them, so the stored request gets the hostile label the way such a tool would.
+    token.service.run(lambda b: [objects.set_attributes(o, label=label)
+                                 for o in objects.find_data_objects(b, token.slot_id, REQUEST_APPLICATION,
+                                                                    "hostile")])
     app = app_for(token)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.labels import label_problem
 from ikm_tui.core.errors import AlreadyPresentError, IkmError, RefusedError, from_exception
 from ikm_tui.core.ops.challenge import proves_pair
 from ikm_tui.core.ops import request_files
@@ -327,6 +328,8 @@ def _ca_id(ref: CertRef) -> bytes:
 
 def add_authority_cert(backend: Backend, slot_id: int, der: bytes, label: str) -> CertRef:
     """Store a CA/signer cert (category authority). Refuses a DER already on the token."""
+    if problem := label_problem(label):
+        raise IkmError(problem, "Give a label of printable characters.", operation="Adding the certificate")
     fields = parse_certificate(der)
     if fields.error and not fields.subject:
         raise IkmError(f"The certificate does not parse ({fields.error}).", "Check the file.")

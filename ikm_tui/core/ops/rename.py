@@ -12,6 +12,7 @@ from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.plans import Plan, ReadBack, ambiguous, describe, labels_of, recheck, select
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.labels import label_problem
 from ikm_tui.core.sanitize import safe_text
 
 _PAIR = (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
@@ -19,10 +20,9 @@ _PAIR = (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
 
 def plan_rename(backend: Backend, slot_id: int, old: str, new: str, key_id: bytes | None = None) -> Plan:
     """Cert, private key and public key with label `old` and one CKA_ID, plus its pending request."""
-    if not new or not new.strip():
-        raise ValueError("the new label is empty")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in new):
-        raise ValueError("the new label contains control characters")
+    # Control, bidi and invisible characters (C1, U+202E, U+2028...) too, not only C0.
+    if problem := label_problem(new, what="new label"):
+        raise ValueError(problem.rstrip("."))
     listing = backend.list_objects(slot_id)
     seeds = select(listing, old, _PAIR, key_id)
     if not seeds:

@@ -19,6 +19,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.core.x509.pem import encode as pem_encode
+from ikm_tui.core.labels import bad_character, label_problem
 from ikm_tui.core.errors import IkmError, from_exception, RefusedError
 # Looked up through its module at call time, so a replacement (a test giving the token fewer
 # mechanisms) is seen here and by the UI alike.
@@ -92,11 +93,23 @@ def _subject(subject: str | asn1_x509.Name) -> asn1_x509.Name:
     if isinstance(subject, asn1_x509.Name):
         return subject
     try:
-        return parse_dn(subject)
+        name = parse_dn(subject)
     except (ValueError, TypeError) as exc:
         raise IkmError(f"Bad subject DN: {exc}",
                        "Write it as CN=host,O=Org (RFC 4514), cn=host,o=Org (runmqakm) or "
                        "/O=Org/CN=host (openssl -subj).") from None
+    # Also what RFC 4514 hex escapes (CN=\1b) decode to: a DN we write holds printable text only.
+    values = [v for v in name.native.values() for v in (v if isinstance(v, list) else [v])]
+    if (ch := bad_character(subject) or next(filter(None, map(bad_character, map(str, values))), None)):
+        raise IkmError(f"Bad subject DN: it holds a control or invisible character (U+{ord(ch):04X}).",
+                       "Write the subject in printable characters.")
+    return name
+
+
+def check_new_label(label: str) -> None:
+    """IkmError before anything is made when `label` is no label to write (core/labels.py)."""
+    if problem := label_problem(label):
+        raise IkmError(problem, "Give a label of printable characters (at most 255).")
 
 
 def _step(progress: Progress | None, stage: str, text: str) -> None:
@@ -191,6 +204,7 @@ def create_request(
     """
     timings: dict[str, float] = {}
     spec = _spec(spec)
+    check_new_label(label)
     _step(progress, "check", "Checking the token and the request")
     require_login(backend, slot_id, "Creating a key pair")
     choice = _check_choice(backend, slot_id, spec)
@@ -282,6 +296,7 @@ def create_self_signed(
     """runmqakm `-cert -create`: a key pair and a self-signed certificate with the key's ID and label."""
     timings: dict[str, float] = {}
     spec = _spec(spec)
+    check_new_label(label)
     _step(progress, "check", "Checking the token and the certificate")
     require_login(backend, slot_id, "Creating a key pair")
     choice = _check_choice(backend, slot_id, spec)

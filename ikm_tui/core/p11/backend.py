@@ -28,10 +28,8 @@ from ikm_tui.core.model import (
     TokenInfo,
 )
 from ikm_tui.core.p11.attributes import (
-    ATTRS_BY_CLASS,
     CLASS_ORDER,
     CLASS_UNMAP,
-    COMMON,
     COMMON_SET,
     UNION,
     WANTED_BY_CLASS,
@@ -49,13 +47,11 @@ from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.calltrace import Sink, ckr_name
 from ikm_tui.core.p11.loader import load_library, valued_handles
 from ikm_tui.core.p11.tokeninfo import RawModule
+from ikm_tui.core.p11.unreadable import describe_object, describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
-from ikm_tui.core.pin import Pin
+from ikm_tui.core.pin import Pin, pin_problem
 
 # Errors meaning the token or our session is gone, as opposed to one unreadable attribute.
-_GONE = (p11x.DeviceRemoved, p11x.TokenNotPresent, p11x.SessionHandleInvalid, p11x.SessionClosed,
-         p11x.DeviceError)
-
 
 class Backend:
     """One loaded module. Not thread-safe by design: the TokenService calls it from one thread."""
@@ -231,6 +227,11 @@ class Backend:
             raise TypeError("login() takes a Pin")
         info = self.token_info(slot_id)
         warning = check_before_login(info.pin, allow_final_try)
+        # A PIN the token must reject (empty, wrong length, NUL, two lines) would cost a try.
+        problem = pin_problem(pin, info.min_pin_len, info.max_pin_len)
+        if problem is not None:
+            raise IkmError(f"{problem} Nothing was sent to the token; no try was used.",
+                           "Give the right PIN.", "CKR_PIN_LEN_RANGE", 0xA2, "Login")
         if self.is_logged_in(slot_id):
             return LoginResult(info, info.pin, warning)
         # A public session must go first: python-pkcs11 opens a new session for the login.
@@ -305,7 +306,7 @@ class Backend:
             handles: dict[int, Object | ObjectInfo] = {}
             for obj in found:
                 handles[handle_of(obj)] = obj
-                objects.append(self._describe(obj, tinfo))
+                objects.append(describe_or_unreadable(self._describe, obj, tinfo))
             self._objects[slot_id] = handles
         else:
             # No python-pkcs11 Object yet: pkcs11_object() makes one when an action needs it.
@@ -380,7 +381,11 @@ class Backend:
             first_valued = read_template([*UNION, Attribute.VALUE]) if with_value else first
             for x in raw.find(h):
                 valued = x in with_value
-                values = raw.read(h, x, first_valued if valued else first, unpack, not_applicable)
+                values = read_or_unreadable(tinfo, x, raw.read, h, x, first_valued if valued else first, unpack,
+                                            not_applicable)
+                if isinstance(values, ObjectInfo):  # this object only: listed as unreadable
+                    objects.append(values)
+                    continue
                 klass = values.get(Attribute.CLASS)
                 if klass is None:  # not even a class: let python-pkcs11 read it as before
                     return None
@@ -396,25 +401,8 @@ class Backend:
         return objects
 
     def _describe(self, obj: Object, tinfo: TokenInfo) -> ObjectInfo:
-        # python-pkcs11 sets object_class = None on objects it has no class for (CKO_DATA).
-        klass = getattr(obj, "object_class", None)
-        if klass is None:
-            klass = obj[Attribute.CLASS]
-        wanted = ATTRS_BY_CLASS.get(klass, COMMON)
-        try:
-            attrs = obj.get_attributes(wanted)
-        except _GONE:
-            raise  # the token went away mid-listing: never list a half-read object as complete
-        except p11x.PKCS11Error:
-            attrs = {}
-            for a in wanted:
-                try:
-                    attrs[a] = obj[a]
-                except _GONE:
-                    raise
-                except Exception:  # noqa: BLE001 - the attribute is unavailable on this object
-                    pass
-        return describe_attrs(klass, attrs, handle_of(obj), tinfo)
+        # A method, so the fault wrapper (tests/support/faults.py) can fail one object's read.
+        return describe_object(obj, tinfo)
 
     def pkcs11_object(self, slot_id: int, handle: int) -> Object:
         """The live object for a handle from the last listing (owner thread only)."""

@@ -14,6 +14,7 @@ from asn1crypto import cms
 from cryptography import x509
 
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.files import read_input
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.x509 import pem
 
@@ -135,14 +136,7 @@ def parse_cert_data(data: bytes, source: str = "<input>") -> CertBundle:
 
 def read_cert_file(path: str | Path) -> CertBundle:
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise IkmError(f"{safe_text(str(p))} is {size} bytes: too large for a certificate file.",
-                           "Give the certificate file, not an archive or image.")
-        data = p.read_bytes()
-    except OSError as exc:
-        raise IkmError(f"Cannot read {safe_text(str(p))}: {exc.strerror}.",
-                       "Check the path and its permissions.") from None
+    # A regular file of at most MAX_FILE_BYTES: `/dev/zero` or a FIFO is refused, not read forever.
+    data = read_input(p, what="certificate file", limit=MAX_FILE_BYTES)
     return parse_cert_data(data, str(p))
 

@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
+from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import literal
 
 
@@ -81,14 +82,18 @@ class TypeToConfirmScreen(ModalScreen[tuple[bool, bool]]):
     def on_mount(self) -> None:
         self.query_one("#delete-input", Input).focus()
 
+    def _matches(self, typed: str) -> bool:
+        # The label as shown (control characters escaped) is what the operator can type.
+        return typed in (self.label, safe_text(self.label))
+
     @on(Input.Changed, "#delete-input")
     def _typed(self, event: Input.Changed) -> None:
-        self.query_one("#delete-yes", Button).disabled = event.value != self.label
+        self.query_one("#delete-yes", Button).disabled = not self._matches(event.value)
 
     @on(Input.Submitted, "#delete-input")
     @on(Button.Pressed, "#delete-yes")
     def _confirm(self) -> None:
-        if self.query_one("#delete-input", Input).value == self.label:
+        if self._matches(self.query_one("#delete-input", Input).value):
             self.dismiss((True, self.query_one("#delete-key", Checkbox).value))
 
     @on(Button.Pressed, "#delete-no")

@@ -11,18 +11,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ikm_tui.core.labels import label_problem as core_label_problem
+from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import literal
 
 
 def label_problem(value: str, taken: frozenset[str] = frozenset()) -> str:
-    """Why `value` cannot be a label ('' when it can): empty, control characters, already used."""
-    if not value.strip():
-        return "The label is empty."
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        return "The label contains control characters."
-    if value in taken:
-        return f"{value!r} is already used on this token: Java, NSS and OpenSSL need it unique."
-    return ""
+    """Why `value` cannot be a label ('' when it can): core/labels.py, the rule the CLI applies too."""
+    return core_label_problem(value, taken)
 
 
 class LabelScreen(ModalScreen[str | None]):
@@ -52,14 +48,16 @@ class LabelScreen(ModalScreen[str | None]):
         with Vertical(id="label-dialog", classes="dialog"):
             yield Static(literal(self._title, "bold"), classes="dialog-title")
             yield Static(literal(self._message, multiline=True), id="label-message")
-            yield Input(self._value, id="label-input", placeholder="label")
+            # Pre-filled from the token or a file: escaped like everywhere else, so a label with
+            # ESC/OSC bytes cannot drive the terminal from inside the Input.
+            yield Input(safe_text(self._value), id="label-input", placeholder="label")
             yield Static(id="label-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._ok, id="label-ok", variant="primary")
                 yield Button("Cancel", id="label-cancel")
 
     def on_mount(self) -> None:
-        self._show(self._check(self._value) if self._value else "")
+        self._show(self._check(safe_text(self._value)) if self._value else "")
         self.query_one("#label-input", Input).focus()
 
     def _show(self, problem: str) -> None:

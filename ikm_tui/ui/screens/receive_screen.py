@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +20,7 @@ from textual.widgets import Button, DirectoryTree, Input, Static, TabbedContent,
 
 from ikm_tui.core.x509.certfile import CertBundle, parse_cert_data, read_cert_file
 from ikm_tui.core.errors import IkmError
+from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import literal
 
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c")
@@ -26,6 +28,10 @@ CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c")
 
 class CertFileTree(DirectoryTree):
     """Directories and certificate-looking files only; hidden entries are left out."""
+
+    def process_label(self, label: str | Text) -> Text:
+        # File names are untrusted text too: ESC/OSC bytes in a name must not reach the terminal.
+        return super().process_label(Text(safe_text(label.plain if isinstance(label, Text) else label)))
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         out = []
@@ -81,6 +87,7 @@ class CertSourceScreen(ModalScreen[CertBundle | None]):
         self._title = title
         self.start_dir = Path(start_dir)
         self.ok_label = ok_label
+        self._picked_path: tuple[str, Path] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="source-dialog", classes="dialog"):
@@ -103,7 +110,9 @@ class CertSourceScreen(ModalScreen[CertBundle | None]):
     @on(DirectoryTree.FileSelected, "#source-tree")
     def _picked(self, event: DirectoryTree.FileSelected) -> None:
         field = self.query_one("#source-path", Input)
-        field.value = str(event.path)
+        # Shown escaped; the picked path itself is kept to read (the escaped text names no file).
+        field.value = safe_text(str(event.path))
+        self._picked_path = (field.value, Path(event.path))
         field.focus()
 
     def _error(self, text: str) -> None:
@@ -119,6 +128,8 @@ class CertSourceScreen(ModalScreen[CertBundle | None]):
         path = self.query_one("#source-path", Input).value.strip()
         if not path:
             raise IkmError("No file given.", "Type a path, pick one in the tree, or paste the PEM.")
+        if self._picked_path is not None and path == self._picked_path[0]:
+            return read_cert_file(self._picked_path[1])
         return read_cert_file(Path(path).expanduser())
 
     @on(Input.Submitted, "#source-path")

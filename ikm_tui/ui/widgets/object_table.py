@@ -134,6 +134,8 @@ class ObjectTable(DataTable[Text]):
             cert_cell = literal(", ".join(certs)) if certs else literal("orphan: no cert", "yellow")
         elif obj.cls is ObjClass.PUBLIC_KEY:
             cert_cell = literal("(public half)" if obj.handle in p.public_to_private else "", "dim")
+        elif "unreadable" in obj.flags:
+            cert_cell = literal(f"UNREADABLE ({' '.join(obj.flags[1:])})", "bold red")
         else:
             cert_cell = literal("")
         return [marker, literal(class_name(obj)), literal(obj.label), literal(key_kind(obj)), cert_cell,

@@ -81,11 +81,13 @@ class RequestsPane(DataTable[Text]):
         self.clear()
         self.requests = list(requests)
         self.error = error
-        for req in self.requests:
+        # Keyed by position: two requests may share a label (and place), and a DuplicateKey here
+        # hid every request after the first of them.
+        for i, req in enumerate(self.requests):
             sig = "?" if req.error else ("valid" if req.signature_valid else "INVALID")
             has = {True: "yes", False: "NO", None: "?"}[req.has_key]
             self.add_row(*(Text(safe_text(v)) for v in (req.label, req.subject or req.error, req.key_type, sig, has)),
-                         key=f"{req.label}\x00{req.where}")
+                         key=str(i))
         if keep is not None:
             self.select_label(keep)
 
