@@ -35,7 +35,7 @@ def test_the_fast_path_imports_no_command_module() -> None:
         "from ikm_tui.cli.main import build_parser\n"
         "build_parser(command_modules=False).parse_args(['list', '--json'])\n"
         "cli = sorted(n for n in sys.modules if n.startswith('ikm_tui.cli.'))\n"
-        "assert cli == ['ikm_tui.cli.common', 'ikm_tui.cli.exitcodes', 'ikm_tui.cli.jsonout',\n"
+        "assert cli == ['ikm_tui.cli.argv', 'ikm_tui.cli.common', 'ikm_tui.cli.exitcodes', 'ikm_tui.cli.jsonout',\n"
         "               'ikm_tui.cli.main'], cli\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
