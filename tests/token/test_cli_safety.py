@@ -42,7 +42,7 @@ def test_a_pin_the_token_must_refuse_costs_no_try(token: Any, tmp_path: Path, co
     with faults.installed(token.service, faults.FaultPlan()) as f:
         rc, err = _run(capsys, _args(token, "list", "--pin-file", _pin_file(tmp_path, content)))
         assert f.plan.login_attempts == 0
-    assert rc == 1 and why in err, err
+    assert rc == 5 and why in err, err  # 5: PIN problem (cli/exitcodes.py)
     assert "24681357" not in err
 
 
@@ -52,7 +52,7 @@ def test_empty_pin_from_the_environment_costs_no_try(token: Any, monkeypatch: py
     with faults.installed(token.service, faults.FaultPlan()) as f:
         rc, err = _run(capsys, _args(token, "list"))
         assert f.plan.login_attempts == 0
-    assert rc == 1 and "empty" in err
+    assert rc == 5 and "empty" in err  # 5: PIN problem
 
 
 def test_the_right_pin_still_logs_in(token: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +69,7 @@ def test_pin_file_fifo_and_directory_end_at_once(token: Any, tmp_path: Path,
     os.mkfifo(fifo, 0o600)
     for path, why in ((fifo, "not a regular file"), (tmp_path, "is a directory")):
         rc, err = _run(capsys, _args(token, "list", "--pin-file", str(path)))
-        assert rc == 1 and why in err, err
+        assert rc == 5 and why in err, err  # 5: no PIN to be had
 
 
 @pytest.mark.parametrize("uri", ["pkcs11:token=X?pin-value=86420975", "pkcs11:token=X?PIN%2DVALUE=86420975"])

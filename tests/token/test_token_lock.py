@@ -27,8 +27,8 @@ def test_two_concurrent_creates_with_one_label_make_one_pair(token: Any, tmp_pat
     procs = [_create(token, "X", tmp_path / f"x{i}.csr", tmp_path / "state") for i in range(2)]
     results = [(p.wait(120), *p.communicate()) for p in procs]
     codes = sorted(rc for rc, _, _ in results)
-    assert codes == [0, 1], results
-    loser = next(err for rc, _, err in results if rc == 1)
+    assert codes == [0, 3], results  # 3: refused, the label is taken (cli/exitcodes.py)
+    loser = next(err for rc, _, err in results if rc == 3)
     assert "already exists" in loser and "Traceback" not in loser
     token.login()
     objs = [o for o in token.service.run(Backend.list_objects, token.slot_id).objects if o.label == "X"]
