@@ -28,6 +28,9 @@ lint before it is written, and is recorded in the CA's issue log
 """
 
 CA_KEY_TYPES = ("ec:p256", "ec:p384", "rsa:3072", "rsa:4096")
+# RFC 5280 §5.3.1 reason names, as core/x509/crl.py REASONS (kept here: the parser imports no core).
+REASONS = ("unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
+           "cessation_of_operation", "certificate_hold", "privilege_withdrawn")
 
 
 def _ca_key_type(text: str) -> str:
@@ -97,6 +100,27 @@ def register(sub: Subparsers) -> None:
     q.add_argument("--force", action="store_true", help=FORCE_HELP)
     add_json(q, "ca-sign")
     q.set_defaults(func=cmd_sign)
+
+    q = cs.add_parser("revoke", help="revoke a certificate the CA issued (the next CRL lists it)",
+                      formatter_class=RAW, epilog="examples:\n  ikm-tui ca revoke lab-ca 4F1A...\n"
+                                                  "  ikm-tui ca revoke lab-ca 4F1A... --reason key_compromise\n")
+    add_common(q, top=False)
+    q.add_argument("label", metavar="L")
+    q.add_argument("serial", metavar="SERIAL", help="serial in hex, as `ikm-tui ca list` shows it")
+    q.add_argument("--reason", choices=REASONS, default="unspecified", help="RFC 5280 reason code")
+    add_json(q, "ca-revoke")
+    q.set_defaults(func=cmd_revoke)
+
+    q = cs.add_parser("crl", help="write the CA's CRL, signed on the token", formatter_class=RAW,
+                      epilog="examples:\n  ikm-tui ca crl lab-ca --out lab-ca.crl.pem --days 7\n")
+    add_common(q, top=False)
+    q.add_argument("label", metavar="L")
+    q.add_argument("--out", required=True, metavar="FILE", help="write the CRL (PEM) here")
+    q.add_argument("--days", type=_positive, default=7, help="until nextUpdate (default 7)")
+    q.add_argument("--hash", choices=("sha256", "sha384", "sha512"), help="signature hash")
+    q.add_argument("--force", action="store_true", help=FORCE_HELP)
+    add_json(q, "ca-crl")
+    q.set_defaults(func=cmd_crl)
 
     q = cs.add_parser("list", help="certificates the CA issued (its issue log)", formatter_class=RAW,
                       epilog="examples:\n  ikm-tui ca list lab-ca\n  ikm-tui ca list lab-ca --json\n")
@@ -173,4 +197,32 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in records:
         _say(f"  {r.issued_at}  serial {r.serial}  {r.subject}  until {r.not_after}  {r.profile}"
              + (f"  [{', '.join(r.sans)}]" if r.sans else ""))
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.ca_crl import revoke
+
+    svc, slot = open_token(args, login=True)
+    res = svc.run(revoke, slot, args.label, args.serial, args.reason)
+    result(args, ca=args.label, serial=res.serial, revoked_at=res.revoked_at, reason=res.reason,
+           already=res.already)
+    if res.already:
+        _say(f"serial {res.serial} was already revoked at {res.revoked_at} ({res.reason}); nothing changed")
+    else:
+        _say(f"revoked serial {res.serial} ({res.reason}); the next `ikm-tui ca crl {args.label}` lists it")
+    return 0
+
+
+def cmd_crl(args: argparse.Namespace) -> int:
+    from ikm_tui.core.ops.ca_crl import make_crl
+
+    _check_out(args.out, args.force)
+    svc, slot = open_token(args, login=True)
+    res = svc.run(make_crl, slot, args.label, args.days, args.hash)
+    _write_out(args.out, res.pem, force=args.force)
+    result(args, ca=args.label, out=args.out, crl_number=str(res.number), revoked=res.revoked,
+           this_update=res.this_update, next_update=res.next_update)
+    _say(f"wrote the CRL of {args.label!r} to {args.out}: {res.revoked} revoked, number {res.number}, "
+         f"next update {res.next_update}")
     return 0

@@ -212,3 +212,33 @@ def test_tls_handshake_with_an_issued_server_certificate(world: CaWorld, tmp_pat
         server.communicate(timeout=10)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and "Verify return code: 0 (ok)" in out, out[-1500:]
+
+
+def test_revoke_and_crl(world: CaWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`openssl crl -verify` accepts the token-signed CRL; `openssl verify -crl_check` then rejects the
+    revoked certificate and still accepts one that was not revoked."""
+    certs = {}
+    for name in ("gone", "kept"):
+        csr, _ = openssl_request(tmp_path, name)
+        certs[name] = tmp_path / f"{name}.pem"
+        assert world.cli("ca", "sign", str(csr), "--ca", "rsa-ca", "--out", str(certs[name]), mp=monkeypatch) == 0
+    serial = f"{x509.load_pem_x509_certificate(certs['gone'].read_bytes()).serial_number:X}"
+    capsys.readouterr()
+    assert world.cli("ca", "revoke", "rsa-ca", serial, "--reason", "key_compromise", "--json", mp=monkeypatch) == 0
+    assert json.loads(capsys.readouterr().out)["already"] is False
+    assert world.cli("ca", "revoke", "rsa-ca", serial.lower(), "--json", mp=monkeypatch) == 0
+    assert json.loads(capsys.readouterr().out)["already"] is True
+    crl = tmp_path / "rsa-ca.crl.pem"
+    assert world.cli("ca", "crl", "rsa-ca", "--out", str(crl), "--days", "3", mp=monkeypatch) == 0
+    ca = str(world.ca_pem("rsa-ca"))
+    r = openssl("crl", "-in", str(crl), "-noout", "-verify", "-CAfile", ca, check=False)
+    assert r.returncode == 0 and "verify OK" in r.stdout + r.stderr, r.stdout + r.stderr
+    text = openssl("crl", "-in", str(crl), "-noout", "-text").stdout
+    assert f"Serial Number: {serial}" in text and "Key Compromise" in text and "CRL Number" in text
+    r = openssl("verify", "-x509_strict", "-crl_check", "-CAfile", ca, "-CRLfile", str(crl), str(certs["gone"]),
+                check=False)
+    assert r.returncode != 0 and "certificate revoked" in r.stdout + r.stderr, r.stdout + r.stderr
+    r = openssl("verify", "-x509_strict", "-crl_check", "-CAfile", ca, "-CRLfile", str(crl), str(certs["kept"]),
+                check=False)
+    assert r.returncode == 0, r.stdout + r.stderr

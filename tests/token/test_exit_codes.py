@@ -97,6 +97,7 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["ca", "sign", "{tmp}/req.csr", "--ca", "exit-ca", "--out", "{tmp}/req-issued.pem", "--days", "7",
       "--san", "DNS:req.test"], "PIN", ex.OK),
     (["ca", "list", "exit-ca"], None, ex.OK),
+    (["ca", "crl", "exit-ca", "--out", "{tmp}/exit.crl", "--days", "2"], "PIN", ex.OK),
     # 1: the operation failed
     (["lint", str(LINT / "keycertsign-without-ca.pem"), "--at", "2025-06-01"], None, ex.FAILED),
     (["cert", "receive", str(LINT / "not-a-certificate.pem")], "PIN", ex.FAILED),
@@ -139,6 +140,7 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["certreq", "details", "nosuch"], None, ex.NOT_FOUND),
     (["ca", "sign", "{tmp}/req.csr", "--ca", "nosuch", "--out", "{tmp}/n-issued.pem"], "PIN", ex.NOT_FOUND),
     (["ca", "list", "nosuch"], None, ex.NOT_FOUND),
+    (["ca", "revoke", "exit-ca", "01"], "PIN", ex.NOT_FOUND),  # not in its issue log
     (["certreq", "extract", "nosuch", "--out", "{tmp}/n.csr"], None, ex.NOT_FOUND),
     (["certreq", "delete", "nosuch", "--yes"], None, ex.NOT_FOUND),
     (["cert", "lint", "nosuch"], None, ex.NOT_FOUND),

@@ -39,19 +39,23 @@ def log_path(ca_sha256: str) -> Path:
     return log_dir() / f"{ca_sha256}.jsonl"
 
 
-def append(ca_sha256: str, record: IssueRecord) -> Path:
-    """Append one record (fsynced) to the CA's log; created 0600 with a 0700 directory."""
-    path = log_path(ca_sha256)
+def _append_line(path: Path, data: dict[str, object], what: str, undone: str) -> Path:
+    """One JSON line appended and fsynced; the file is created 0600 in a 0700 directory."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open_append(path, SECRET_MODE) as fh:
-            fh.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+            fh.write(json.dumps(data, sort_keys=True) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
     except OSError as exc:
-        raise IkmError(f"Could not append to the issue log {path}: {exc.strerror or exc}.",
-                       "Fix the permissions of that directory; the certificate was not written.") from None
+        raise IkmError(f"Could not append to the {what} {path}: {exc.strerror or exc}.",
+                       f"Fix the permissions of that directory; {undone}.") from None
     return path
+
+
+def append(ca_sha256: str, record: IssueRecord) -> Path:
+    """Append one record to the CA's issue log."""
+    return _append_line(log_path(ca_sha256), asdict(record), "issue log", "the certificate was not written")
 
 
 def read(ca_sha256: str) -> list[IssueRecord]:
@@ -78,3 +82,39 @@ def read(ca_sha256: str) -> list[IssueRecord]:
 
 def serials(ca_sha256: str) -> set[str]:
     return {r.serial for r in read(ca_sha256)}
+
+
+# ---- revocations: a second append-only file beside the issue log ---------------------------------
+
+@dataclass(frozen=True)
+class Revocation:
+    """One certificate the CA revoked."""
+
+    serial: str  # hex, as in IssueRecord
+    revoked_at: str  # ISO 8601 UTC
+    reason: str
+
+
+def revocations_path(ca_sha256: str) -> Path:
+    return log_dir() / f"{ca_sha256}.revoked.jsonl"
+
+
+def append_revocation(ca_sha256: str, revocation: Revocation) -> Path:
+    """Append one revocation to the CA's revocation file."""
+    return _append_line(revocations_path(ca_sha256), asdict(revocation), "revocation list", "nothing was revoked")
+
+
+def revocations(ca_sha256: str) -> list[Revocation]:
+    """Every revocation of the CA, oldest first."""
+    path = revocations_path(ca_sha256)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise IkmError(f"Could not read {path}: {exc.strerror or exc}.", "Check its permissions.") from None
+    try:
+        return [Revocation(**json.loads(line)) for line in lines if line.strip()]
+    except (ValueError, TypeError) as exc:
+        raise IkmError(f"The revocation list {path} is damaged ({exc}).",
+                       "Restore the file from a backup; nothing was changed.") from None
