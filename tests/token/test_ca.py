@@ -242,3 +242,35 @@ def test_revoke_and_crl(world: CaWorld, tmp_path: Path, monkeypatch: pytest.Monk
     r = openssl("verify", "-x509_strict", "-crl_check", "-CAfile", ca, "-CRLfile", str(crl), str(certs["kept"]),
                 check=False)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_subca_profile_makes_a_ca_the_root_accepts(world: CaWorld, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root.pem"
+    assert world.cli("ca", "create", "--label", "root-ca", "--key-type", "ec:p256", "--subject", "CN=Root,O=ikm",
+                     "--out", str(root), mp=monkeypatch) == 0
+    csr, _ = openssl_request(tmp_path, "sub")
+    out = tmp_path / "sub.pem"
+    assert world.cli("ca", "sign", str(csr), "--ca", "root-ca", "--out", str(out), "--profile", "subca",
+                     "--days", "365", mp=monkeypatch) == 0
+    cert = x509.load_pem_x509_certificate(out.read_bytes())
+    bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 0
+    assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    r = strict_verify(root, out)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_request_whose_signature_fails_is_refused(world: CaWorld, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    csr, _ = openssl_request(tmp_path, "tampered")
+    der = bytearray(subprocess.run(["openssl", "req", "-in", str(csr), "-outform", "DER"],
+                                   capture_output=True, check=True, timeout=60).stdout)
+    der[-5] ^= 0x01  # inside the signature
+    bad = tmp_path / "tampered.der"
+    bad.write_bytes(bytes(der))
+    out = tmp_path / "tampered.pem"
+    assert world.cli("ca", "sign", str(bad), "--ca", "ec-ca", "--out", str(out), mp=monkeypatch) != 0
+    assert "signature" in capsys.readouterr().err
+    assert not out.exists()
