@@ -71,6 +71,8 @@ READ_DOCUMENTS: dict[str, dict[str, Any]] = {
                                                    "default_hash": S0, "hashes": arr(HASH)}))},
     "certreq-list": {"requests": arr(obj(REQUEST))},
     "certreq-details": REQUEST,
+    "ca-list": {"ca": S, "log": S, "issued": arr(obj({"serial": S, "subject": S, "sans": arr(S), "not_after": S,
+                                                      "sha256": S, "issued_at": S, "profile": S}))},
     "lint": {"certificates": arr(obj({"name": S, "intended_use": S0, "findings": arr(FINDING)})),
              "errors": {"type": "integer"}},
 }
