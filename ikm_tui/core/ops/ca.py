@@ -26,6 +26,7 @@ from ikm_tui.core.ops import capabilities as caps
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.extract import find_certificate
 from ikm_tui.core.ops.pending import key_identity
+from ikm_tui.core.x509.signing import sign_certificate
 from ikm_tui.core.ops.requests import _check_choice, _pick_hash, _signer, _spec, _subject, check_new_label
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
@@ -102,7 +103,7 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
         t0 = time.monotonic()
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         spki = keys.PublicKeyInfo.load(pair.info.spki)
-        der = issue.build_certificate(subject=name, spki=spki, issuer=name, sign=signer, sig_alg=sig_alg,
+        der = sign_certificate(subject=name, spki=spki, issuer=name, sign=signer, sig_alg=sig_alg,
                                       not_before=start, not_after=end, serial=issue.random_serial(),
                                       extensions=issue.ca_extensions(spki, spki.sha1, path_len))
         csrlib.verify_self_signed(der)
@@ -216,7 +217,7 @@ def sign_request(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, 
     signer, sig_alg = _ca_signer(backend, slot_id, ca, hash)
     issuer = asn1_x509.Certificate.load(ca.der).subject
     try:
-        der = issue.build_certificate(subject=req.subject, spki=req.spki, issuer=issuer, sign=signer,
+        der = sign_certificate(subject=req.subject, spki=req.spki, issuer=issuer, sign=signer,
                                       sig_alg=sig_alg, not_before=start, not_after=end, serial=serial,
                                       extensions=exts)
         cx509.load_der_x509_certificate(der).verify_directly_issued_by(ca.cert)

@@ -9,16 +9,11 @@ from asn1crypto import core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
-from ikm_tui.core.x509.signing import SIG_ALGS, Signer, checked_signature, signature_algorithm
+from ikm_tui.core.x509.signing import SIG_ALGS, Signer, checked_signature, signature_algorithm, x509_time
 
 # RFC 5280 §5.3.1 reason codes a CLI may name.
 REASONS = ("unspecified", "key_compromise", "ca_compromise", "affiliation_changed", "superseded",
            "cessation_of_operation", "certificate_hold", "privilege_withdrawn")
-
-
-def _time(when: datetime) -> asn1_x509.Time:
-    # RFC 5280 §5.1.2.4: UTCTime through 2049, GeneralizedTime from 2050.
-    return asn1_x509.Time(name="utc_time" if when.year < 2050 else "general_time", value=when)
 
 
 def build_crl(*, issuer: asn1_x509.Name, issuer_ski: bytes, sign: Signer, sig_alg: str, this_update: datetime,
@@ -28,7 +23,7 @@ def build_crl(*, issuer: asn1_x509.Name, issuer_ski: bytes, sign: Signer, sig_al
     alg = SIG_ALGS[sig_alg]
     entries = []
     for serial, when, reason in revoked:
-        entry: dict[str, object] = {"user_certificate": serial, "revocation_date": _time(when)}
+        entry: dict[str, object] = {"user_certificate": serial, "revocation_date": x509_time(when)}
         if reason and reason != "unspecified":
             # RFC 5280 §5.3.1: the reasonCode is absent rather than "unspecified".
             entry["crl_entry_extensions"] = [{"extn_id": "crl_reason", "critical": False,
@@ -38,8 +33,8 @@ def build_crl(*, issuer: asn1_x509.Name, issuer_ski: bytes, sign: Signer, sig_al
         "version": "v2",
         "signature": signature_algorithm(sig_alg, alg),
         "issuer": issuer,
-        "this_update": _time(this_update),
-        "next_update": _time(next_update),
+        "this_update": x509_time(this_update),
+        "next_update": x509_time(next_update),
         "revoked_certificates": entries or None,
         "crl_extensions": [
             {"extn_id": "authority_key_identifier", "critical": False,

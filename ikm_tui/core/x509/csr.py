@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.core.x509.extensions import check_extensions, common_extensions, extension
+from ikm_tui.core.x509.signing import sign_certificate
 from ikm_tui.core.x509.signing import (
     SIG_ALGS,
     SigAlg,
@@ -122,13 +123,6 @@ def verify_self_signed(der: bytes) -> None:
         raise ValueError(f"not a usable self-signed certificate: {exc}") from None
 
 
-def _time(when: datetime) -> asn1_x509.Time:
-    # RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-    if when.year < 2050:
-        return asn1_x509.Time(name="utc_time", value=when)
-    return asn1_x509.Time(name="general_time", value=when)
-
-
 def _serial(serial: int | None) -> int:
     if serial is None:
         # RFC 5280 §4.1.2.2: positive, at most 20 octets; CA/B Forum wants >= 64 random bits.
@@ -211,23 +205,7 @@ def build_self_signed(
     spki, alg = _check_inputs(subject, spki_der, sig_alg)
     not_before, not_after = _validity(days, now)
     exts = _self_signed_extensions(subject, spki, sans, key_usage, eku, is_ca, alg.key)
-    tbs_cert = asn1_x509.TbsCertificate({
-        "version": "v3",
-        "serial_number": _serial(serial),
-        "signature": signature_algorithm(sig_alg, alg),
-        "issuer": subject,
-        "validity": {"not_before": _time(not_before), "not_after": _time(not_after)},
-        "subject": subject,
-        "subject_public_key_info": spki,
-        "extensions": exts,
-    })
-    tbs = bytes(tbs_cert.dump(force=True))
-    sig = checked_signature(sign, tbs, alg)
-    cert = asn1_x509.Certificate({
-        "tbs_certificate": asn1_x509.TbsCertificate.load(tbs),
-        "signature_algorithm": signature_algorithm(sig_alg, alg),
-        "signature_value": sig,
-    })
-    der = bytes(cert.dump())
+    der = sign_certificate(subject=subject, spki=spki, issuer=subject, sign=sign, sig_alg=sig_alg,
+                           not_before=not_before, not_after=not_after, serial=_serial(serial), extensions=exts)
     verify_self_signed(der)
     return der

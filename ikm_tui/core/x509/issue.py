@@ -13,7 +13,6 @@ from asn1crypto import x509 as asn1_x509
 
 from ikm_tui.core.x509.extensions import extension
 from ikm_tui.core.x509.san import parse_san
-from ikm_tui.core.x509.signing import SIG_ALGS, Signer, checked_signature, signature_algorithm
 
 # Profile name -> EKU purposes (asn1crypto names); None for a CA certificate (no EKU).
 PROFILES: dict[str, tuple[str, ...] | None] = {
@@ -110,11 +109,6 @@ def sans_from(texts: Sequence[str], requested: asn1_x509.GeneralNames | None) ->
     return parse_san(list(texts)) if texts else requested
 
 
-def _time(when: datetime) -> asn1_x509.Time:
-    # RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-    return asn1_x509.Time(name="utc_time" if when.year < 2050 else "general_time", value=when)
-
-
 def validity(days: int, not_after_cap: datetime | None = None) -> tuple[datetime, datetime]:
     """(notBefore, notAfter) in whole UTC seconds; notAfter never past the issuer's (`not_after_cap`)."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
@@ -126,27 +120,3 @@ def validity(days: int, not_after_cap: datetime | None = None) -> tuple[datetime
     return start, end
 
 
-def build_certificate(*, subject: asn1_x509.Name, spki: keys.PublicKeyInfo, issuer: asn1_x509.Name,
-                      sign: Signer, sig_alg: str, not_before: datetime, not_after: datetime, serial: int,
-                      extensions: list[asn1_x509.Extension]) -> bytes:
-    """A DER v3 certificate, its TBS signed by `sign` (the issuer's key on the token)."""
-    alg = SIG_ALGS[sig_alg]
-    tbs_cert = asn1_x509.TbsCertificate({
-        "version": "v3",
-        "serial_number": serial,
-        "signature": signature_algorithm(sig_alg, alg),
-        "issuer": issuer,
-        "validity": {"not_before": _time(not_before), "not_after": _time(not_after)},
-        "subject": subject,
-        "subject_public_key_info": spki,
-        "extensions": extensions,
-    })
-    tbs = bytes(tbs_cert.dump(force=True))
-    sig = checked_signature(sign, tbs, alg)
-    cert = asn1_x509.Certificate({
-        # Loaded back from the exact bytes that were signed, so the two cannot differ.
-        "tbs_certificate": asn1_x509.TbsCertificate.load(tbs),
-        "signature_algorithm": signature_algorithm(sig_alg, alg),
-        "signature_value": sig,
-    })
-    return bytes(cert.dump())

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
-from asn1crypto import algos, core
+from asn1crypto import algos, core, keys
+from asn1crypto import x509 as asn1_x509
 
 # Takes the to-be-signed DER bytes and returns the signature as X.509 carries it: RSA PKCS#1 v1.5
 # raw signature; ECDSA as a DER Ecdsa-Sig-Value (not raw r||s); Ed25519 as its raw 64 bytes.
@@ -127,3 +129,34 @@ def checked_signature(sign: Signer, tbs: bytes, alg: SigAlg) -> bytes:
     if alg.key == "ed25519" and len(sig) != 64:
         raise ValueError(f"an Ed25519 signature is 64 bytes, the signer returned {len(sig)}")
     return sig
+
+
+def x509_time(when: datetime) -> asn1_x509.Time:
+    """RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050."""
+    return asn1_x509.Time(name="utc_time" if when.year < 2050 else "general_time", value=when)
+
+
+def sign_certificate(*, subject: asn1_x509.Name, spki: keys.PublicKeyInfo, issuer: asn1_x509.Name,
+                      sign: Signer, sig_alg: str, not_before: datetime, not_after: datetime, serial: int,
+                      extensions: list[asn1_x509.Extension]) -> bytes:
+    """A DER v3 certificate, its TBS signed by `sign` (the issuer's key on the token)."""
+    alg = SIG_ALGS[sig_alg]
+    tbs_cert = asn1_x509.TbsCertificate({
+        "version": "v3",
+        "serial_number": serial,
+        "signature": signature_algorithm(sig_alg, alg),
+        "issuer": issuer,
+        "validity": {"not_before": x509_time(not_before), "not_after": x509_time(not_after)},
+        "subject": subject,
+        "subject_public_key_info": spki,
+        "extensions": extensions,
+    })
+    tbs = bytes(tbs_cert.dump(force=True))
+    sig = checked_signature(sign, tbs, alg)
+    cert = asn1_x509.Certificate({
+        # Loaded back from the exact bytes that were signed, so the two cannot differ.
+        "tbs_certificate": asn1_x509.TbsCertificate.load(tbs),
+        "signature_algorithm": signature_algorithm(sig_alg, alg),
+        "signature_value": sig,
+    })
+    return bytes(cert.dump())
