@@ -104,8 +104,8 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         spki = keys.PublicKeyInfo.load(pair.info.spki)
         der = sign_certificate(subject=name, spki=spki, issuer=name, sign=signer, sig_alg=sig_alg,
-                                      not_before=start, not_after=end, serial=issue.random_serial(),
-                                      extensions=issue.ca_extensions(spki, spki.sha1, path_len))
+                               not_before=start, not_after=end, serial=issue.random_serial(),
+                               extensions=issue.ca_extensions(spki, spki.sha1, path_len))
         csrlib.verify_self_signed(der)
         timings["sign"] = (time.monotonic() - t0) * 1000.0
         _refuse_on_lint_errors(der, [der], None)
@@ -218,8 +218,8 @@ def sign_request(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, 
     issuer = asn1_x509.Certificate.load(ca.der).subject
     try:
         der = sign_certificate(subject=req.subject, spki=req.spki, issuer=issuer, sign=signer,
-                                      sig_alg=sig_alg, not_before=start, not_after=end, serial=serial,
-                                      extensions=exts)
+                               sig_alg=sig_alg, not_before=start, not_after=end, serial=serial,
+                               extensions=exts)
         cx509.load_der_x509_certificate(der).verify_directly_issued_by(ca.cert)
     except Exception as exc:  # noqa: BLE001 - a token or encoding failure, said in operator terms
         raise from_exception(exc, "Signing the certificate") from None
