@@ -9,9 +9,8 @@ never by the request, and every issued certificate passes our strict lint before
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from asn1crypto import keys
@@ -50,7 +49,6 @@ class CaResult:
     key_id: bytes
     key_type: str
     der: bytes
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
@@ -94,20 +92,15 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
     if not name.chosen:
         raise IkmError("A CA needs a subject DN.", "Give --subject, e.g. 'CN=Lab CA,O=Example'.")
     start, end = _validity(days, None)
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose())
-    timings["keygen"] = (time.monotonic() - t0) * 1000.0
     cert_obj: TokenObject | None = None
     try:
-        t0 = time.monotonic()
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         spki = keys.PublicKeyInfo.load(pair.info.spki)
         der = sign_certificate(subject=name, spki=spki, issuer=name, sign=signer, sig_alg=sig_alg,
                                not_before=start, not_after=end, serial=issue.random_serial(),
                                extensions=issue.ca_extensions(spki, spki.sha1, path_len))
         csrlib.verify_self_signed(der)
-        timings["sign"] = (time.monotonic() - t0) * 1000.0
         _refuse_on_lint_errors(der, [der], None)
         cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_AUTHORITY)
     except BaseException as exc:
@@ -117,7 +110,7 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
         if not isinstance(exc, Exception):
             raise
         raise from_exception(exc, "Creating the CA") from None
-    return CaResult(label, pair.info.key_id, str(spec), der, timings)
+    return CaResult(label, pair.info.key_id, str(spec), der)
 
 
 def _validity(days: int, cap: datetime | None) -> tuple[datetime, datetime]:

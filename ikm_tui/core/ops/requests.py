@@ -9,9 +9,8 @@ What the token can make is in ops/capabilities.py; stored requests in ops/pendin
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
@@ -55,7 +54,6 @@ class RequestResult:
     where: str  # "token" (a data object) or "file" (the token refused data objects)
     path: str | None = None  # the file, when where == "file"
     warnings: tuple[str, ...] = ()
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
@@ -71,7 +69,6 @@ class SelfSignedResult:
     key_type: str
     hash: str | None
     der: bytes
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def pem(self) -> str:
@@ -202,7 +199,6 @@ def create_request(
     `store`: "auto" (a data object, else a file under the user data dir), "token" or "file".
     On any failure after key generation the pair is deleted again.
     """
-    timings: dict[str, float] = {}
     spec = _spec(spec)
     check_new_label(label)
     _step(progress, "check", "Checking the token and the request")
@@ -216,16 +212,12 @@ def create_request(
                        "Choose another label, or `ikm-tui certreq delete` the old request first.")
 
     _step(progress, "keygen", f"Generating {spec} on the token")
-    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
-    timings["keygen"] = (time.monotonic() - t0) * 1000.0
     undo_store: Callable[[], None] | None = None
     try:
-        der = _sign_new_request(pair, spec, hash_choice, name, sans, key_usage, eku, progress, timings)
+        der = _sign_new_request(pair, spec, hash_choice, name, sans, key_usage, eku, progress)
         _step(progress, "store", "Saving the request")
-        t0 = time.monotonic()
         where, path, warnings, undo_store = pending.store_request(backend, slot_id, label, der, store)
-        timings["store"] = (time.monotonic() - t0) * 1000.0
     except BaseException as exc:
         _rollback(pair, undo_store)
         if not isinstance(exc, Exception):
@@ -236,15 +228,14 @@ def create_request(
         warnings.append(ED25519_WARNING)
     _step(progress, "done", "Request created")
     return RequestResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, where, path,
-                         tuple(warnings), timings)
+                         tuple(warnings))
 
 
 def _sign_new_request(pair: KeyPair, spec: KeySpec, hash_choice: HashChoice, name: asn1_x509.Name,
                       sans: Sequence[str], key_usage: Sequence[str], eku: Sequence[str],
-                      progress: Progress | None, timings: dict[str, float]) -> bytes:
+                      progress: Progress | None) -> bytes:
     """The DER request signed on the token by the new pair, verified against its public key."""
     _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-    t0 = time.monotonic()
     signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
     try:
         der = csrlib.build_csr(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
@@ -252,7 +243,6 @@ def _sign_new_request(pair: KeyPair, spec: KeySpec, hash_choice: HashChoice, nam
     except ValueError as exc:
         raise IkmError(f"The request did not verify: {exc}.",
                        "The key pair was deleted. Report this with the trace (`--trace FILE`).") from None
-    timings["sign"] = (time.monotonic() - t0) * 1000.0
     _step(progress, "verify", "Verifying the request")
     _verify_matches(der, pair.info.spki)
     return der
@@ -294,7 +284,6 @@ def create_self_signed(
     progress: Progress | None = None,
 ) -> SelfSignedResult:
     """runmqakm `-cert -create`: a key pair and a self-signed certificate with the key's ID and label."""
-    timings: dict[str, float] = {}
     spec = _spec(spec)
     check_new_label(label)
     _step(progress, "check", "Checking the token and the certificate")
@@ -306,13 +295,10 @@ def create_self_signed(
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise IkmError(f"--days must be a whole number of at least 1, not {days!r}.", "Give e.g. --days 365.")
     _step(progress, "keygen", f"Generating {spec} on the token")
-    t0 = time.monotonic()
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
-    timings["keygen"] = (time.monotonic() - t0) * 1000.0
     cert_obj: TokenObject | None = None
     try:
         _step(progress, "sign", f"Signing the certificate on the token ({hash_choice.mechanism})")
-        t0 = time.monotonic()
         signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
         try:
             der = csrlib.build_self_signed(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
@@ -320,11 +306,8 @@ def create_self_signed(
                                            eku=list(eku), is_ca=is_ca)
         except ValueError as exc:
             raise IkmError(f"The certificate could not be made: {exc}.", "The key pair was deleted.") from None
-        timings["sign"] = (time.monotonic() - t0) * 1000.0
         _step(progress, "store", "Writing the certificate to the token")
-        t0 = time.monotonic()
         cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_TOKEN_USER)
-        timings["store"] = (time.monotonic() - t0) * 1000.0
     except BaseException as exc:
         if cert_obj is not None:
             objects.destroy_quietly(cert_obj)
@@ -333,7 +316,7 @@ def create_self_signed(
             raise
         raise from_exception(exc, "Creating the self-signed certificate") from None
     _step(progress, "done", "Certificate created")
-    return SelfSignedResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, timings)
+    return SelfSignedResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der)
 
 
 # ---- re-sign -----------------------------------------------------------------------------------
@@ -379,21 +362,18 @@ def recreate(
     name = _subject(subject)
     _check_inputs(KeySpec.parse(key_type), name, sans, key_usage, eku)
     _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-    timings: dict[str, float] = {}
-    t0 = time.monotonic()
     signer, sig_alg = _signer(priv, kind, hash_choice)
     try:
         der = csrlib.build_csr(subject=name, spki_der=spki, sign=signer, sig_alg=sig_alg, sans=sans,
                                key_usage=key_usage, eku=eku)
     except ValueError as exc:
         raise IkmError(f"The request did not verify: {exc}.", "Nothing was changed on the token.") from None
-    timings["sign"] = (time.monotonic() - t0) * 1000.0
     _step(progress, "verify", "Verifying the request")
     _verify_matches(der, spki)
     _step(progress, "store", "Replacing the pending request")
     where, path, warnings = _replace_stored(backend, slot_id, label, der, store)
     _step(progress, "done", "Request created")
-    return RequestResult(label, key_id, key_type, hash_choice.name or None, der, where, path, tuple(warnings), timings)
+    return RequestResult(label, key_id, key_type, hash_choice.name or None, der, where, path, tuple(warnings))
 
 
 def _key_pair_by_label(backend: Backend, slot_id: int, label: str) -> tuple[TokenObject, TokenObject, bytes]:
