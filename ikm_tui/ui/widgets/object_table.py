@@ -120,7 +120,13 @@ class ObjectTable(DataTable[Text]):
                            expiry.EXPIRED_STYLE if expired else "")
             key_h = p.cert_to_key.get(obj.handle)
             key = listing.by_handle(key_h) if key_h is not None else None
-            if key is None:
+            pub_h = p.cert_to_public.get(obj.handle)
+            pub = listing.by_handle(pub_h) if key is None and pub_h is not None else None
+            if key is None and pub is not None and not listing.logged_in:
+                # Private keys are hidden before login; the public-key object (what NSS relies on
+                # then) says which key this is ("no key" would be false); dim until the login shows it.
+                key_cell = literal(pub.label, "dim")
+            elif key is None:
                 key_cell = literal("no key", "dim")
             elif obj.handle in p.id_mismatch:
                 key_cell = literal(f"{key.label} ID MISMATCH", "bold yellow")
