@@ -334,17 +334,22 @@ def _plan_result(args: argparse.Namespace, plan: Any) -> None:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.delete import apply_delete, plan_delete_cert
+    from ikm_tui.core.ops.delete import plan_delete_cert
 
     svc, slot = open_token(args)
-    plan = svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256)
+    return delete_planned(args, svc, slot, svc.run(plan_delete_cert, slot, args.label, args.id, args.sha256))
+
+
+def delete_planned(args: argparse.Namespace, svc: Any, slot: int, plan: Any) -> int:
+    """Show the plan; delete exactly what it names only with --yes (`cert delete`, `key delete`)."""
+    from ikm_tui.core.ops.delete import apply_delete
+    from ikm_tui.core.ops.plans import describe
+
     _plan_result(args, plan)
     if not args.yes:
         print_plan(plan, "would delete")
         raise RefusedError("Nothing was deleted.", "Add --yes to delete what is listed above.")
     done = svc.run(apply_delete, slot, plan)
-    from ikm_tui.core.ops.plans import describe
-
     result(args, deleted=[describe(o) for o in done])
     for o in done:
         _say(f"deleted: {describe(o)}")

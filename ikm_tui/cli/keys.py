@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ikm_tui.cli.cert import FORCE_HELP, RAW, _hex_id, _say, _write_out, print_plan
+from ikm_tui.cli.cert import FORCE_HELP, RAW, _hex_id, _say, _write_out, delete_planned
 from ikm_tui.cli.common import add_common, open_token
 from ikm_tui.cli.jsonout import add_json, result
-from ikm_tui.core.errors import RefusedError
 
 if TYPE_CHECKING:
     from ikm_tui.cli.common import Subparsers
@@ -61,20 +60,8 @@ def cmd_export_public(args: argparse.Namespace) -> int:
 
 
 def cmd_key_delete(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.delete import apply_delete, plan_delete_key
-    from ikm_tui.core.ops.plans import describe
+    from ikm_tui.core.ops.delete import plan_delete_key
 
     svc, slot = open_token(args, login=True)
-    plan = svc.run(plan_delete_key, slot, args.label, args.id)
-    result(args, planned=[describe(o) for o in plan.objects], deleted=[], warnings=list(plan.warnings))
-    if not args.yes:
-        print_plan(plan, "would delete")
-        raise RefusedError("Nothing was deleted.", "Add --yes to delete what is listed above.")
-    done = svc.run(apply_delete, slot, plan)
-    result(args, deleted=[describe(o) for o in done])
-    for o in done:
-        _say(f"deleted: {describe(o)}")
-    for w in plan.warnings:
-        _say(f"warning: {w}")
-    return 0
+    return delete_planned(args, svc, slot, svc.run(plan_delete_key, slot, args.label, args.id))
 
