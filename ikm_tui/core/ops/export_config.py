@@ -52,10 +52,14 @@ def _no_engine() -> EngineView:
 
 
 def _out_dir(out_dir: str | os.PathLike[str]) -> Path:
-    """The directory, made (0755) if missing; a symlink or a non-directory there is refused."""
+    """The directory, made (0755) if missing; anything but a directory there is refused.
+
+    A symlink to a directory is followed, as write_file follows the directories above a file: the
+    O_NOFOLLOW rule is for the files themselves (a planted link there is refused).
+    """
     path = Path(out_dir).expanduser()
     try:
-        st = os.lstat(path)
+        st = os.stat(path)
     except FileNotFoundError:
         try:
             path.mkdir(mode=0o755, parents=True)
@@ -64,7 +68,7 @@ def _out_dir(out_dir: str | os.PathLike[str]) -> Path:
                            "Give a directory you can write to (--out DIR).", operation=_OP) from None
         return path
     if not stat.S_ISDIR(st.st_mode):
-        raise IkmError(f"{safe_text(str(path))} is not a directory (a file or a symbolic link); nothing was written.",
+        raise IkmError(f"{safe_text(str(path))} is not a directory; nothing was written.",
                        "Give a directory (--out DIR); it is made when missing.", operation=_OP)
     return path
 

@@ -149,7 +149,7 @@ def java_bundle(use: KeyUse) -> Bundle:
     ])
     return Bundle("java", (Artefact("sunpkcs11.cfg", cfg, FILE_MODE, "SunPKCS11 provider configuration"),
                            Artefact("keytool-list.sh", script, SCRIPT_MODE, "proof: keytool -list through it"),
-                           Artefact("README.txt", readme, FILE_MODE, "what the files are, how to check them")),
+                           Artefact("README-java.txt", readme, FILE_MODE, "what the files are, how to prove them")),
                   "keytool-list.sh", expect, warn)
 
 
@@ -185,7 +185,7 @@ def nss_bundle(use: KeyUse) -> Bundle:
     ])
     return Bundle("nss", (Artefact("nss-add-module.sh", add, SCRIPT_MODE, "modutil -add for this module"),
                           Artefact("nss-check.sh", check, SCRIPT_MODE, "proof: certutil -L -h all"),
-                          Artefact("README.txt", readme, FILE_MODE, "what the files are, how to check them")),
+                          Artefact("README-nss.txt", readme, FILE_MODE, "what the files are, how to prove them")),
                   "nss-check.sh", expect, warn)
 
 
@@ -240,7 +240,7 @@ def openssl_bundle(use: KeyUse) -> Bundle:
         Artefact("openssl-provider.cnf", provider_cnf, FILE_MODE, "OpenSSL config, provider section"),
         Artefact("openssl-engine-check.sh", engine_sh, SCRIPT_MODE, "proof: openssl req -engine pkcs11"),
         Artefact("openssl-provider-check.sh", provider_sh, SCRIPT_MODE, "proof: openssl req -provider pkcs11"),
-        Artefact("README.txt", readme, FILE_MODE, "what the files are, how to check them")),
+        Artefact("README-openssl.txt", readme, FILE_MODE, "what the files are, how to prove them")),
         "openssl-engine-check.sh", "-----BEGIN CERTIFICATE REQUEST-----", tuple(warn))
 
 
@@ -288,7 +288,7 @@ def mq_bundle(use: KeyUse) -> Bundle:
     return Bundle("mq", (Artefact("mqclient.ini", client, FILE_MODE, "SSL stanza for mqclient.ini"),
                          Artefact("qmgr.mqsc", mqsc, FILE_MODE, "ALTER QMGR SSLKEYR/SSLCRYP/CERTLABL"),
                          Artefact("mq-check.sh", check, SCRIPT_MODE, "proof: runmqakm -cert -list -crypto"),
-                         Artefact("README.txt", readme, FILE_MODE, "what the files are, the stash note")),
+                         Artefact("README-mq.txt", readme, FILE_MODE, "what the files are, the stash note")),
                   "mq-check.sh", expect, warn)
 
 
