@@ -258,6 +258,8 @@ def mq_bundle(use: KeyUse) -> Bundle:
         f"# SSL stanza for mqclient.ini (C and unmanaged .NET clients): key {use.key_label!r} on token "
         f"{use.token_label!r}.", f"# Replace {PIN_PLACEHOLDER} with what `runp11cred` prints for the token PIN "
         "(<P11>!2!...), never the PIN itself.",
+        "# SYMMETRIC_CIPHER_OFF (bulk encryption stays in GSKit): the value names are not in the IBM pages",
+        "# this was checked against; confirm them in your MQ version's SSLCRYP description.",
         "SSL:", f"   SSLKeyRepository={MQ_KDB_STEM}", f"   SSLCryptoHardware={crypto}",
         f"   CertificateLabel={label}", ""])
     mqsc = "\n".join([
@@ -269,19 +271,21 @@ def mq_bundle(use: KeyUse) -> Bundle:
     argv = ["runmqakm", "-cert", "-list", "-crypto", use.module, "-tokenlabel", use.token_label, "-pw", PIN_PLACEHOLDER]
     check = _script([], argv[:-2], "Lists the token's certificates as GSKit sees them; the label above must "
                     "be there. runmqakm needs -pw PIN (visible to `ps`).")
-    expect = f"-  {label}" if use.cert_label else f"{label}"
+    expect = f"{label} (marked '-', personal)"
     readme = _readme("IBM MQ for this token", [
         f"Key {use.key_label!r}, certificate label {label!r}, token {use.token_label!r}.", "",
         "mqclient.ini   the SSL stanza for a client (SSLKeyRepository, SSLCryptoHardware, CertificateLabel)",
         "qmgr.mqsc      the queue manager's SSLKEYR, SSLCRYP, CERTLABL (MQSC: qm.ini has no such keys)",
         "mq-check.sh    proves GSKit sees the certificate on the token:", f"               {render_argv(argv)}",
-        f"               the personal certificate shows as `{expect}`", "",
+        f"               it works when it lists {expect}", "",
         "The key database (stash note): SSLKEYR/SSLKeyRepository name a CMS key database even when every",
         "certificate is on the token; it holds the CA certificates. Create it once with its password stashed:",
         f"  runmqakm -keydb -create -db {MQ_KDB_STEM}.kdb -pw <KDB-PASSWORD> -type cms -stash",
         "The stash file (.sth) holds the key database's password, not the token PIN: the PIN goes in",
         "SSLCRYP / SSLCryptoHardware (for clients protected with runp11cred, MQ 9.2 and later).",
-        "Not run here: runmqakm is not installed where these files were made and tested.",
+        "Not run here: runmqakm is not installed where these files were made and tested. The GSK_PKCS11",
+        "string's four fields (module;token label;password;symmetric cipher setting;) are IBM's MQSCO",
+        "CryptoHardware format; the setting's value SYMMETRIC_CIPHER_OFF is not confirmed from IBM's pages.",
     ])
     warn = () if use.cert_label else ("The key has no certificate with its CKA_ID on the token: MQ needs one "
                                       "(receive it with `ikm-tui cert receive`).",)

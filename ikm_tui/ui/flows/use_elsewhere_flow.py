@@ -31,6 +31,10 @@ async def use_elsewhere_flow(main: FlowHost, obj: ObjectInfo) -> None:
     if not await _ensure_login(main, svc, "Private keys are visible after login."):
         return
     # A certificate stands for the key of its CKA_ID: the key Java, NSS and OpenSSL pair it with.
+    if obj.cls is ObjClass.CERTIFICATE and not obj.id:
+        main.notify("This certificate has no CKA_ID, so no tool pairs it with a key. The pairing doctor (D) "
+                    "can repair that.", title="No key for it", severity="warning")
+        return
     label, key_id = (obj.label, obj.id) if obj.cls is ObjClass.PRIVATE_KEY else (None, obj.id)
     use = await svc.arun(pick_key, ref.slot_id, label, key_id)
     choice: UseChoice | None = await main.app.push_screen_wait(UseElsewhereScreen(
