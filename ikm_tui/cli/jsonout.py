@@ -70,6 +70,8 @@ RESULTS: dict[str, dict[str, dict[str, Any]]] = {
     "ca-revoke": {"ca": _STR, "serial": _STR, "revoked_at": _STR, "reason": _STR, "already": _BOOL},
     "ca-crl": {"ca": _STR, "out": _STR, "crl_number": _STR, "revoked": _INT, "this_update": _STR,
                "next_update": _STR},
+    "export-config": {"target": _STR, "out": _STR, "key": _OBJ, "files": _OBJS, "proof": _STR, "expect": _STR,
+                      "warnings": _STRS},
     "demo": {"token": _STR, "module": _STR, "pin": _STR, "softhsm2_conf": _STR},
 }
 

@@ -68,7 +68,8 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
     The imports are here, not at the top, so the commands above start without them; a module
     that fails to import fails the command line loudly instead of hiding its commands.
     """
-    from ikm_tui.cli import ca, cert, certreq, completion, explain, helptopics, howto, keys, lint, pin
+    from ikm_tui.cli import (ca, cert, certreq, completion, explain, export_config, helptopics, howto, keys, lint,
+                            pin)
 
     return {
         "explain": explain.register,
@@ -77,6 +78,7 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "cert": cert.register,  # with `cert create` and `cert lint`
         "key": keys.register,
         "ca": ca.register,  # a CA whose key stays on the token
+        "export-config": export_config.register,  # use a token key from Java, NSS, OpenSSL, MQ
         "pin": pin.register,
         "lint": lint.register,  # the top-level alias of `cert lint`
         "completion": completion.register,

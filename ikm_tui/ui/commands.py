@@ -23,6 +23,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("Add CA certificate…", "manage('add_ca')", "Store a CA / signer certificate from a file (key a)"),
     ("Save certificate…", "manage('extract')", "Write the selected certificate to PEM or DER (key x)"),
     ("Export public key…", "manage('export_public')", "Write the selected key's public key as PEM (key p)"),
+    ("Use this key elsewhere…", "manage('use_elsewhere')",
+     "Java / NSS / OpenSSL / MQ config for the selected key, with a proving script (key U)"),
     ("Delete selected object…", "manage('delete')", "Delete the selected key or certificate (key d)"),
     ("Rename certificate and keys…", "manage('rename')", "Rename the selected pair together (key R)"),
     ("Change user PIN…", "manage('change_pin')", "Old PIN once, new PIN twice (key P)"),

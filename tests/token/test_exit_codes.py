@@ -98,6 +98,8 @@ CASES: list[tuple[list[str], str | None, int]] = [
       "--san", "DNS:req.test"], "PIN", ex.OK),
     (["ca", "list", "exit-ca"], None, ex.OK),
     (["ca", "crl", "exit-ca", "--out", "{tmp}/exit.crl", "--days", "2"], "PIN", ex.OK),
+    (["export-config", "java", "--key", "web", "--out", "{tmp}/use-java"], "PIN", ex.OK),
+    (["export-config", "openssl", "--key", "web", "--out", "{tmp}/use-ossl"], "PIN", ex.OK),
     # 1: the operation failed
     (["lint", str(LINT / "keycertsign-without-ca.pem"), "--at", "2025-06-01"], None, ex.FAILED),
     (["cert", "receive", str(LINT / "not-a-certificate.pem")], "PIN", ex.FAILED),
@@ -108,6 +110,8 @@ CASES: list[tuple[list[str], str | None, int]] = [
       "--id", "zz"], "PIN", ex.USAGE),
     (["certreq", "recreate", "req"], "PIN", ex.USAGE),  # --out missing
     (["ca", "create", "--label", "x", "--key-type", "rsa:2048", "--subject", "CN=x"], "PIN", ex.USAGE),
+    (["export-config", "cobol", "--key", "web", "--out", "{tmp}/use-x"], "PIN", ex.USAGE),
+    (["export-config", "nss", "--key", "web"], "PIN", ex.USAGE),  # --out missing
     # 3: refused for safety / needs confirmation
     (["cert", "delete", "web"], None, ex.REFUSED),
     (["key", "delete", "web"], "PIN", ex.REFUSED),
@@ -131,6 +135,10 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["cert", "create", "--label", "c5", "--key-type", "ec:p256", "--subject", "CN=c5", "--out", "{web}"],
      "PIN", ex.REFUSED),
     (["certreq", "recreate", "req", "--out", "{tmp}/req3.csr", "--force"], "PIN", ex.OK),
+    (["export-config", "java", "--key", "web", "--out", "{tmp}/use-java"], "PIN", ex.REFUSED),  # files exist
+    (["export-config", "java", "--key", "web", "--out", "{tmp}/use-java", "--force"], "PIN", ex.OK),
+    (["export-config", "mq", "--out", "{tmp}/use-mq"], "PIN", ex.REFUSED),  # several keys: say which
+    (["export-config", "nss", "--key", "web", "--out", "{web}"], "PIN", ex.FAILED),  # --out is a file
     # 4: not found
     (["cert", "extract", "nosuch", "--out", "{tmp}/n.pem"], None, ex.NOT_FOUND),
     (["cert", "delete", "nosuch", "--yes"], None, ex.NOT_FOUND),
@@ -146,9 +154,11 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["cert", "lint", "nosuch"], None, ex.NOT_FOUND),
     (["explain", "nonsense"], None, ex.NOT_FOUND),
     (["howto", "nonsense"], None, ex.NOT_FOUND),
+    (["export-config", "nss", "--key", "nosuch", "--out", "{tmp}/use-n"], "PIN", ex.NOT_FOUND),
     # 5: PIN problems
     (["cert", "receive", "{web}"], None, ex.PIN),  # needs a PIN; no terminal to ask on
     (["pin", "change"], "PIN", ex.PIN),  # the new PIN: no terminal, no --new-pin-file
+    (["export-config", "nss", "--key", "web", "--out", "{tmp}/use-p"], None, ex.PIN),  # no PIN, no terminal
 ]
 # `cert doctor --fix` on a healthy token has nothing to apply.
 CASES[[i for i, c in enumerate(CASES) if c[0] == ["cert", "doctor", "--fix"]][0]] = (
@@ -211,7 +221,7 @@ def test_json_output_validates_against_its_schema(world: World, monkeypatch: pyt
         assert not errors, (args, [e.message for e in errors[:3]])
         checked.add(name)
     assert checked >= {"tokens", "list", "explain", "howto", "cert-receive", "cert-doctor", "lint", "cert-add",
-                       "cert-extract", "key-export-public", "certreq-details", "certreq-list"}
+                       "cert-extract", "key-export-public", "certreq-details", "certreq-list", "export-config"}
 
 
 def test_pin_file_too_open_and_module_or_token_missing(world: World, monkeypatch: pytest.MonkeyPatch, capsys: Any,

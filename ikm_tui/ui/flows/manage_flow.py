@@ -226,6 +226,15 @@ async def export_public_flow(main: FlowHost, key: ObjectInfo) -> None:
         await _write_file(main, choice.path, pem.encode("ascii"), f"public key {obj.label}")
 
 
+def start_use_elsewhere(main: FlowHost) -> None:
+    obj = _need_selection(main, "Select a private key (Keys tab) or its certificate first.",
+                          (ObjClass.PRIVATE_KEY, ObjClass.CERTIFICATE))
+    if obj is not None:
+        from ikm_tui.ui.flows.use_elsewhere_flow import use_elsewhere_flow
+
+        start(main, use_elsewhere_flow(main, obj), name="use_elsewhere", group="manage")
+
+
 # ----- delete -------------------------------------------------------------------------------------
 
 def start_delete(main: FlowHost) -> None:
@@ -360,6 +369,7 @@ ACTIONS: dict[str, Any] = {
     "add_ca": start_add_ca,
     "extract": start_extract,
     "export_public": start_export_public,
+    "use_elsewhere": start_use_elsewhere,
     "delete": start_delete,
     "rename": start_rename,
     "change_pin": start_change_pin,
@@ -383,6 +393,8 @@ BINDINGS = [
     _binding("a", "add_ca", "Add CA cert", "Store a CA / signer certificate from a file (category authority)"),
     _binding("x", "extract", "Save cert", "Save the selected certificate to a PEM or DER file"),
     _binding("p", "export_public", "Export public key", "Save the selected key's public key (PEM)"),
+    _binding("U", "use_elsewhere", "Use elsewhere",
+             "Write the Java / NSS / OpenSSL / MQ config for the selected key, with a script that proves it"),
     _binding("d,delete", "delete", "Delete",
              "Delete the selected key or certificate (shows exactly what goes; type its label to confirm)"),
     _binding("R", "rename", "Rename", "Rename the selected certificate with its private and public key"),

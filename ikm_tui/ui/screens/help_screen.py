@@ -30,6 +30,8 @@ Keys
            preview, then apply): stored next to its key, same CKA_ID/label
   a        add a CA / signer certificate      x  save the selected cert
   p        export the selected key's public key (PEM)
+  U        use the selected key elsewhere: Java, NSS, OpenSSL or MQ config
+           files and a script that proves them (as `ikm-tui export-config`)
   d        delete the selected key or certificate (type its label)
   R        rename a certificate with its keys  P  change the user PIN
   D        pairing doctor (finds and repairs mislinked pairs)
