@@ -25,8 +25,8 @@ from ikm_tui.core.ops import capabilities as caps
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.extract import find_certificate
 from ikm_tui.core.ops.pending import key_identity
+from ikm_tui.core.ops.token_signing import check_choice, check_new_label, key_signer, key_spec, pick_hash, subject_name
 from ikm_tui.core.x509.signing import sign_certificate
-from ikm_tui.core.ops.requests import _check_choice, _pick_hash, _signer, _spec, _subject, check_new_label
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11.keygen import KeyPurpose, generate_protected_pair
@@ -81,21 +81,21 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
               path_len: int | None = None, hash: str | None = None,  # noqa: A002 - the CLI's --hash
               key_id: bytes | None = None) -> CaResult:
     """A non-extractable key pair and its self-signed CA certificate (CA:TRUE, keyCertSign+cRLSign)."""
-    spec = _spec(spec)
+    spec = key_spec(spec)
     if str(spec) not in CA_KEY_TYPES:
         raise IkmError(f"Key type {spec} is not offered for a CA.", f"Use one of {', '.join(CA_KEY_TYPES)}.")
     check_new_label(label)
     _check_path_len(path_len)
     require_login(backend, slot_id, "Creating a CA")
-    hash_choice = _pick_hash(_check_choice(backend, slot_id, spec), hash)
-    name = _subject(subject)
+    hash_choice = pick_hash(check_choice(backend, slot_id, spec), hash)
+    name = subject_name(subject)
     if not name.chosen:
         raise IkmError("A CA needs a subject DN.", "Give --subject, e.g. 'CN=Lab CA,O=Example'.")
     start, end = _validity(days, None)
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose())
     cert_obj: TokenObject | None = None
     try:
-        signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
+        signer, sig_alg = key_signer(pair.private, spec.kind, hash_choice)
         spki = keys.PublicKeyInfo.load(pair.info.spki)
         der = sign_certificate(subject=name, spki=spki, issuer=name, sign=signer, sig_alg=sig_alg,
                                not_before=start, not_after=end, serial=issue.random_serial(),
@@ -132,7 +132,7 @@ def _refuse_on_lint_errors(der: bytes, chain: list[bytes], intended_use: str | N
 
 
 @dataclass(frozen=True)
-class _Ca:
+class TokenCa:
     label: str
     der: bytes
     cert: cx509.Certificate
@@ -141,7 +141,7 @@ class _Ca:
     sha256: str
 
 
-def _find_ca(backend: Backend, slot_id: int, label: str) -> _Ca:
+def find_ca(backend: Backend, slot_id: int, label: str) -> TokenCa:
     """The CA certificate labelled `label` and its private key (same CKA_ID) on this token."""
     info = find_certificate(backend, slot_id, label)
     assert info.value is not None  # find_certificate refuses an empty one
@@ -164,14 +164,14 @@ def _find_ca(backend: Backend, slot_id: int, label: str) -> _Ca:
     except cx509.ExtensionNotFound:
         ski = keys.PublicKeyInfo.load(cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).sha1
-    return _Ca(label, info.value, cert, privs[0], ski, hashlib.sha256(info.value).hexdigest())
+    return TokenCa(label, info.value, cert, privs[0], ski, hashlib.sha256(info.value).hexdigest())
 
 
-def _ca_signer(backend: Backend, slot_id: int, ca: _Ca, hash: str | None) -> tuple[csrlib.Signer, str]:  # noqa: A002
+def ca_signer(backend: Backend, slot_id: int, ca: TokenCa, hash: str | None) -> tuple[csrlib.Signer, str]:  # noqa: A002
     """A signer with the CA key, its mechanism from the token's list (as the request form picks it)."""
     key_type, _ = key_identity(ca.cert.public_key())
     choice = caps.capabilities(backend, slot_id).choice(key_type)
-    return _signer(ca.private, key_kind(ca.private), _pick_hash(choice, hash))
+    return key_signer(ca.private, key_kind(ca.private), pick_hash(choice, hash))
 
 
 def _read_request(csr_der: bytes) -> issue.RequestView:
@@ -190,7 +190,7 @@ def sign_request(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, 
     if profile not in issue.PROFILES:
         raise IkmError(f"Unknown profile {profile!r}.", f"Use one of {', '.join(issue.PROFILES)}.")
     require_login(backend, slot_id, "Signing a request")
-    ca = _find_ca(backend, slot_id, ca_label)
+    ca = find_ca(backend, slot_id, ca_label)
     req = _read_request(csr_der)
     warnings = _request_warnings(req, profile)
     try:
@@ -207,7 +207,7 @@ def sign_request(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, 
     serial = issue.random_serial()
     while f"{serial:X}" in taken:  # 2^-126 per try; the log is the authority on "never repeats"
         serial = issue.random_serial()
-    signer, sig_alg = _ca_signer(backend, slot_id, ca, hash)
+    signer, sig_alg = ca_signer(backend, slot_id, ca, hash)
     issuer = asn1_x509.Certificate.load(ca.der).subject
     try:
         der = sign_certificate(subject=req.subject, spki=req.spki, issuer=issuer, sign=signer,
