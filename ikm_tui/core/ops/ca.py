@@ -9,12 +9,10 @@ never by the request, and every issued certificate passes our strict lint before
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from asn1crypto import keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
@@ -71,7 +69,7 @@ class Issued:
         return pem_encode(self.der, "CERTIFICATE")
 
 
-def _check_path_len(path_len: int | None) -> None:
+def check_path_len(path_len: int | None) -> None:
     if path_len is not None and (isinstance(path_len, bool) or not isinstance(path_len, int) or path_len < 0):
         raise IkmError(f"--path-len must be a whole number of at least 0, not {path_len!r}.",
                        "Give e.g. --path-len 0 (this CA may sign only leaf certificates).")
@@ -85,13 +83,13 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
     if str(spec) not in CA_KEY_TYPES:
         raise IkmError(f"Key type {spec} is not offered for a CA.", f"Use one of {', '.join(CA_KEY_TYPES)}.")
     check_new_label(label)
-    _check_path_len(path_len)
+    check_path_len(path_len)
     require_login(backend, slot_id, "Creating a CA")
     hash_choice = pick_hash(check_choice(backend, slot_id, spec), hash)
     name = subject_name(subject)
     if not name.chosen:
         raise IkmError("A CA needs a subject DN.", "Give --subject, e.g. 'CN=Lab CA,O=Example'.")
-    start, end = _validity(days, None)
+    start, end = validity(days, None)
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose())
     cert_obj: TokenObject | None = None
     try:
@@ -101,7 +99,7 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
                                not_before=start, not_after=end, serial=issue.random_serial(),
                                extensions=issue.ca_extensions(spki, spki.sha1, path_len))
         csrlib.verify_self_signed(der)
-        _refuse_on_lint_errors(der, [der], None)
+        refuse_on_lint_errors(der, [der], None)
         cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_AUTHORITY)
     except BaseException as exc:
         if cert_obj is not None:
@@ -113,14 +111,15 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
     return CaResult(label, pair.info.key_id, str(spec), der)
 
 
-def _validity(days: int, cap: datetime | None) -> tuple[datetime, datetime]:
+def validity(days: int, cap: datetime | None, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(notBefore, notAfter) for --days, never past `cap`; IkmError naming --days otherwise."""
     try:
-        return issue.validity(days, cap)
+        return issue.validity(days, cap, now)
     except (ValueError, OverflowError) as exc:
         raise IkmError(f"Bad --days: {exc}.", "Give e.g. --days 3650 for a CA, --days 397 for a server.") from None
 
 
-def _refuse_on_lint_errors(der: bytes, chain: list[bytes], intended_use: str | None) -> list[str]:
+def refuse_on_lint_errors(der: bytes, chain: list[bytes], intended_use: str | None) -> list[str]:
     """Our strict lint on the new certificate: IkmError on any ERROR, else the warnings' text."""
     findings = assess(der, chain, intended_use=intended_use)
     errors = [f for f in findings if f.severity == "error"]
@@ -174,7 +173,7 @@ def ca_signer(backend: Backend, slot_id: int, ca: TokenCa, hash: str | None) -> 
     return key_signer(ca.private, key_kind(ca.private), pick_hash(choice, hash))
 
 
-def _read_request(csr_der: bytes) -> issue.RequestView:
+def read_request(csr_der: bytes) -> issue.RequestView:
     try:
         csrlib.verify_csr(csr_der)
         return issue.read_request(csr_der)
@@ -183,47 +182,7 @@ def _read_request(csr_der: bytes) -> issue.RequestView:
                        "Give a PKCS#10 request whose signature verifies (PEM or DER).") from None
 
 
-def sign_request(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, profile: str = "server",
-                 days: int = 397, sans: Sequence[str] = (), hash: str | None = None,  # noqa: A002
-                 path_len: int | None = 0) -> Issued:
-    """Issue a certificate for `csr_der` with the CA `ca_label`, lint it, log it and return it."""
-    if profile not in issue.PROFILES:
-        raise IkmError(f"Unknown profile {profile!r}.", f"Use one of {', '.join(issue.PROFILES)}.")
-    require_login(backend, slot_id, "Signing a request")
-    ca = find_ca(backend, slot_id, ca_label)
-    req = _read_request(csr_der)
-    warnings = _request_warnings(req, profile)
-    try:
-        san_names = issue.sans_from(sans, req.sans)
-    except (ValueError, TypeError) as exc:
-        raise IkmError(f"Bad --san: {exc}.", "Write DNS:name, IP:addr, email:addr or URI:uri.") from None
-    if profile == "subca":
-        _check_path_len(path_len)
-        exts = issue.ca_extensions(req.spki, ca.ski, path_len)
-    else:
-        exts = issue.leaf_extensions(profile, req.subject, req.spki, san_names, ca.ski)
-    start, end = _validity(days, ca.cert.not_valid_after_utc)
-    taken = ca_log.serials(ca.sha256)
-    serial = issue.random_serial()
-    while f"{serial:X}" in taken:  # 2^-126 per try; the log is the authority on "never repeats"
-        serial = issue.random_serial()
-    signer, sig_alg = ca_signer(backend, slot_id, ca, hash)
-    issuer = asn1_x509.Certificate.load(ca.der).subject
-    try:
-        der = sign_certificate(subject=req.subject, spki=req.spki, issuer=issuer, sign=signer,
-                               sig_alg=sig_alg, not_before=start, not_after=end, serial=serial,
-                               extensions=exts)
-        cx509.load_der_x509_certificate(der).verify_directly_issued_by(ca.cert)
-    except Exception as exc:  # noqa: BLE001 - a token or encoding failure, said in operator terms
-        raise from_exception(exc, "Signing the certificate") from None
-    use = {"server": "server", "both": "server", "client": "client"}.get(profile)
-    warnings += _refuse_on_lint_errors(der, [ca.der], use)
-    record = _record(der, profile)
-    path = ca_log.append(ca.sha256, record)
-    return Issued(ca_label, profile, der, record, str(path), tuple(warnings))
-
-
-def _request_warnings(req: issue.RequestView, profile: str) -> list[str]:
+def request_warnings(req: issue.RequestView, profile: str) -> list[str]:
     """What the request asked for and will not get: said, never silently granted."""
     out = []
     if profile != "subca" and req.asks_ca:
@@ -234,7 +193,7 @@ def _request_warnings(req: issue.RequestView, profile: str) -> list[str]:
     return out
 
 
-def _record(der: bytes, profile: str) -> ca_log.IssueRecord:
+def issue_record(der: bytes, profile: str) -> ca_log.IssueRecord:
     cert = cx509.load_der_x509_certificate(der)
     try:
         san_ext = cert.extensions.get_extension_for_class(cx509.SubjectAlternativeName).value
