@@ -162,21 +162,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def _read_csr(path: str) -> bytes:
-    from ikm_tui.core.errors import IkmError
-    from ikm_tui.core.files import read_input
-    from ikm_tui.core.x509 import pem
+    from ikm_tui.core.ops.ca_issue import read_request_file
 
-    data = read_input(path, what="request file", limit=1 << 20)
-    if not pem.is_pem(data):
-        return data
-    try:
-        return pem.decode(data, "CERTIFICATE REQUEST")
-    except pem.PemError:
-        try:
-            return pem.decode(data, "NEW CERTIFICATE REQUEST")
-        except pem.PemError as exc:
-            raise IkmError(f"{path} holds no single PEM request: {exc}.",
-                           "Give the .csr file made by `openssl req` or `ikm-tui certreq create`.") from None
+    return read_request_file(path)
 
 
 def _request_source(args: argparse.Namespace, svc: TokenService) -> tuple[bytes, str]:

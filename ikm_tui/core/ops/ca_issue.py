@@ -16,13 +16,14 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 
 from ikm_tui.core.errors import IkmError, RefusedError, from_exception
+from ikm_tui.core.files import read_input
 from ikm_tui.core.ops import ca_log
 from ikm_tui.core.ops.ca import (Issued, check_path_len, ca_signer, find_ca, issue_record, read_request,
                                  refuse_on_lint_errors, request_warnings, validity)
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.pending import key_identity
 from ikm_tui.core.p11.backend import Backend
-from ikm_tui.core.x509 import issue, names
+from ikm_tui.core.x509 import issue, names, pem
 from ikm_tui.core.x509.dn import format_dn
 from ikm_tui.core.x509.signing import sign_certificate
 
@@ -115,6 +116,21 @@ def _fresh_serial(ca_sha256: str) -> str:
     while f"{serial:X}" in taken:  # 2^-126 per try; the log is the authority on "never repeats"
         serial = issue.random_serial()
     return f"{serial:X}"
+
+
+def read_request_file(path: str) -> bytes:
+    """The DER request in `path` (PEM `CERTIFICATE REQUEST`/`NEW CERTIFICATE REQUEST`, or DER)."""
+    data = read_input(path, what="request file", limit=1 << 20)
+    if not pem.is_pem(data):
+        return data
+    try:
+        return pem.decode(data, "CERTIFICATE REQUEST")
+    except pem.PemError:
+        try:
+            return pem.decode(data, "NEW CERTIFICATE REQUEST")
+        except pem.PemError as exc:
+            raise IkmError(f"{path} holds no single PEM request: {exc}.",
+                           "Give the .csr file made by `openssl req` or `ikm-tui certreq create`.") from None
 
 
 def plan_issue(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, profile: str = "server",
