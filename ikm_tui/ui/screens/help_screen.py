@@ -29,8 +29,6 @@ Keys
   i        receive the CA-signed certificate (file, picker or pasted PEM;
            preview, then apply): stored next to its key, same CKA_ID/label
   a        add a CA / signer certificate      x  save the selected cert
-  I        issue a certificate with the selected CA (its key on this token):
-           a request file or a pending request, preview, sign on the token
   p        export the selected key's public key (PEM)
   d        delete the selected key or certificate (type its label)
   R        rename a certificate with its keys  P  change the user PIN
