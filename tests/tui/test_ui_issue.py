@@ -122,3 +122,25 @@ async def test_cancel_in_the_preview_issues_nothing(token: Any, tmp_path: Path) 
     ca_sha = hashlib.sha256(_der(ca_pem)).hexdigest()
     assert read_log(ca_sha) == []
     assert preview.plan.ca_label == "flow-ca"
+
+
+async def test_hostile_request_text_is_shown_literally(token: Any, tmp_path: Path) -> None:
+    """A request label and DN that look like markup stay those characters in the dialog and the preview."""
+    ca_and_request(token, tmp_path)
+    label, dn = "evil[@click=app.quit]q[/]", "CN=[/ foo,O=[b]bold[/b]"
+    token.service.run(reqs.create_request, token.slot_id, "ec:p256", label, dn, ["DNS:evil.example"])
+    app = make_app(module=token.module, token=token.label, modules=[token.module], ascii_only=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await select_cert(pilot, "flow-ca")
+        await pilot.press("I")
+        source = await wait_for_screen(pilot, IssueSourceScreen)
+        options = source.query_one("#issue-pending", OptionList)
+        index = [p.request.label for p in source.pending].index(label)
+        assert label in str(options.get_option_at_index(index).prompt)
+        options.highlighted = index
+        source.query_one("#issue-out", Input).value = str(tmp_path / "evil.pem")
+        source.query_one("#issue-ok", Button).press()
+        preview = await wait_for_screen(pilot, IssuePreviewScreen, timeout=30)
+        assert f"subject: {dn}" in preview.plain_text and f"pending request {label!r}" in preview.plain_text
+        assert app.is_running

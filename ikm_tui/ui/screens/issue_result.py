@@ -21,13 +21,13 @@ class IssueResultScreen(ModalScreen[bool]):
         align: center middle;
     }
     IssueResultScreen #issue-result-dialog {
-        width: 90;
         height: auto;
-        max-height: 90%;
+        max-height: 95%;
     }
     IssueResultScreen #issue-result-body {
+        /* shrinks (and scrolls) at 80x24, so the buttons below always show */
         height: auto;
-        max-height: 18;
+        max-height: 1fr;
     }
     IssueResultScreen .dialog-buttons {
         height: auto;
@@ -44,11 +44,12 @@ class IssueResultScreen(ModalScreen[bool]):
         self.issued, self.path, self.key_here = issued, path, key_here
         r = issued.record
         lines = [f"serial     {r.serial}", f"subject    {r.subject}", f"SANs       {', '.join(r.sans) or '-'}",
-                 f"profile    {issued.profile}", f"not after  {r.not_after}", f"sha256     {r.sha256}",
-                 f"written to {path}" if path else "NOT WRITTEN (see the message); the issue log has its SHA-256",
+                 f"profile    {issued.profile}", f"not after  {r.not_after}",
+                 f"written to {path}" if path else "NOT WRITTEN (see the message); the log has its serial",
                  f"logged in  {issued.log_path}"]
         lines += [f"warning: {w}" for w in issued.warnings]
         if key_here:
+            lines.append("")
             lines.append("The request's key is on this token: receive the certificate next to it now?")
         self.plain_text = safe_text("\n".join(lines), multiline=True)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -50,9 +50,11 @@ class IssueSourceScreen(ModalScreen[IssueSource | None]):
         align: center middle;
     }
     IssueSourceScreen #issue-source-dialog {
-        width: 90;
-        height: auto;
-        max-height: 95%;
+        height: 95%;
+    }
+    IssueSourceScreen #issue-source-body {
+        /* scrolls at 80x24, so the buttons below always show */
+        height: 1fr;
     }
     IssueSourceScreen #issue-pending {
         height: auto;
@@ -87,20 +89,21 @@ class IssueSourceScreen(ModalScreen[IssueSource | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="issue-source-dialog", classes="dialog"):
             yield Static(literal(f"Issue a certificate with CA {self.ca_label!r}", "bold"), classes="dialog-title")
-            yield Static(literal("A pending request of this machine (Enter picks it):"))
-            options = [Option(literal(f"{p.request.label}  {p.request.subject}  [token {p.token_label}]"))
-                       for p in self.pending]
-            pending = OptionList(*options, id="issue-pending")
-            pending.display = bool(options)
-            yield pending
-            if not options:
-                yield Static(literal("(no pending requests on the tokens of this module)", "dim"))
-            yield Static(literal("or a request file (PEM or DER, e.g. made by openssl req):"))
-            yield Input(id="issue-file", placeholder="path to the .csr file; empty: the request selected above")
-            with Horizontal(classes="issue-row"):
-                yield Select(PROFILES, value="server", allow_blank=False, id="issue-profile")
-                yield Input("397", id="issue-days", type="integer", tooltip="validity in days")
-            yield Input(id="issue-out", placeholder="write the certificate to (default ./<request>.pem)")
+            with VerticalScroll(id="issue-source-body"):
+                yield Static(literal("A pending request of this machine (Enter picks it):"))
+                options = [Option(literal(f"{p.request.label}  {p.request.subject}  [token {p.token_label}]"))
+                           for p in self.pending]
+                pending = OptionList(*options, id="issue-pending")
+                pending.display = bool(options)
+                yield pending
+                if not options:
+                    yield Static(literal("(no pending requests on the tokens of this module)", "dim"))
+                yield Static(literal("or a request file (PEM or DER, e.g. made by openssl req):"))
+                yield Input(id="issue-file", placeholder="path to the .csr file; empty: the request selected above")
+                with Horizontal(classes="issue-row"):
+                    yield Select(PROFILES, value="server", allow_blank=False, id="issue-profile")
+                    yield Input("397", id="issue-days", type="integer", tooltip="validity in days")
+                yield Input(id="issue-out", placeholder="write the certificate to (default ./<request>.pem)")
             yield Static(id="issue-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Preview", id="issue-ok", variant="primary")
