@@ -341,3 +341,29 @@ def test_sign_a_request_pending_on_another_token(world: CaWorld, service: Any, m
                          "--yes", mp=monkeypatch) == 4  # received: no longer pending
     finally:
         delete_token(other)
+
+
+@pytest.mark.parametrize(("answer", "status"), [(b"y\n", 0), (b"n\n", 3)])
+def test_sign_asks_on_a_terminal(world: CaWorld, tmp_path: Path, answer: bytes, status: int) -> None:
+    """stdin a terminal, no --yes: the plan, then the question; 'y' issues, anything else does not."""
+    import sys
+
+    csr, _ = openssl_request(tmp_path, "asked")
+    out = tmp_path / "asked.pem"
+    master, slave = os.openpty()
+    env = {**os.environ, **world.tok.env(), "IKM_PIN": world.tok.pin}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "ikm_tui", "--module", world.tok.module, "--token",
+                                 world.tok.label, "ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(out)],
+                                stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        os.write(master, answer)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == status, stdout.decode() + stderr.decode()
+    assert b"subject        CN=asked.test,O=ikm" in stdout
+    assert b"Issue this certificate, signed on the token? [y/N]" in stderr
+    assert out.exists() == (status == 0)
+    if status == 0:
+        assert strict_verify(world.ca_pem("ec-ca"), out).returncode == 0
