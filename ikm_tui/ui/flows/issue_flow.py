@@ -21,7 +21,7 @@ from ikm_tui.core.ops.ca_issue import issue_planned, plan_issue
 from ikm_tui.core.ops.pending_machine import pending_on_machine
 from ikm_tui.core.x509.info import public_key_identity
 from ikm_tui.ui.flows.manage_flow import receive_certs, selected_object
-from ikm_tui.ui.flows.request_flow import _ensure_login
+from ikm_tui.ui.flows.request_flow import ensure_login
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
 from ikm_tui.ui.screens.issue_preview import IssuePreviewScreen
 from ikm_tui.ui.screens.issue_result import IssueResultScreen
@@ -73,7 +73,7 @@ async def issue_flow(main: FlowHost, ca: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
     svc: Any = main.ikm.service_for(ref.module_path)
-    if not await _ensure_login(main, svc, "Issuing signs with the CA's private key: log in with the user PIN."):
+    if not await ensure_login(main, svc, "Issuing signs with the CA's private key: log in with the user PIN."):
         return
     pending = await svc.arun(pending_on_machine)
     choice: IssueSource | None = await main.app.push_screen_wait(IssueSourceScreen(ca.label, pending))

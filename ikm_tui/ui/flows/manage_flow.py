@@ -37,7 +37,7 @@ from ikm_tui.ui.screens.message_screen import MessageScreen
 from ikm_tui.ui.widgets.object_table import ObjectTable
 from ikm_tui.ui.screens.pin_change_screen import PinChangeScreen
 from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
-from ikm_tui.ui.flows.request_flow import _ensure_login, select_certificate
+from ikm_tui.ui.flows.request_flow import ensure_login, select_certificate
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 from ikm_tui.core.p11.backend import Backend
@@ -119,7 +119,7 @@ async def receive_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    if not await _ensure_login(main, svc, "Receiving a certificate needs the private keys, which are "
+    if not await ensure_login(main, svc, "Receiving a certificate needs the private keys, which are "
                                           "visible only after login with the user PIN."):
         return
     from ikm_tui.ui.screens.receive_screen import CertSourceScreen  # TextArea: ~20 ms of import, not at start-up
@@ -328,7 +328,7 @@ async def doctor_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    if not await _ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
+    if not await ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
                                           "only after login with the user PIN."):
         return
     from ikm_tui.core.ops import repair_ids
