@@ -167,7 +167,7 @@ def _read_csr(path: str) -> bytes:
     return read_request_file(path)
 
 
-def _request_source(args: argparse.Namespace, svc: TokenService) -> tuple[bytes, str]:
+def _request_source(args: argparse.Namespace, svc: TokenService, csr_der: bytes | None) -> tuple[bytes, str]:
     """(DER request, where it came from): the REQUEST file or the pending request --request-label."""
     from ikm_tui.cli.exitcodes import UsageError
     from ikm_tui.core.ops.pending_machine import find_pending
@@ -177,8 +177,8 @@ def _request_source(args: argparse.Namespace, svc: TokenService) -> tuple[bytes,
                          "e.g. `ikm-tui ca sign web1.csr --ca lab-ca --out web1.pem`.")
     if args.request_token and args.request_label is None:
         raise UsageError("--request-token names where --request-label is pending.", "Add --request-label.")
-    if args.request is not None:
-        return _read_csr(args.request), f"file {args.request}"
+    if csr_der is not None:
+        return csr_der, f"file {args.request}"
     found = svc.run(find_pending, args.request_label, args.request_token)
     return found.request.der, found.source
 
@@ -207,11 +207,11 @@ def _confirmed(args: argparse.Namespace, plan: IssuePlan) -> None:
 def cmd_sign(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.ca_issue import issue_planned, plan_issue
 
-    if args.request is not None:
-        _read_csr(args.request)  # a bad file is said before the PIN is asked for
+    # A bad file is said before the PIN is asked for.
+    from_file = _read_csr(args.request) if args.request is not None else None
     _check_out(args.out, args.force)
     svc, slot = open_token(args, login=True)
-    csr_der, source = _request_source(args, svc)
+    csr_der, source = _request_source(args, svc, from_file)
     plan = svc.run(plan_issue, slot, args.ca, csr_der, args.profile, args.days, _csv(args.san), args.hash,
                    args.path_len, source=source)
     _confirmed(args, plan)
