@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from ikm_tui.cli.cert import FORCE_HELP, RAW, _say, _write_out
@@ -12,12 +13,16 @@ from ikm_tui.cli.jsonout import add_json, emit, result
 
 if TYPE_CHECKING:
     from ikm_tui.cli.common import Subparsers
+    from ikm_tui.core.ops.ca_issue import IssuePlan
+    from ikm_tui.core.p11.service import TokenService
 
 CA_EPILOG = """\
 examples:
   ikm-tui ca create --label lab-ca --key-type ec:p384 --subject "CN=Lab CA,O=Example" --days 3650 --path-len 0
   ikm-tui ca sign web1.csr --ca lab-ca --out web1.pem --profile server --days 397
-  ikm-tui ca sign mq1.csr --ca lab-ca --out mq1.pem --profile both --san DNS:mq1.example.com
+  ikm-tui ca sign mq1.csr --ca lab-ca --out mq1.pem --profile both --san DNS:mq1.example.com --yes
+  ikm-tui ca sign --request-label mq2 --request-token "UserPIN (mq2)" --ca lab-ca --out mq2.pem
+  ikm-tui ca sign web1.csr --ca lab-ca --out web1.pem --json      # the plan only (exit 3), signs nothing
   ikm-tui ca list lab-ca
 
 The CA key pair is generated on the token (private, sensitive, never extractable) and every
@@ -25,6 +30,12 @@ certificate is signed there. A profile decides what an issued certificate carrie
 gets keyCertSign or CA:TRUE, whatever its request asks. Each issued certificate passes the strict
 lint before it is written, and is recorded in the CA's issue log
 ($XDG_DATA_HOME/ikm-tui/ca/<CA certificate SHA-256>.jsonl, append-only, 0600).
+
+`ca sign` first shows what it will issue (subject, SANs, key usage, EKU, validity, profile,
+serial) and asks on a terminal; --yes issues without asking. Without a terminal (or with --json)
+and without --yes it prints the plan and exits 3, having signed nothing.
+A request pending on another token of this module is named by its label (--request-label),
+with --request-token when several tokens hold one of that label.
 """
 
 CA_KEY_TYPES = ("ec:p256", "ec:p384", "rsa:3072", "rsa:4096")
@@ -85,7 +96,12 @@ def register(sub: Subparsers) -> None:
     q = cs.add_parser("sign", help="issue a certificate for a PKCS#10 request, signed on the token",
                       formatter_class=RAW, epilog=CA_EPILOG)
     add_common(q, top=False)
-    q.add_argument("request", metavar="REQUEST", help="the PKCS#10 request file (PEM or DER)")
+    q.add_argument("request", metavar="REQUEST", nargs="?",
+                   help="the PKCS#10 request file (PEM or DER); or name a pending one with --request-label")
+    q.add_argument("--request-label", metavar="LABEL",
+                   help="sign the request pending under LABEL on a token of this module (`certreq list`)")
+    q.add_argument("--request-token", metavar="LABEL|URI",
+                   help="the token holding that pending request (default: the one token that has it)")
     q.add_argument("--ca", required=True, metavar="L", help="label of the CA certificate and key on this token")
     q.add_argument("--out", required=True, metavar="FILE", help="write the certificate (PEM) here")
     q.add_argument("--profile", choices=("server", "client", "both", "subca"), default="server",
@@ -98,6 +114,7 @@ def register(sub: Subparsers) -> None:
                    help="pathLenConstraint of a subca certificate (default 0)")
     q.add_argument("--hash", choices=("sha256", "sha384", "sha512"), help="signature hash")
     q.add_argument("--force", action="store_true", help=FORCE_HELP)
+    q.add_argument("--yes", action="store_true", help="issue what the plan shows without asking")
     add_json(q, "ca-sign")
     q.set_defaults(func=cmd_sign)
 
@@ -145,39 +162,67 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def _read_csr(path: str) -> bytes:
-    from ikm_tui.core.errors import IkmError
-    from ikm_tui.core.files import read_input
-    from ikm_tui.core.x509 import pem
+    from ikm_tui.core.ops.ca_issue import read_request_file
 
-    data = read_input(path, what="request file", limit=1 << 20)
-    if not pem.is_pem(data):
-        return data
-    try:
-        return pem.decode(data, "CERTIFICATE REQUEST")
-    except pem.PemError:
-        try:
-            return pem.decode(data, "NEW CERTIFICATE REQUEST")
-        except pem.PemError as exc:
-            raise IkmError(f"{path} holds no single PEM request: {exc}.",
-                           "Give the .csr file made by `openssl req` or `ikm-tui certreq create`.") from None
+    return read_request_file(path)
+
+
+def _request_source(args: argparse.Namespace, svc: TokenService, csr_der: bytes | None) -> tuple[bytes, str]:
+    """(DER request, where it came from): the REQUEST file or the pending request --request-label."""
+    from ikm_tui.cli.exitcodes import UsageError
+    from ikm_tui.core.ops.pending_machine import find_pending
+
+    if (args.request is None) == (args.request_label is None):
+        raise UsageError("Give either a REQUEST file or --request-label LABEL (one of them).",
+                         "e.g. `ikm-tui ca sign web1.csr --ca lab-ca --out web1.pem`.")
+    if args.request_token and args.request_label is None:
+        raise UsageError("--request-token names where --request-label is pending.", "Add --request-label.")
+    if csr_der is not None:
+        return csr_der, f"file {args.request}"
+    found = svc.run(find_pending, args.request_label, args.request_token)
+    return found.request.der, found.source
+
+
+def _confirmed(args: argparse.Namespace, plan: IssuePlan) -> None:
+    """Print the plan; return when it may be signed (--yes, or 'y' on a terminal), else RefusedError."""
+    from ikm_tui.core.errors import RefusedError
+
+    result(args, plan=plan.as_json(), issued=False)
+    for name, value in plan.rows():
+        _say(f"{name:<14} {value}")
+    for w in plan.warnings:
+        _say(f"warning: {w}")
+    if args.yes:
+        return
+    if not getattr(args, "json", False) and sys.stdin.isatty():
+        sys.stderr.write("Issue this certificate, signed on the token? [y/N] ")
+        sys.stderr.flush()
+        if sys.stdin.readline().strip().lower() in ("y", "yes"):
+            return
+        raise RefusedError("Nothing was issued: not confirmed.", "Run it again and answer y, or add --yes.")
+    raise RefusedError("Nothing was issued: issuing needs confirmation.",
+                       "Check the plan above, then add --yes to issue it.")
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from ikm_tui.core.ops.ca import sign_request
+    from ikm_tui.core.ops.ca_issue import issue_planned, plan_issue
 
-    csr_der = _read_csr(args.request)
+    # A bad file is said before the PIN is asked for.
+    from_file = _read_csr(args.request) if args.request is not None else None
     _check_out(args.out, args.force)
     svc, slot = open_token(args, login=True)
-    res = svc.run(sign_request, slot, args.ca, csr_der, args.profile, args.days, _csv(args.san), args.hash,
-                  args.path_len)
+    csr_der, source = _request_source(args, svc, from_file)
+    plan = svc.run(plan_issue, slot, args.ca, csr_der, args.profile, args.days, _csv(args.san), args.hash,
+                   args.path_len, source=source)
+    _confirmed(args, plan)
+    res = svc.run(issue_planned, slot, plan)
     _write_out(args.out, res.pem, force=args.force)
     r = res.record
     result(args, ca=res.ca_label, profile=res.profile, serial=r.serial, subject=r.subject, sans=r.sans,
-           not_after=r.not_after, sha256=r.sha256, out=args.out, log=res.log_path, warnings=list(res.warnings))
+           not_after=r.not_after, sha256=r.sha256, out=args.out, log=res.log_path, warnings=list(res.warnings),
+           issued=True)
     _say(f"issued serial {r.serial} to {r.subject!r} (profile {res.profile}), valid until {r.not_after}")
-    if r.sans:
-        _say(f"  SANs: {', '.join(r.sans)}")
-    for w in res.warnings:
+    for w in res.warnings[len(plan.warnings):]:
         _say(f"warning: {w}")
     _say(f"wrote {args.out}; recorded in {res.log_path}")
     return 0

@@ -66,7 +66,7 @@ RESULTS: dict[str, dict[str, dict[str, Any]]] = {
     "pin-change": {"changed": _BOOL},
     "ca-create": {"label": _STR, "key_type": _STR, "key_id": _STR, "out": _STR},
     "ca-sign": {"ca": _STR, "profile": _STR, "serial": _STR, "subject": _STR, "sans": _STRS, "not_after": _STR,
-                "sha256": _STR, "out": _STR, "log": _STR, "warnings": _STRS},
+                "sha256": _STR, "out": _STR, "log": _STR, "warnings": _STRS, "plan": _OBJ, "issued": _BOOL},
     "ca-revoke": {"ca": _STR, "serial": _STR, "revoked_at": _STR, "reason": _STR, "already": _BOOL},
     "ca-crl": {"ca": _STR, "out": _STR, "crl_number": _STR, "revoked": _INT, "this_update": _STR,
                "next_update": _STR},

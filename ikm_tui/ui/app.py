@@ -273,6 +273,9 @@ class IkmApp(App[int]):
     def action_manage(self, what: str) -> None:
         self.main_screen.action_manage(what)
 
+    def action_issue_certificate(self) -> None:
+        self.main_screen.action_issue_certificate()
+
     # The pending-request entries ask as the Requests pane's keys do, about its selected row.
     def action_save_request(self) -> None:
         self.main_screen.post_message(SaveRequest(self._selected_request()))

@@ -21,6 +21,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("Receive signed certificate…", "manage('receive')",
      "Store the CA-signed certificate next to its private key (key i)"),
     ("Add CA certificate…", "manage('add_ca')", "Store a CA / signer certificate from a file (key a)"),
+    ("Issue certificate…", "issue_certificate",
+     "Sign a request with the selected CA certificate's key on the token (key I)"),
     ("Save certificate…", "manage('extract')", "Write the selected certificate to PEM or DER (key x)"),
     ("Export public key…", "manage('export_public')", "Write the selected key's public key as PEM (key p)"),
     ("Use this key elsewhere…", "manage('use_elsewhere')",

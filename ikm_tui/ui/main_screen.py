@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,7 +18,7 @@ from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.ui import describe, expiry
-from ikm_tui.ui.flows import cli_login, manage_flow, pin_memory, request_flow, token_state
+from ikm_tui.ui.flows import cli_login, issue_flow, login_flow, manage_flow, request_flow, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
 from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
@@ -29,7 +28,6 @@ from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.lint_view import LintView, certificate_findings
 from ikm_tui.ui.widgets.mechanism_table import MechanismTable
 from ikm_tui.ui.widgets.object_table import ObjectTable, select_partner
-from ikm_tui.ui.screens.pin_screen import PinScreen
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.text import literal, plain
 from ikm_tui.ui.widgets.token_activity import TokenActivity
@@ -64,6 +62,9 @@ class MainScreen(Screen[None]):
                 tooltip="Make a key pair on the token and a PKCS#10 request for it"),
         Binding("N", "new_self_signed", "Self-signed", id="main.new_self_signed", show=False,
                 tooltip="Make a key pair on the token and a self-signed certificate for it"),
+        # In the footer only while a CA certificate with its key here is selected (check_action).
+        Binding("I", "issue_certificate", "Issue cert…", id="main.issue_certificate",
+                tooltip="Sign a request with the selected CA's key on the token: preview, sign, write"),
         # Certificate and key management (ui.manage_flow). Not in the footer: it is full at 80
         # columns; they are in the help (?), the command palette and the keys panel.
         *manage_flow.BINDINGS,
@@ -271,6 +272,11 @@ class MainScreen(Screen[None]):
         return {"tab-keys": self.query_one("#keys", ObjectTable),
                 "tab-certs": self.query_one("#certs", ObjectTable)}.get(active)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "issue_certificate":
+            return issue_flow.selected_ca(self) is not None  # hidden from the footer otherwise
+        return True
+
     def _show_current_details(self) -> None:
         if self.current is None:
             # No token open: the pane holds the empty state (no token, why, what to do) or
@@ -295,6 +301,7 @@ class MainScreen(Screen[None]):
         # the table on the visible tab drives the details pane.
         if event.data_table is not self._active_table() or self.listing is None:
             return
+        self.refresh_bindings()  # "Issue cert…" follows the selection
         obj = self.listing.by_handle(int(event.row_key.value or -1))
         if obj is not None:
             self.show_object(obj)
@@ -306,6 +313,7 @@ class MainScreen(Screen[None]):
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
         self._show_current_details()
 
     def show_object(self, obj: ObjectInfo) -> None:
@@ -392,6 +400,9 @@ class MainScreen(Screen[None]):
     def action_new_self_signed(self) -> None:
         request_flow.start_new(self, self_signed=True)
 
+    def action_issue_certificate(self) -> None:
+        issue_flow.start_issue(self)
+
     def action_manage(self, what: str) -> None:
         """i, a, x, p, d, R, P, D: certificate and key management flows (ui.manage_flow)."""
         manage_flow.start_action(self, what)
@@ -410,39 +421,4 @@ class MainScreen(Screen[None]):
         request_flow.start_recreate(self, event.label)
 
     def action_toggle_login(self) -> None:
-        start(self, self.toggle_login(), name="login", group="login")
-
-    async def toggle_login(self) -> None:
-        ref, listing = self.current, self.listing
-        if ref is None or listing is None:
-            self.notify("Open a token first.", severity="warning")
-            return
-        svc: Any = self.ikm.service_for(ref.module_path)
-        if listing.logged_in:
-            await svc.arun(Backend.logout, ref.slot_id)
-            await self.open_token(ref)
-            self.notify("Logged out: private objects are hidden again.")
-            return
-        # Fresh flags: COUNT_LOW / FINAL_TRY / LOCKED may have changed since the listing.
-        info = await svc.arun(Backend.token_info, ref.slot_id)
-        tree = self.query_one("#tokens", TokenTree)
-        tree.update_token(ref, info)
-        store = await self._pin_store()
-        remembered = await pin_memory.login_with_remembered(self, svc, ref.slot_id, info, store)
-        if remembered:
-            await self.open_token(ref)
-            self.notify("Logged in with the PIN remembered in the OS keyring.")
-            return
-        if remembered is False:  # the refused try changed the flags: show them before asking
-            info = await svc.arun(Backend.token_info, ref.slot_id)
-            tree.update_token(ref, info)
-        if await self.app.push_screen_wait(PinScreen(svc, ref.slot_id, info, pin_store=store,
-                                                     on_flags=lambda i: tree.update_token(ref, i))):
-            await self.open_token(ref)
-            self.notify("Logged in: private keys are listed.")
-
-    async def _pin_store(self) -> Any:
-        """The app's PinStore, made once (off the event loop: probing the keyring may block)."""
-        if self.ikm.pin_store is None:
-            self.ikm.pin_store = await asyncio.to_thread(pin_memory.default_store)
-        return self.ikm.pin_store
+        start(self, login_flow.toggle_login(self), name="login", group="login")

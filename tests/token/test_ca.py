@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.cli.main import main
 from ikm_tui.core.ops import ca_log
@@ -108,7 +109,7 @@ def test_sign_an_openssl_request(world: CaWorld, label: str, tmp_path: Path, mon
                                  capsys: pytest.CaptureFixture[str]) -> None:
     csr, _key = openssl_request(tmp_path, f"srv-{label}")
     out = tmp_path / "srv.pem"
-    assert world.cli("ca", "sign", str(csr), "--ca", label, "--out", str(out), "--json", mp=monkeypatch) == 0
+    assert world.cli("ca", "sign", "--yes", str(csr), "--ca", label, "--out", str(out), "--json", mp=monkeypatch) == 0
     doc = json.loads(capsys.readouterr().out)
     r = strict_verify(world.ca_pem(label), out, "-purpose", "sslserver")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -130,7 +131,7 @@ def test_sign_an_ikm_request(world: CaWorld, tmp_path: Path, monkeypatch: pytest
     assert world.cli("certreq", "create", "--label", "client1", "--key-type", "rsa:2048", "--subject",
                      "CN=client1,O=ikm", "--san", "DNS:client1.test", "--out", str(csr), mp=monkeypatch) == 0
     out = tmp_path / "client1.pem"
-    assert world.cli("ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(out), "--profile", "client",
+    assert world.cli("ca", "sign", "--yes", str(csr), "--ca", "ec-ca", "--out", str(out), "--profile", "client",
                      "--days", "30", mp=monkeypatch) == 0
     r = strict_verify(world.ca_pem("ec-ca"), out, "-purpose", "sslclient")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -150,7 +151,7 @@ def test_a_leaf_never_gets_ca_bits_whatever_the_request_asks(world: CaWorld, tmp
     assert "CA:TRUE" in asked and "Certificate Sign" in asked
     for profile in ("server", "client", "both"):
         out = tmp_path / f"greedy-{profile}.pem"
-        assert world.cli("ca", "sign", str(csr), "--ca", "rsa-ca", "--out", str(out), "--profile", profile,
+        assert world.cli("ca", "sign", "--yes", str(csr), "--ca", "rsa-ca", "--out", str(out), "--profile", profile,
                          "--json", mp=monkeypatch) == 0
         doc = json.loads(capsys.readouterr().out)
         assert any("CA:TRUE" in w for w in doc["warnings"]) and any("keyCertSign" in w for w in doc["warnings"])
@@ -165,7 +166,7 @@ def test_issue_log_lists_every_certificate(world: CaWorld, tmp_path: Path, monke
                                            capsys: pytest.CaptureFixture[str]) -> None:
     csr, _ = openssl_request(tmp_path, "logged")
     out = tmp_path / "logged.pem"
-    assert world.cli("ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(out), "--profile", "both",
+    assert world.cli("ca", "sign", "--yes", str(csr), "--ca", "ec-ca", "--out", str(out), "--profile", "both",
                      "--san", "DNS:other.test", mp=monkeypatch) == 0
     capsys.readouterr()
     assert world.cli("ca", "list", "ec-ca", "--json", pin=False, mp=monkeypatch) == 0
@@ -189,7 +190,7 @@ def test_tls_handshake_with_an_issued_server_certificate(world: CaWorld, tmp_pat
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     csr, key = openssl_request(tmp_path, "tls")
     cert = tmp_path / "tls.pem"
-    assert world.cli("ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(cert), mp=monkeypatch) == 0
+    assert world.cli("ca", "sign", "--yes", str(csr), "--ca", "ec-ca", "--out", str(cert), mp=monkeypatch) == 0
     port = _free_port()
     server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-quiet",
                                "-cert", str(cert), "-key", str(key)],
@@ -222,7 +223,8 @@ def test_revoke_and_crl(world: CaWorld, tmp_path: Path, monkeypatch: pytest.Monk
     for name in ("gone", "kept"):
         csr, _ = openssl_request(tmp_path, name)
         certs[name] = tmp_path / f"{name}.pem"
-        assert world.cli("ca", "sign", str(csr), "--ca", "rsa-ca", "--out", str(certs[name]), mp=monkeypatch) == 0
+        assert world.cli("ca", "sign", "--yes", str(csr), "--ca", "rsa-ca", "--out", str(certs[name]),
+                         mp=monkeypatch) == 0
     serial = f"{x509.load_pem_x509_certificate(certs['gone'].read_bytes()).serial_number:X}"
     capsys.readouterr()
     assert world.cli("ca", "revoke", "rsa-ca", serial, "--reason", "key_compromise", "--json", mp=monkeypatch) == 0
@@ -251,7 +253,7 @@ def test_subca_profile_makes_a_ca_the_root_accepts(world: CaWorld, tmp_path: Pat
                      "--out", str(root), mp=monkeypatch) == 0
     csr, _ = openssl_request(tmp_path, "sub")
     out = tmp_path / "sub.pem"
-    assert world.cli("ca", "sign", str(csr), "--ca", "root-ca", "--out", str(out), "--profile", "subca",
+    assert world.cli("ca", "sign", "--yes", str(csr), "--ca", "root-ca", "--out", str(out), "--profile", "subca",
                      "--days", "365", mp=monkeypatch) == 0
     cert = x509.load_pem_x509_certificate(out.read_bytes())
     bc = cert.extensions.get_extension_for_class(x509.BasicConstraints)
@@ -271,6 +273,97 @@ def test_a_request_whose_signature_fails_is_refused(world: CaWorld, tmp_path: Pa
     bad = tmp_path / "tampered.der"
     bad.write_bytes(bytes(der))
     out = tmp_path / "tampered.pem"
-    assert world.cli("ca", "sign", str(bad), "--ca", "ec-ca", "--out", str(out), mp=monkeypatch) != 0
+    assert world.cli("ca", "sign", "--yes", str(bad), "--ca", "ec-ca", "--out", str(out), mp=monkeypatch) != 0
     assert "signature" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_sign_shows_the_plan_and_issues_nothing_unconfirmed(world: CaWorld, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """No terminal (pytest's stdin) and no --yes: the plan is printed, exit 3, nothing written or logged."""
+    csr, _ = openssl_request(tmp_path, "planned")
+    out = tmp_path / "planned.pem"
+    before = ca_log.read(_ca_sha256(world, "ec-ca"))
+    assert world.cli("ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(out), "--profile", "both",
+                     "--days", "30", mp=monkeypatch) == 3
+    text = capsys.readouterr()
+    for needle in ("subject        CN=planned.test,O=ikm", "SANs           DNS:planned.test, IP:127.0.0.1",
+                   "profile        both", "basic constr.  CA:FALSE", "key usage      digitalSignature",
+                   "ext. key use   serverAuth, clientAuth", "(30 days)", "serial         "):
+        assert needle in text.out, text.out
+    assert "add --yes" in text.err
+    assert world.cli("ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(out), "--json", mp=monkeypatch) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["issued"] is False and doc["serial"] is None
+    plan = doc["plan"]
+    assert plan["eku"] == ["serverAuth"] and plan["sans"] == ["DNS:planned.test", "IP:127.0.0.1"]
+    assert plan["key_usage"] == ["digitalSignature"] and len(plan["serial"]) == 32
+    assert not out.exists() and ca_log.read(_ca_sha256(world, "ec-ca")) == before
+
+
+def _ca_sha256(world: CaWorld, label: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(x509.load_pem_x509_certificate(world.ca_pem(label).read_bytes())
+                          .public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def test_sign_a_request_pending_on_another_token(world: CaWorld, service: Any, module_path: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Two SoftHSM tokens: a request pending on one, named by label, is issued by the CA on the other,
+    and the certificate is received on the token that holds the key."""
+    other = new_token(service, module_path)
+    try:
+        monkeypatch.setenv("IKM_PIN", other.pin)
+        base = ["--module", module_path, "--token", other.label]
+        assert main([*base, "certreq", "create", "--label", "mq-far", "--key-type", "ec:p256", "--subject",
+                     "CN=mq-far,O=ikm", "--san", "DNS:mq-far.test", "--out", str(tmp_path / "far.csr")]) == 0
+        out = tmp_path / "mq-far.pem"
+        capsys.readouterr()
+        assert world.cli("ca", "sign", "--request-label", "mq-far", "--request-token", other.label,
+                         "--ca", "ec-ca", "--out", str(out), "--yes", "--json", mp=monkeypatch) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["plan"]["request"] == f"pending request 'mq-far' on token {other.label!r}"
+        r = strict_verify(world.ca_pem("ec-ca"), out, "-purpose", "sslserver")
+        assert r.returncode == 0, r.stdout + r.stderr
+        # Without --request-token: the one token that holds a request of that label.
+        out2 = tmp_path / "mq-far2.pem"
+        assert world.cli("ca", "sign", "--request-label", "mq-far", "--ca", "ec-ca", "--out", str(out2),
+                         "--yes", mp=monkeypatch) == 0
+        assert strict_verify(world.ca_pem("ec-ca"), out2).returncode == 0
+        # The request's key is on the other token: the certificate is received there.
+        monkeypatch.setenv("IKM_PIN", other.pin)
+        assert main([*base, "cert", "add", str(world.ca_pem("ec-ca")), "--label", "ec-ca"]) == 0
+        assert main([*base, "cert", "receive", str(out)]) == 0
+        assert world.cli("ca", "sign", "--request-label", "mq-far", "--ca", "ec-ca", "--out", str(tmp_path / "x.pem"),
+                         "--yes", mp=monkeypatch) == 4  # received: no longer pending
+    finally:
+        delete_token(other)
+
+
+@pytest.mark.parametrize(("answer", "status"), [(b"y\n", 0), (b"n\n", 3)])
+def test_sign_asks_on_a_terminal(world: CaWorld, tmp_path: Path, answer: bytes, status: int) -> None:
+    """stdin a terminal, no --yes: the plan, then the question; 'y' issues, anything else does not."""
+    import sys
+
+    csr, _ = openssl_request(tmp_path, "asked")
+    out = tmp_path / "asked.pem"
+    master, slave = os.openpty()
+    env = {**os.environ, **world.tok.env(), "IKM_PIN": world.tok.pin}
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "ikm_tui", "--module", world.tok.module, "--token",
+                                 world.tok.label, "ca", "sign", str(csr), "--ca", "ec-ca", "--out", str(out)],
+                                stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        os.write(master, answer)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == status, stdout.decode() + stderr.decode()
+    assert b"subject        CN=asked.test,O=ikm" in stdout
+    assert b"Issue this certificate, signed on the token? [y/N]" in stderr
+    assert out.exists() == (status == 0)
+    if status == 0:
+        assert strict_verify(world.ca_pem("ec-ca"), out).returncode == 0

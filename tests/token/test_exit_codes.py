@@ -95,7 +95,9 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["ca", "create", "--label", "exit-ca", "--key-type", "ec:p256", "--subject", "CN=Exit issuing CA",
       "--days", "30"], "PIN", ex.OK),
     (["ca", "sign", "{tmp}/req.csr", "--ca", "exit-ca", "--out", "{tmp}/req-issued.pem", "--days", "7",
-      "--san", "DNS:req.test"], "PIN", ex.OK),
+      "--san", "DNS:req.test", "--yes"], "PIN", ex.OK),
+    (["ca", "sign", "--request-label", "req", "--ca", "exit-ca", "--out", "{tmp}/req-byl.pem", "--days", "7",
+      "--san", "DNS:req.test", "--yes"], "PIN", ex.OK),
     (["ca", "list", "exit-ca"], None, ex.OK),
     (["ca", "crl", "exit-ca", "--out", "{tmp}/exit.crl", "--days", "2"], "PIN", ex.OK),
     (["export-config", "java", "--key", "web", "--out", "{tmp}/use-java"], "PIN", ex.OK),
@@ -112,6 +114,7 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["ca", "create", "--label", "x", "--key-type", "rsa:2048", "--subject", "CN=x"], "PIN", ex.USAGE),
     (["export-config", "cobol", "--key", "web", "--out", "{tmp}/use-x"], "PIN", ex.USAGE),
     (["export-config", "nss", "--key", "web"], "PIN", ex.USAGE),  # --out missing
+    (["ca", "sign", "--ca", "exit-ca", "--out", "{tmp}/none.pem", "--yes"], "PIN", ex.USAGE),  # no request
     # 3: refused for safety / needs confirmation
     (["cert", "delete", "web"], None, ex.REFUSED),
     (["key", "delete", "web"], "PIN", ex.REFUSED),
@@ -119,8 +122,11 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["cert", "doctor", "--fix"], "PIN", ex.REFUSED),  # nothing to fix: 0; see test below for the refusal
     (["cert", "rename", "web", "Exit CA"], "PIN", ex.REFUSED),
     # A server certificate without a SAN fails the lint, so it is not issued.
-    (["ca", "sign", "{tmp}/req.csr", "--ca", "exit-ca", "--out", "{tmp}/nosan.pem"], "PIN", ex.REFUSED),
-    (["ca", "sign", "{tmp}/req.csr", "--ca", "web", "--out", "{tmp}/notca.pem"], "PIN", ex.REFUSED),
+    (["ca", "sign", "{tmp}/req.csr", "--ca", "exit-ca", "--out", "{tmp}/nosan.pem", "--yes"], "PIN", ex.REFUSED),
+    (["ca", "sign", "{tmp}/req.csr", "--ca", "web", "--out", "{tmp}/notca.pem", "--yes"], "PIN", ex.REFUSED),
+    # No terminal to ask on and no --yes: the plan is printed, nothing is issued.
+    (["ca", "sign", "{tmp}/req.csr", "--ca", "exit-ca", "--out", "{tmp}/unconfirmed.pem", "--san", "DNS:req.test"],
+     "PIN", ex.REFUSED),
     (["cert", "receive", "{web}"], "PIN", ex.REFUSED),  # a self-signed cert for `web` is already there
     (["certreq", "create", "--label", "req", "--key-type", "ec:p256", "--subject", "CN=x",
       "--out", "{tmp}/dup.csr"], "PIN", ex.REFUSED),
@@ -146,7 +152,9 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["key", "export-public", "nosuch", "--out", "{tmp}/n.pub"], None, ex.NOT_FOUND),
     (["key", "delete", "nosuch", "--yes"], "PIN", ex.NOT_FOUND),
     (["certreq", "details", "nosuch"], None, ex.NOT_FOUND),
-    (["ca", "sign", "{tmp}/req.csr", "--ca", "nosuch", "--out", "{tmp}/n-issued.pem"], "PIN", ex.NOT_FOUND),
+    (["ca", "sign", "{tmp}/req.csr", "--ca", "nosuch", "--out", "{tmp}/n-issued.pem", "--yes"], "PIN", ex.NOT_FOUND),
+    (["ca", "sign", "--request-label", "nosuch", "--ca", "exit-ca", "--out", "{tmp}/n2.pem", "--yes"], "PIN",
+     ex.NOT_FOUND),
     (["ca", "list", "nosuch"], None, ex.NOT_FOUND),
     (["ca", "revoke", "exit-ca", "01"], "PIN", ex.NOT_FOUND),  # not in its issue log
     (["certreq", "extract", "nosuch", "--out", "{tmp}/n.csr"], None, ex.NOT_FOUND),

@@ -7,7 +7,7 @@ import pytest
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.labels import MAX_LABEL_CHARS, label_problem
-from ikm_tui.core.ops.requests import check_new_label
+from ikm_tui.core.ops.token_signing import check_new_label
 from ikm_tui.core.sanitize import safe_text
 
 
@@ -36,7 +36,7 @@ def test_labels_we_accept(label: str) -> None:
 
 @pytest.mark.parametrize("subject", ["CN=web\x1b[2J", "CN=\\1b\\5d0x", "CN=a\u202e,O=x", "CN=x\\0a", "O=x,CN=\u2028"])
 def test_subjects_we_refuse(subject: str) -> None:
-    from ikm_tui.core.ops.requests import _subject
+    from ikm_tui.core.ops.token_signing import subject_name
 
     with pytest.raises(IkmError, match="control or invisible"):
-        _subject(subject)
+        subject_name(subject)

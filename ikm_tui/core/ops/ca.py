@@ -9,12 +9,10 @@ never by the request, and every issued certificate passes our strict lint before
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from asn1crypto import keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
@@ -25,8 +23,8 @@ from ikm_tui.core.ops import capabilities as caps
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.extract import find_certificate
 from ikm_tui.core.ops.pending import key_identity
+from ikm_tui.core.ops.token_signing import check_choice, check_new_label, key_signer, key_spec, pick_hash, subject_name
 from ikm_tui.core.x509.signing import sign_certificate
-from ikm_tui.core.ops.requests import _check_choice, _pick_hash, _signer, _spec, _subject, check_new_label
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11.keygen import KeyPurpose, generate_protected_pair
@@ -71,7 +69,7 @@ class Issued:
         return pem_encode(self.der, "CERTIFICATE")
 
 
-def _check_path_len(path_len: int | None) -> None:
+def check_path_len(path_len: int | None) -> None:
     if path_len is not None and (isinstance(path_len, bool) or not isinstance(path_len, int) or path_len < 0):
         raise IkmError(f"--path-len must be a whole number of at least 0, not {path_len!r}.",
                        "Give e.g. --path-len 0 (this CA may sign only leaf certificates).")
@@ -81,27 +79,27 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
               path_len: int | None = None, hash: str | None = None,  # noqa: A002 - the CLI's --hash
               key_id: bytes | None = None) -> CaResult:
     """A non-extractable key pair and its self-signed CA certificate (CA:TRUE, keyCertSign+cRLSign)."""
-    spec = _spec(spec)
+    spec = key_spec(spec)
     if str(spec) not in CA_KEY_TYPES:
         raise IkmError(f"Key type {spec} is not offered for a CA.", f"Use one of {', '.join(CA_KEY_TYPES)}.")
     check_new_label(label)
-    _check_path_len(path_len)
+    check_path_len(path_len)
     require_login(backend, slot_id, "Creating a CA")
-    hash_choice = _pick_hash(_check_choice(backend, slot_id, spec), hash)
-    name = _subject(subject)
+    hash_choice = pick_hash(check_choice(backend, slot_id, spec), hash)
+    name = subject_name(subject)
     if not name.chosen:
         raise IkmError("A CA needs a subject DN.", "Give --subject, e.g. 'CN=Lab CA,O=Example'.")
-    start, end = _validity(days, None)
+    start, end = validity(days, None)
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose())
     cert_obj: TokenObject | None = None
     try:
-        signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
+        signer, sig_alg = key_signer(pair.private, spec.kind, hash_choice)
         spki = keys.PublicKeyInfo.load(pair.info.spki)
         der = sign_certificate(subject=name, spki=spki, issuer=name, sign=signer, sig_alg=sig_alg,
                                not_before=start, not_after=end, serial=issue.random_serial(),
                                extensions=issue.ca_extensions(spki, spki.sha1, path_len))
         csrlib.verify_self_signed(der)
-        _refuse_on_lint_errors(der, [der], None)
+        refuse_on_lint_errors(der, [der], None)
         cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_AUTHORITY)
     except BaseException as exc:
         if cert_obj is not None:
@@ -113,14 +111,15 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
     return CaResult(label, pair.info.key_id, str(spec), der)
 
 
-def _validity(days: int, cap: datetime | None) -> tuple[datetime, datetime]:
+def validity(days: int, cap: datetime | None, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(notBefore, notAfter) for --days, never past `cap`; IkmError naming --days otherwise."""
     try:
-        return issue.validity(days, cap)
+        return issue.validity(days, cap, now)
     except (ValueError, OverflowError) as exc:
         raise IkmError(f"Bad --days: {exc}.", "Give e.g. --days 3650 for a CA, --days 397 for a server.") from None
 
 
-def _refuse_on_lint_errors(der: bytes, chain: list[bytes], intended_use: str | None) -> list[str]:
+def refuse_on_lint_errors(der: bytes, chain: list[bytes], intended_use: str | None) -> list[str]:
     """Our strict lint on the new certificate: IkmError on any ERROR, else the warnings' text."""
     findings = assess(der, chain, intended_use=intended_use)
     errors = [f for f in findings if f.severity == "error"]
@@ -132,7 +131,7 @@ def _refuse_on_lint_errors(der: bytes, chain: list[bytes], intended_use: str | N
 
 
 @dataclass(frozen=True)
-class _Ca:
+class TokenCa:
     label: str
     der: bytes
     cert: cx509.Certificate
@@ -141,7 +140,7 @@ class _Ca:
     sha256: str
 
 
-def _find_ca(backend: Backend, slot_id: int, label: str) -> _Ca:
+def find_ca(backend: Backend, slot_id: int, label: str) -> TokenCa:
     """The CA certificate labelled `label` and its private key (same CKA_ID) on this token."""
     info = find_certificate(backend, slot_id, label)
     assert info.value is not None  # find_certificate refuses an empty one
@@ -164,17 +163,17 @@ def _find_ca(backend: Backend, slot_id: int, label: str) -> _Ca:
     except cx509.ExtensionNotFound:
         ski = keys.PublicKeyInfo.load(cert.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).sha1
-    return _Ca(label, info.value, cert, privs[0], ski, hashlib.sha256(info.value).hexdigest())
+    return TokenCa(label, info.value, cert, privs[0], ski, hashlib.sha256(info.value).hexdigest())
 
 
-def _ca_signer(backend: Backend, slot_id: int, ca: _Ca, hash: str | None) -> tuple[csrlib.Signer, str]:  # noqa: A002
+def ca_signer(backend: Backend, slot_id: int, ca: TokenCa, hash: str | None) -> tuple[csrlib.Signer, str]:  # noqa: A002
     """A signer with the CA key, its mechanism from the token's list (as the request form picks it)."""
     key_type, _ = key_identity(ca.cert.public_key())
     choice = caps.capabilities(backend, slot_id).choice(key_type)
-    return _signer(ca.private, key_kind(ca.private), _pick_hash(choice, hash))
+    return key_signer(ca.private, key_kind(ca.private), pick_hash(choice, hash))
 
 
-def _read_request(csr_der: bytes) -> issue.RequestView:
+def read_request(csr_der: bytes) -> issue.RequestView:
     try:
         csrlib.verify_csr(csr_der)
         return issue.read_request(csr_der)
@@ -183,47 +182,7 @@ def _read_request(csr_der: bytes) -> issue.RequestView:
                        "Give a PKCS#10 request whose signature verifies (PEM or DER).") from None
 
 
-def sign_request(backend: Backend, slot_id: int, ca_label: str, csr_der: bytes, profile: str = "server",
-                 days: int = 397, sans: Sequence[str] = (), hash: str | None = None,  # noqa: A002
-                 path_len: int | None = 0) -> Issued:
-    """Issue a certificate for `csr_der` with the CA `ca_label`, lint it, log it and return it."""
-    if profile not in issue.PROFILES:
-        raise IkmError(f"Unknown profile {profile!r}.", f"Use one of {', '.join(issue.PROFILES)}.")
-    require_login(backend, slot_id, "Signing a request")
-    ca = _find_ca(backend, slot_id, ca_label)
-    req = _read_request(csr_der)
-    warnings = _request_warnings(req, profile)
-    try:
-        san_names = issue.sans_from(sans, req.sans)
-    except (ValueError, TypeError) as exc:
-        raise IkmError(f"Bad --san: {exc}.", "Write DNS:name, IP:addr, email:addr or URI:uri.") from None
-    if profile == "subca":
-        _check_path_len(path_len)
-        exts = issue.ca_extensions(req.spki, ca.ski, path_len)
-    else:
-        exts = issue.leaf_extensions(profile, req.subject, req.spki, san_names, ca.ski)
-    start, end = _validity(days, ca.cert.not_valid_after_utc)
-    taken = ca_log.serials(ca.sha256)
-    serial = issue.random_serial()
-    while f"{serial:X}" in taken:  # 2^-126 per try; the log is the authority on "never repeats"
-        serial = issue.random_serial()
-    signer, sig_alg = _ca_signer(backend, slot_id, ca, hash)
-    issuer = asn1_x509.Certificate.load(ca.der).subject
-    try:
-        der = sign_certificate(subject=req.subject, spki=req.spki, issuer=issuer, sign=signer,
-                               sig_alg=sig_alg, not_before=start, not_after=end, serial=serial,
-                               extensions=exts)
-        cx509.load_der_x509_certificate(der).verify_directly_issued_by(ca.cert)
-    except Exception as exc:  # noqa: BLE001 - a token or encoding failure, said in operator terms
-        raise from_exception(exc, "Signing the certificate") from None
-    use = {"server": "server", "both": "server", "client": "client"}.get(profile)
-    warnings += _refuse_on_lint_errors(der, [ca.der], use)
-    record = _record(der, profile)
-    path = ca_log.append(ca.sha256, record)
-    return Issued(ca_label, profile, der, record, str(path), tuple(warnings))
-
-
-def _request_warnings(req: issue.RequestView, profile: str) -> list[str]:
+def request_warnings(req: issue.RequestView, profile: str) -> list[str]:
     """What the request asked for and will not get: said, never silently granted."""
     out = []
     if profile != "subca" and req.asks_ca:
@@ -234,7 +193,7 @@ def _request_warnings(req: issue.RequestView, profile: str) -> list[str]:
     return out
 
 
-def _record(der: bytes, profile: str) -> ca_log.IssueRecord:
+def issue_record(der: bytes, profile: str) -> ca_log.IssueRecord:
     cert = cx509.load_der_x509_certificate(der)
     try:
         san_ext = cert.extensions.get_extension_for_class(cx509.SubjectAlternativeName).value

@@ -15,7 +15,7 @@ from cryptography import x509 as cx509
 
 from ikm_tui.core.errors import IkmError, NotFoundError, from_exception
 from ikm_tui.core.ops import ca_log
-from ikm_tui.core.ops.ca import _ca_signer, _find_ca
+from ikm_tui.core.ops.ca import ca_signer, find_ca
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.x509 import crl as crllib
@@ -60,7 +60,7 @@ def revoke(backend: Backend, slot_id: int, ca_label: str, serial: str, reason: s
     """Record that the certificate `serial` (hex) this CA issued is revoked; the next CRL lists it."""
     if reason not in crllib.REASONS:
         raise IkmError(f"Unknown reason {reason!r}.", f"Use one of {', '.join(crllib.REASONS)}.")
-    ca = _find_ca(backend, slot_id, ca_label)
+    ca = find_ca(backend, slot_id, ca_label)
     wanted = _serial_hex(serial)
     if wanted not in ca_log.serials(ca.sha256):
         raise NotFoundError(f"The CA {ca_label!r} has no certificate with serial {wanted} in its issue log.",
@@ -78,14 +78,14 @@ def make_crl(backend: Backend, slot_id: int, ca_label: str, days: int = 7, hash:
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise IkmError(f"--days must be a whole number of at least 1, not {days!r}.", "Give e.g. --days 7.")
     require_login(backend, slot_id, "Signing a CRL")
-    ca = _find_ca(backend, slot_id, ca_label)
+    ca = find_ca(backend, slot_id, ca_label)
     revoked = [(int(r.serial, 16), datetime.fromisoformat(r.revoked_at), r.reason)
                for r in ca_log.revocations(ca.sha256)]
     this_update = datetime.now(timezone.utc).replace(microsecond=0)
     next_update = this_update + timedelta(days=days)
     # Microseconds since the epoch: increases from one CRL to the next without a counter file.
     number = time.time_ns() // 1000
-    signer, sig_alg = _ca_signer(backend, slot_id, ca, hash)
+    signer, sig_alg = ca_signer(backend, slot_id, ca, hash)
     try:
         der = crllib.build_crl(issuer=asn1_x509.Certificate.load(ca.der).subject, issuer_ski=ca.ski, sign=signer,
                                sig_alg=sig_alg, this_update=this_update, next_update=next_update,

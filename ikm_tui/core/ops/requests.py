@@ -8,34 +8,31 @@ What the token can make is in ops/capabilities.py; stored requests in ops/pendin
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from asn1crypto import algos, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
 from ikm_tui.core.x509.pem import encode as pem_encode
-from ikm_tui.core.labels import bad_character, label_problem
 from ikm_tui.core.errors import IkmError, from_exception, RefusedError
 # Looked up through its module at call time, so a replacement (a test giving the token fewer
 # mechanisms) is seen here and by the UI alike.
 from ikm_tui.core.ops import capabilities as caps
 from ikm_tui.core.ops import pending
-from ikm_tui.core.ops.capabilities import ED25519_WARNING, HASHES, KEY_TYPES, HashChoice, KeyChoice
+from ikm_tui.core.ops.capabilities import ED25519_WARNING, HASHES, KEY_TYPES, HashChoice
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.pending import PendingRequest
+from ikm_tui.core.ops.token_signing import check_choice, check_new_label, key_signer, key_spec, pick_hash, subject_name
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.objects import TokenObject
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, generate_protected_pair, public_info
-from ikm_tui.core.p11.keys import KeySpec, key_kind, sign
+from ikm_tui.core.p11.keys import KeySpec, key_kind
 from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER
 from ikm_tui.core.x509 import csr as csrlib
-from ikm_tui.core.x509.dn import parse_dn
 
 # A progress hook: called on the owner thread with (stage, text). Stages, in order: "check",
 # "keygen", "sign", "verify", "store", "done". The UI must hop threads itself (post_message).
@@ -77,95 +74,12 @@ class SelfSignedResult:
 
 # ---- helpers -----------------------------------------------------------------------------------
 
-def _spec(spec: KeySpec | str) -> KeySpec:
-    if isinstance(spec, KeySpec):
-        return spec
-    try:
-        return KeySpec.parse(spec)
-    except ValueError as exc:
-        raise IkmError(str(exc).capitalize() + ".", f"Use one of {', '.join(KEY_TYPES)}.") from None
-
-
-def _subject(subject: str | asn1_x509.Name) -> asn1_x509.Name:
-    if isinstance(subject, asn1_x509.Name):
-        return subject
-    try:
-        name = parse_dn(subject)
-    except (ValueError, TypeError) as exc:
-        raise IkmError(f"Bad subject DN: {exc}",
-                       "Write it as CN=host,O=Org (RFC 4514), cn=host,o=Org (runmqakm) or "
-                       "/O=Org/CN=host (openssl -subj).") from None
-    # Also what RFC 4514 hex escapes (CN=\1b) decode to: a DN we write holds printable text only.
-    values = [v for v in name.native.values() for v in (v if isinstance(v, list) else [v])]
-    if (ch := bad_character(subject) or next(filter(None, map(bad_character, map(str, values))), None)):
-        raise IkmError(f"Bad subject DN: it holds a control or invisible character (U+{ord(ch):04X}).",
-                       "Write the subject in printable characters.")
-    return name
-
-
-def check_new_label(label: str) -> None:
-    """IkmError before anything is made when `label` is no label to write (core/labels.py)."""
-    if problem := label_problem(label):
-        raise IkmError(problem, "Give a label of printable characters (at most 255).")
-
-
 def _step(progress: Progress | None, stage: str, text: str) -> None:
     if progress is not None:
         try:
             progress(stage, text)
         except Exception:  # noqa: BLE001 - a broken progress display must not fail a keygen
             pass
-
-
-def _signer(pair_private: TokenObject, kind: str, choice: HashChoice) -> tuple[csrlib.Signer, str]:
-    """A csr.Signer on the token for this key kind and hash, and the X.509 signature algorithm."""
-    plan = csrlib.signing_plan(kind, choice.name or None)
-    if choice.mechanism == "CKM_RSA_PKCS" and plan.mechanism != "CKM_RSA_PKCS":
-        hash_name = choice.name
-
-        def sign_raw(tbs: bytes) -> bytes:
-            digest_info = algos.DigestInfo({
-                "digest_algorithm": {"algorithm": hash_name, "parameters": core.Null()},
-                "digest": hashlib.new(hash_name, tbs).digest(),
-            })
-            return sign(pair_private, digest_info.dump(), "CKM_RSA_PKCS")
-
-        return csrlib.token_signer(plan._replace(mechanism="CKM_RSA_PKCS"), sign_raw), plan.sig_alg
-    mechanism = plan.mechanism
-
-    def sign_on_token(data: bytes) -> bytes:
-        return sign(pair_private, data, mechanism)
-
-    return csrlib.token_signer(plan, sign_on_token), plan.sig_alg
-
-
-def _pick_hash(choice: KeyChoice, hash_name: str | None) -> HashChoice:
-    if choice.key_type == "ed25519":
-        if hash_name:
-            raise IkmError("Ed25519 has no hash to choose (SHA-512 is part of the algorithm).",
-                           "Leave out --hash for ed25519.")
-        return choice.hashes[0]
-    name = (hash_name or choice.default_hash or "sha256").strip().lower().replace("-", "")
-    for h in choice.hashes:
-        if h.name == name:
-            if not h.supported:
-                raise IkmError(f"This token cannot sign {choice.key_type} with {name}: {h.reason}.",
-                               f"Use one of: {', '.join(choice.usable_hashes) or 'none'}.")
-            return h
-    raise IkmError(f"Unknown hash {hash_name!r}.", f"Use one of {', '.join(HASHES)}.")
-
-
-def _check_choice(backend: Backend, slot_id: int, spec: KeySpec) -> KeyChoice:
-    key_type = str(spec)
-    if key_type not in KEY_TYPES:
-        raise IkmError(f"Key type {key_type} is not offered.", f"Use one of {', '.join(KEY_TYPES)}.")
-    choice = caps.capabilities(backend, slot_id).choice(key_type)
-    if not choice.supported:
-        supported = caps.capabilities(backend, slot_id).supported
-        raise IkmError(f"This token cannot make {key_type} keys: {choice.reason}.",
-                       f"Pick one it supports: {', '.join(supported) or 'none'}.",
-                       "CKR_MECHANISM_INVALID", 0x70)
-    return choice
 
 
 def _check_inputs(spec: KeySpec, subject: asn1_x509.Name, sans: Sequence[str], key_usage: Sequence[str],
@@ -199,13 +113,13 @@ def create_request(
     `store`: "auto" (a data object, else a file under the user data dir), "token" or "file".
     On any failure after key generation the pair is deleted again.
     """
-    spec = _spec(spec)
+    spec = key_spec(spec)
     check_new_label(label)
     _step(progress, "check", "Checking the token and the request")
     require_login(backend, slot_id, "Creating a key pair")
-    choice = _check_choice(backend, slot_id, spec)
-    hash_choice = _pick_hash(choice, hash)
-    name = _subject(subject)
+    choice = check_choice(backend, slot_id, spec)
+    hash_choice = pick_hash(choice, hash)
+    name = subject_name(subject)
     _check_inputs(spec, name, sans, key_usage, eku)
     if pending.token_copies(backend, slot_id, label) or pending.request_file(backend, slot_id, label).exists():
         raise RefusedError(f"A pending request labelled {label!r} already exists.",
@@ -236,7 +150,7 @@ def _sign_new_request(pair: KeyPair, spec: KeySpec, hash_choice: HashChoice, nam
                       progress: Progress | None) -> bytes:
     """The DER request signed on the token by the new pair, verified against its public key."""
     _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-    signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
+    signer, sig_alg = key_signer(pair.private, spec.kind, hash_choice)
     try:
         der = csrlib.build_csr(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
                                sans=list(sans), key_usage=list(key_usage), eku=list(eku))
@@ -284,13 +198,13 @@ def create_self_signed(
     progress: Progress | None = None,
 ) -> SelfSignedResult:
     """runmqakm `-cert -create`: a key pair and a self-signed certificate with the key's ID and label."""
-    spec = _spec(spec)
+    spec = key_spec(spec)
     check_new_label(label)
     _step(progress, "check", "Checking the token and the certificate")
     require_login(backend, slot_id, "Creating a key pair")
-    choice = _check_choice(backend, slot_id, spec)
-    hash_choice = _pick_hash(choice, hash)
-    name = _subject(subject)
+    choice = check_choice(backend, slot_id, spec)
+    hash_choice = pick_hash(choice, hash)
+    name = subject_name(subject)
     _check_inputs(spec, name, sans, key_usage, eku)
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise IkmError(f"--days must be a whole number of at least 1, not {days!r}.", "Give e.g. --days 365.")
@@ -299,7 +213,7 @@ def create_self_signed(
     cert_obj: TokenObject | None = None
     try:
         _step(progress, "sign", f"Signing the certificate on the token ({hash_choice.mechanism})")
-        signer, sig_alg = _signer(pair.private, spec.kind, hash_choice)
+        signer, sig_alg = key_signer(pair.private, spec.kind, hash_choice)
         try:
             der = csrlib.build_self_signed(subject=name, spki_der=pair.info.spki, sign=signer, sig_alg=sig_alg,
                                            days=days, sans=list(sans), key_usage=list(key_usage),
@@ -358,11 +272,11 @@ def recreate(
     if hash is None and old is not None and not old.error and kind != "ed25519":
         old_hash = old.signature_algorithm.split("_")[0]
         hash = old_hash if old_hash in HASHES else None  # noqa: A001 - the parameter, by name
-    hash_choice = _pick_hash(choice, hash)
-    name = _subject(subject)
+    hash_choice = pick_hash(choice, hash)
+    name = subject_name(subject)
     _check_inputs(KeySpec.parse(key_type), name, sans, key_usage, eku)
     _step(progress, "sign", f"Signing the request on the token ({hash_choice.mechanism})")
-    signer, sig_alg = _signer(priv, kind, hash_choice)
+    signer, sig_alg = key_signer(priv, kind, hash_choice)
     try:
         der = csrlib.build_csr(subject=name, spki_der=spki, sign=signer, sig_alg=sig_alg, sans=sans,
                                key_usage=key_usage, eku=eku)

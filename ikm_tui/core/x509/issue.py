@@ -109,11 +109,13 @@ def sans_from(texts: Sequence[str], requested: asn1_x509.GeneralNames | None) ->
     return parse_san(list(texts)) if texts else requested
 
 
-def validity(days: int, not_after_cap: datetime | None = None) -> tuple[datetime, datetime]:
-    """(notBefore, notAfter) in whole UTC seconds; notAfter never past the issuer's (`not_after_cap`)."""
+def validity(days: int, not_after_cap: datetime | None = None,
+             now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(notBefore, notAfter) in whole UTC seconds from `now` (default: the clock); notAfter never past
+    the issuer's (`not_after_cap`)."""
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days must be a whole number of at least 1, not {days!r}")
-    start = datetime.now(timezone.utc).replace(microsecond=0)
+    start = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     end = start + timedelta(days=days)
     if not_after_cap is not None and end > not_after_cap:
         end = not_after_cap

@@ -37,7 +37,7 @@ from ikm_tui.ui.screens.message_screen import MessageScreen
 from ikm_tui.ui.widgets.object_table import ObjectTable
 from ikm_tui.ui.screens.pin_change_screen import PinChangeScreen
 from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
-from ikm_tui.ui.flows.request_flow import _ensure_login, select_certificate
+from ikm_tui.ui.flows.request_flow import ensure_login, select_certificate
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 from ikm_tui.core.p11.backend import Backend
@@ -86,7 +86,7 @@ def _safe_name(label: str, fallback: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label).strip(".") or fallback
 
 
-async def _write_file(main: FlowHost, path: str, data: bytes, what: str) -> bool:
+async def write_file_asking(main: FlowHost, path: str, data: bytes, what: str) -> bool:
     """Write `data` to `path`, asking before replacing a file; False when nothing was written."""
     target = Path(path).expanduser()
     if target.is_dir():
@@ -119,7 +119,7 @@ async def receive_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    if not await _ensure_login(main, svc, "Receiving a certificate needs the private keys, which are "
+    if not await ensure_login(main, svc, "Receiving a certificate needs the private keys, which are "
                                           "visible only after login with the user PIN."):
         return
     from ikm_tui.ui.screens.receive_screen import CertSourceScreen  # TextArea: ~20 ms of import, not at start-up
@@ -128,12 +128,20 @@ async def receive_flow(main: FlowHost) -> None:
         CertSourceScreen("Receive a signed certificate (PEM, DER, PKCS#7, bundle)"))
     if bundle is None:
         return
+    await receive_certs(main, bundle.certs, bundle.fmt, bundle.source)
+
+
+async def receive_certs(main: FlowHost, certs: tuple[bytes, ...], fmt: str, source: str) -> None:
+    """Preview, confirm and store certificates read from `source` (also the CA's "Receive it here")."""
+    ref = main.current
+    assert ref is not None
+    svc = _svc(main)
     # Reads only; no matching key → an IkmError naming the keys present, nothing written.
-    preview = await svc.arun(receive.preview_receive, ref.slot_id, bundle.certs, bundle.fmt)
+    preview = await svc.arun(receive.preview_receive, ref.slot_id, certs, fmt)
     now = main.ikm.clock()
     findings = receive_gate.preview_findings(preview, now=now)
     choice = await main.app.push_screen_wait(
-        ReceivePreviewScreen(preview, findings, now, bundle.source, len(bundle.certs)))
+        ReceivePreviewScreen(preview, findings, now, source, len(certs)))
     if choice is None:
         main.notify("Nothing was written.")
         return
@@ -205,7 +213,7 @@ async def extract_flow(main: FlowHost, cert: ObjectInfo) -> None:
     if choice is None:
         return
     data = pem_encode(cert.value).encode() if choice.fmt == "pem" else cert.value
-    await _write_file(main, choice.path, data, f"certificate {cert.label} ({choice.fmt.upper()})")
+    await write_file_asking(main, choice.path, data, f"certificate {cert.label} ({choice.fmt.upper()})")
 
 
 def start_export_public(main: FlowHost) -> None:
@@ -223,7 +231,7 @@ async def export_public_flow(main: FlowHost, key: ObjectInfo) -> None:
         f"Save the public key of {obj.label} (PEM)",
         os.path.join(".", _safe_name(obj.label, "key") + ".pub.pem"), formats=False))
     if choice is not None:
-        await _write_file(main, choice.path, pem.encode("ascii"), f"public key {obj.label}")
+        await write_file_asking(main, choice.path, pem.encode("ascii"), f"public key {obj.label}")
 
 
 def start_use_elsewhere(main: FlowHost) -> None:
@@ -329,7 +337,7 @@ async def doctor_flow(main: FlowHost) -> None:
     ref = main.current
     assert ref is not None
     svc = _svc(main)
-    if not await _ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
+    if not await ensure_login(main, svc, "The pairing doctor needs the private keys, which are visible "
                                           "only after login with the user PIN."):
         return
     from ikm_tui.core.ops import repair_ids

@@ -14,13 +14,15 @@ from ikm_tui.ui.text import plain
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from ikm_tui.ui.flows.host import FlowHost
+
 
 def default_store() -> PinStore:
     """The OS keyring, if it is a real one (core.pinstore refuses plaintext and null backends)."""
     return PinStore()
 
 
-async def login_with_remembered(screen: Screen[Any], svc: Any, slot_id: int, info: TokenInfo,
+async def login_with_remembered(screen: FlowHost, svc: Any, slot_id: int, info: TokenInfo,
                                 store: PinStore | None) -> bool | None:
     """True when a remembered PIN logged in, False when the token refused it, None when no
     remembered PIN was tried; then the operator is asked.

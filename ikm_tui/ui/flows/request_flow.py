@@ -73,7 +73,7 @@ def _busy(main: FlowHost) -> bool:
     return False
 
 
-async def _ensure_login(main: FlowHost, svc: Any, why: str) -> bool:
+async def ensure_login(main: FlowHost, svc: Any, why: str) -> bool:
     """Offer the PIN dialog when the token is not logged in; True when it is (now)."""
     ref, listing = main.current, main.listing
     if ref is None or listing is None:
@@ -106,7 +106,7 @@ async def new_request(main: FlowHost, *, self_signed: bool = False) -> None:
         return
     svc = main.ikm.service_for(ref.module_path)
     what = "A self-signed certificate" if self_signed else "A certificate request"
-    if not await _ensure_login(main, svc, f"{what} needs a key pair made on the token, "
+    if not await ensure_login(main, svc, f"{what} needs a key pair made on the token, "
                                           "which needs a login with the user PIN."):
         return
     listing = main.listing
@@ -237,7 +237,7 @@ async def delete_request(main: FlowHost, label: str) -> None:
     if not confirmed:
         return
     svc = main.ikm.service_for(ref.module_path)
-    if with_key and not await _ensure_login(main, svc, "Deleting the key pair needs a login with the user PIN."):
+    if with_key and not await ensure_login(main, svc, "Deleting the key pair needs a login with the user PIN."):
         return
     done = await svc.arun(pending_ops.delete, ref.slot_id, label, with_key=with_key)
     await main.open_token(ref)
@@ -259,7 +259,7 @@ async def recreate_request(main: FlowHost, label: str) -> None:
             f"Re-sign request {label}", "Sign a new request with the same key pair, subject, SANs and "
             "usages; it replaces the pending one.", yes="Re-sign")):
         return
-    if not await _ensure_login(main, svc, "Signing with the private key needs a login with the user PIN."):
+    if not await ensure_login(main, svc, "Signing with the private key needs a login with the user PIN."):
         return
     progress = RequestProgress(f"Signing a new request for {label}…")
     await main.mount(progress, after=main.query_one("#topbar"))
