@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.export_config import pick_key, write_bundle
 from ikm_tui.core.text.use_elsewhere import bundle
-from ikm_tui.ui.flows.request_flow import _ensure_login
+from ikm_tui.ui.flows.request_flow import ensure_login
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
 from ikm_tui.ui.screens.message_screen import MessageScreen
 from ikm_tui.ui.screens.use_elsewhere_screen import NAMES, UseChoice, UseElsewhereScreen
@@ -28,7 +28,7 @@ async def use_elsewhere_flow(main: FlowHost, obj: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
     svc = main.ikm.service_for(ref.module_path)
-    if not await _ensure_login(main, svc, "Private keys are visible after login."):
+    if not await ensure_login(main, svc, "Private keys are visible after login."):
         return
     # A certificate stands for the key of its CKA_ID: the key Java, NSS and OpenSSL pair it with.
     if obj.cls is ObjClass.CERTIFICATE and not obj.id:
