@@ -46,6 +46,7 @@ from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.calltrace import Sink, ckr_name
 from ikm_tui.core.p11.loader import load_library, valued_handles
+from ikm_tui.core.p11.remote import remote_environment
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.p11.unreadable import describe_object, describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
@@ -85,7 +86,8 @@ class Backend:
         self._sessions.clear()
         self._objects.clear()
         self._tokens.clear()
-        self.lib.reinitialize()
+        with remote_environment(self.module_path):  # a remote's client may start its command again
+            self.lib.reinitialize()
         return self.slots()
 
     def slots(self) -> list[SlotInfo]:

@@ -78,8 +78,12 @@ def canonical(path: str) -> str:
 def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     """Candidates in priority order, deduplicated by real path; the first is the default."""
     found: list[ModuleCandidate] = []
+    remote = remote_candidates()
     if explicit:
-        found.append(ModuleCandidate(explicit, "--module"))
+        # --module NAME selects a remote by its name.
+        named = [c for c in remote if c.name == explicit]
+        found.append(ModuleCandidate(named[0].path, "--module", explicit) if named else
+                     ModuleCandidate(explicit, "--module"))
     env = os.environ.get("IKM_MODULE")
     if env:
         found.append(ModuleCandidate(env, "IKM_MODULE"))
@@ -88,6 +92,7 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     # The trust store after the keystores (p11-kit registers it between opensc and softhsm2):
     # the TUI opens the first token it finds, and that must not be "System Trust".
     found.extend(m for m in discovered if not is_trust_module(m.path))
+    found.extend(remote)  # after the local keystores: a plain `ikm-tui list` opens no connection
     found.extend(m for m in discovered if is_trust_module(m.path))
     seen: set[str] = set()
     out: list[ModuleCandidate] = []
@@ -98,6 +103,20 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
         seen.add(key)
         out.append(cand)
     return out
+
+
+def remote_candidates() -> list[ModuleCandidate]:
+    """The remotes (config file, then --remote), each as its own copy of p11-kit-client.so."""
+    from ikm_tui.core.p11.remote import module_for, remotes, requested
+
+    return [ModuleCandidate(module_for(r), "--remote" if r.source == "--remote" else "remotes.toml", r.name)
+            for r in remotes(requested())]
+
+
+def display_name(cand: ModuleCandidate) -> str:
+    """What the operator calls a module: a remote's name, else its path."""
+    return cand.name if cand.source in ("--remote", "remotes.toml") or (
+        cand.source == "--module" and cand.name) else cand.path
 
 
 def module_load_error(path: str, exc: BaseException, said: list[str] | None = None) -> IkmError:
