@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
-from ikm_tui.core.p11.modules import ModuleCandidate
+from ikm_tui.core.p11.modules import ModuleCandidate, display_name
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.ui import describe, expiry
 from ikm_tui.ui.flows import cli_login, manage_flow, pin_memory, request_flow, token_state
@@ -138,6 +138,7 @@ class MainScreen(Screen[None]):
                     early = None
 
         async def load(cand: ModuleCandidate, first: bool) -> ModuleEntry:
+            name = display_name(cand) if display_name(cand) != cand.path else ""
             try:
                 svc = app.service_for(cand.path)
                 if rescan:
@@ -149,10 +150,10 @@ class MainScreen(Screen[None]):
                     info = await svc.arun(Backend.module_info)
                     slots = await svc.arun(Backend.slots)
             except IkmError as err:
-                return ModuleEntry(cand.path, cand.source, error=str(err))
+                return ModuleEntry(cand.path, cand.source, error=str(err), name=name)
             except Exception as exc:  # noqa: BLE001 - a module that cannot even start must not stop the others
-                return ModuleEntry(cand.path, cand.source, error=token_state.load_failure(exc))
-            return ModuleEntry(info.path, cand.source, info, tuple(slots))
+                return ModuleEntry(cand.path, cand.source, error=token_state.load_failure(exc), name=name)
+            return ModuleEntry(info.path, cand.source, info, tuple(slots), name=name)
 
         # Side by side: every module has its own owner thread, and a slow one (OpenSC waiting
         # for readers, p11-kit-trust parsing the CA store) must not hold up the others. The

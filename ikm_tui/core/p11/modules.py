@@ -123,9 +123,15 @@ def module_load_error(path: str, exc: BaseException, said: list[str] | None = No
     """The operator's reading of why python-pkcs11 could not load `path`, with the first lines the
     module printed on stderr while loading (often the only reason it gives)."""
     from ikm_tui.core.p11.quirks import quirks_for
+    from ikm_tui.core.p11.remote import command_of
 
     err = _load_error_text(path, exc)
     hint = quirks_for(path).load_hint
+    command = command_of(canonical(path))
+    if command is not None:
+        hint = (f"The remote command did not answer with p11-kit's RPC: {command}. Run it by hand (it "
+                "should wait silently), check that ssh logs in without a prompt (BatchMode) and that "
+                "p11-kit and the module exist on the remote host.")
     if hint and "C_Initialize" in err.cause:
         err = IkmError(err.cause, hint, err.ckr_name, err.ckr_code, err.operation)
     if said:

@@ -90,11 +90,43 @@ def remotes(commands: list[str] | None) -> list[Remote]:
     configured = read_config()
     by_name = {r.name: r for r in configured}
     out = list(configured)
-    for i, cmd in enumerate(commands or (), 1):
+    taken = set(by_name)
+    for cmd in commands or ():
         if cmd in by_name:
             continue
-        out.append(Remote(f"remote{i}" if len(commands or ()) > 1 else "remote", cmd, "--remote"))
+        name = base = remote_name(cmd)
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        taken.add(name)
+        out.append(Remote(name, cmd, "--remote"))
     return out
+
+
+# ssh options that take a value (ssh(1)): the host is the first word that is neither.
+_SSH_VALUE_OPTS = set("BbcDEeFIiJLlmOoPpQRSWw")
+
+
+def remote_name(command: str) -> str:
+    """A short name for a --remote command: the host of an ssh command, else "remote"."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return "remote"
+    if not words or os.path.basename(words[0]) not in ("ssh", "autossh"):
+        return "remote"
+    skip = False
+    for w in words[1:]:
+        if skip:
+            skip = False
+        elif w.startswith("-") and len(w) >= 2:
+            skip = len(w) == 2 and w[1] in _SSH_VALUE_OPTS
+        else:
+            return w.rsplit("@", 1)[-1] or "remote"
+    return "remote"
 
 
 def request(commands: list[str]) -> None:
