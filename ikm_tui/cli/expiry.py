@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.cli import exitcodes
@@ -63,7 +62,7 @@ def _days(text: str) -> int:
 
 def cmd_expiry(args: argparse.Namespace) -> int:
     from ikm_tui.core.ops.expiry import collect
-    from ikm_tui.core.p11.modules import discover, display_name, is_trust_module, remote_candidates
+    from ikm_tui.core.p11.modules import discover, is_trust_module, remote_candidates
     from ikm_tui.core.p11.service import get_service
 
     explicit = getattr(args, "module", None)
@@ -72,8 +71,7 @@ def cmd_expiry(args: argparse.Namespace) -> int:
         cands = cands[:1] + [c for c in remote_candidates() if c.path != cands[0].path]
     else:
         cands = [c for c in cands if not is_trust_module(c.path)]
-    named = [replace(c, name=display_name(c)) for c in cands]
-    report = collect(named, get_service, token=getattr(args, "token", None),
+    report = collect(cands, get_service, token=getattr(args, "token", None),
                      counts=lambda c: c.source in ("--module", "--remote", "remotes.toml", "IKM_MODULE"))
     due = [r for r in report.rows if r.within(args.within)]
     if args.json:

@@ -8,7 +8,7 @@ cannot be read is reported next to the rows, never the end of the run.
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -123,29 +123,54 @@ def read_module(backend: Backend, token: str | None = None) -> list[TokenResult]
     return out
 
 
+def collect_each(cands: list[ModuleCandidate], service: Callable[[str], TokenService],
+                 now: datetime | None = None, token: str | None = None,
+                 counts: Callable[[ModuleCandidate], bool] = lambda c: True) -> Iterator[ExpiryReport]:
+    """Every module read in parallel (one owner thread each); one report per module as it is
+    done, fastest first: a screen shows the local tokens while a remote one is still answering."""
+    now = now or datetime.now(timezone.utc)
+    futures: dict[concurrent.futures.Future[list[TokenResult]], tuple[ModuleCandidate, str]] = {}
+    for cand in cands:
+        svc = service(cand.path)
+        futures[svc.submit(read_module, token)] = (cand, svc.module_path)
+    for fut in concurrent.futures.as_completed(futures):
+        cand, path = futures[fut]
+        yield _report_of(cand, path, fut, now, counts(cand))
+
+
+def _report_of(cand: ModuleCandidate, path: str, fut: concurrent.futures.Future[list[TokenResult]],
+               now: datetime, counts: bool) -> ExpiryReport:
+    from ikm_tui.core.p11.modules import display_name
+
+    name = display_name(cand)
+    report = ExpiryReport()
+    try:
+        results = fut.result()
+    except Exception as exc:  # noqa: BLE001 - a module that fails to load is reported
+        err = exc if isinstance(exc, IkmError) else from_exception(exc)
+        report.problems.append(Problem(name, path, None, str(err), counts))
+        return report
+    for label, got in results:
+        if isinstance(got, IkmError):
+            report.problems.append(Problem(name, path, label, str(got), True))
+            continue
+        report.tokens += 1
+        report.rows.extend(rows_of(got, name, path, now))
+    return report
+
+
 def collect(cands: list[ModuleCandidate], service: Callable[[str], TokenService],
             now: datetime | None = None, token: str | None = None,
             counts: Callable[[ModuleCandidate], bool] = lambda c: True) -> ExpiryReport:
-    """Read every module in parallel (one owner thread each) and gather the rows, soonest first."""
-    now = now or datetime.now(timezone.utc)
+    """All modules' rows, soonest first; problems in the candidates' order."""
+    from ikm_tui.core.p11.modules import display_name
+
+    order = {display_name(c): i for i, c in enumerate(cands)}
     report = ExpiryReport()
-    futures: list[tuple[ModuleCandidate, str, concurrent.futures.Future[list[TokenResult]]]] = []
-    for cand in cands:
-        svc = service(cand.path)
-        futures.append((cand, svc.module_path, svc.submit(read_module, token)))
-    for cand, path, fut in futures:
-        name = cand.name or cand.path
-        try:
-            results = fut.result()
-        except Exception as exc:  # noqa: BLE001 - a module that fails to load is reported
-            err = exc if isinstance(exc, IkmError) else from_exception(exc)
-            report.problems.append(Problem(name, path, None, str(err), counts(cand)))
-            continue
-        for label, got in results:
-            if isinstance(got, IkmError):
-                report.problems.append(Problem(name, path, label, str(got), True))
-                continue
-            report.tokens += 1
-            report.rows.extend(rows_of(got, name, path, now))
+    for part in collect_each(cands, service, now, token, counts):
+        report.rows.extend(part.rows)
+        report.problems.extend(part.problems)
+        report.tokens += part.tokens
     report.rows = sort_rows(report.rows)
+    report.problems.sort(key=lambda p: order.get(p.module, len(order)))
     return report

@@ -115,8 +115,9 @@ def remote_candidates() -> list[ModuleCandidate]:
 
 def display_name(cand: ModuleCandidate) -> str:
     """What the operator calls a module: a remote's name, else its path."""
-    return cand.name if cand.source in ("--remote", "remotes.toml") or (
-        cand.source == "--module" and cand.name) else cand.path
+    from ikm_tui.core.p11.remote import name_of
+
+    return name_of(canonical(cand.path)) or cand.path
 
 
 def module_load_error(path: str, exc: BaseException, said: list[str] | None = None) -> IkmError:

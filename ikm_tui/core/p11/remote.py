@@ -37,8 +37,8 @@ ADDRESS_VAR = "P11_KIT_SERVER_ADDRESS"
 # Never handed to the remote command's process (ssh does not send it, but a wrapper script could).
 _PRIVATE_VARS = ("IKM_PIN",)
 
-# Module path (canonical) -> remote command, for the loader; filled by remote_candidates().
-_COMMANDS: dict[str, str] = {}
+# Module path (canonical) -> its remote, for the loader and for names; filled by module_for().
+_BY_PATH: dict[str, Remote] = {}
 # The --remote commands of this run (set once by the command line, read by discover()).
 _REQUESTED: list[str] = []
 # Loading sets process-wide environment variables: one load at a time.
@@ -168,7 +168,7 @@ def module_for(remote: Remote) -> str:
         os.chmod(tmp, 0o500)
         os.replace(tmp, dest)
     path = os.path.realpath(dest)
-    _COMMANDS[path] = remote.command
+    _BY_PATH[path] = remote
     return path
 
 
@@ -184,14 +184,21 @@ def _same_file_content(src: str, dest: Path) -> bool:
 
 def command_of(module_path: str) -> str | None:
     """The remote command behind a module path, or None for a local module."""
-    return _COMMANDS.get(module_path)
+    remote = _BY_PATH.get(module_path)
+    return remote.command if remote is not None else None
+
+
+def name_of(module_path: str) -> str | None:
+    """The remote's name for a module path, or None for a local module."""
+    remote = _BY_PATH.get(module_path)
+    return remote.name if remote is not None else None
 
 
 @contextmanager
 def remote_environment(module_path: str) -> Iterator[None]:
     """Around loading (and re-initialising) a remote's module: its address, and no PIN, in the
     environment the client reads and the command it starts inherits. A no-op for local modules."""
-    command = _COMMANDS.get(module_path)
+    command = command_of(module_path)
     if command is None:
         yield
         return
