@@ -88,3 +88,45 @@ async def test_a_remote_is_a_module_of_its_own_in_tree_and_all_tokens(
             assert screen.tokens == 2 and not screen.problems
     finally:
         request([])
+
+
+@pytest.mark.skipif(client_module() is None, reason="p11-kit-client.so missing (bootstrap)")
+async def test_remote_token_rows_appear_while_the_listing_arrives(
+        tmp_path: Path, module_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 ms per call: the Certificates table shows rows within a second and fills up as they come.
+
+    The full listing's budget is checked without the UI in tests/interop/test_remote_latency.py; here
+    the end also waits for the mechanism list (one round trip per mechanism: ~60 on SoftHSM)."""
+    import time
+
+    from textual.widgets import Static
+
+    from ikm_tui.ui.widgets.object_table import ObjectTable
+    from tests.support.remote import delayed_remote, far_token_with_certs
+
+    home = far_token_with_certs(tmp_path / "far", module_path, "hundred", 100)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    request([delayed_remote(home, module_path, 0.020)])
+    try:
+        remote = remote_candidates()[0]
+        app = make_app(module=remote.path, token="hundred", ascii_only=False, modules=[remote.path],
+                       clock=lambda: FIXED_NOW)
+        async with app.run_test(size=SIZE) as pilot:
+            # From the first frame: the module loads from here (the CLI starts it before Textual).
+            started = time.monotonic()
+            certs = app.screen.query_one("#certs", ObjectTable)
+            status = app.screen.query_one("#status", Static)
+            await wait_for(pilot, lambda: certs.row_count > 0, timeout=10)
+            first = time.monotonic() - started
+            partial = certs.row_count
+            reading = "reading…" in str(status.render())
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.listing is not None,
+                           timeout=10)
+            done = time.monotonic() - started
+            print(f"TUI on a 20 ms link: first {partial} rows {first:.2f} s after the first frame, all 100 "
+                  f"and the mechanisms after {done:.2f} s")
+            assert certs.row_count == 100 and "reading" not in str(status.render())
+    finally:
+        request([])
+    assert first < 1.0 and partial < 100 and reading
