@@ -22,8 +22,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from jsonschema import Draft202012Validator
 
 from ikm_tui.cli import exitcodes as ex
+from ikm_tui.cli.jsonout import schema_path
 from ikm_tui.core.p11 import softhsm
 from ikm_tui.core.p11.remote import client_module
 from tests.conftest import HOME, PIN, SO_PIN, delete_token, new_token
@@ -96,6 +98,7 @@ def test_expiry_across_two_local_tokens_and_a_remote(host: RemoteHost, service: 
         after = datetime.now(timezone.utc)
         assert done.returncode == ex.EXPIRING, done.stderr  # two are due within the default 30 days
         doc = json.loads(done.stdout)
+        Draft202012Validator(json.loads(schema_path("expiry").read_text())).validate(doc)
         ours = [c for c in doc["certificates"] if c["token"] in (one.label, two.label, host.label)]
         assert [c["label"] for c in ours] == ["old", "far-in-five", "in-ten", "in-hundred", "far-in-400"]
         for c in ours:
