@@ -34,6 +34,11 @@ def add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     g.add_argument("--module", metavar="PATH", default=d,
                    help="PKCS#11 module (.so). Default: $IKM_MODULE, then p11-kit registered modules, "
                         "then well-known paths (SoftHSM, OpenSC, ykcs11)")
+    g.add_argument("--remote", metavar="CMD", action="append", default=d,
+                   help="also use the token(s) behind CMD, a command speaking p11-kit's RPC on stdin/stdout, "
+                        "e.g. 'ssh -o BatchMode=yes user@host p11-kit remote /usr/lib/softhsm/libsofthsm2.so' "
+                        "(repeatable; each is a module of its own). Named remotes: "
+                        "~/.config/ikm-tui/remotes.toml (`ikm-tui help remote`)")
     g.add_argument("--token", metavar="LABEL|URI", default=d,
                    help='token label (e.g. "UserPIN (SmartCard-HSM)") or pkcs11: URI; default: first token')
     g.add_argument("--pin-file", metavar="FILE", default=d,
@@ -144,6 +149,7 @@ def resolve_module(args: argparse.Namespace) -> str:
                        "Install one (softhsm2, opensc, ykcs11) or give --module PATH.")
     if explicit or os.environ.get("IKM_MODULE"):
         return cands[0].path
+    token = getattr(args, "token", None)
     for cand in cands:
         # The p11-kit trust module holds the system CA list, never a keystore.
         if is_trust_module(cand.path):
@@ -152,6 +158,8 @@ def resolve_module(args: argparse.Namespace) -> str:
         try:
             svc.wait_ready()
             if any(s.token is not None and s.token.initialized for s in svc.run(Backend.slots)):
+                if token is not None:
+                    svc.run(Backend.find_slot, token)  # --token: the first module that has it
                 return cand.path
         except IkmError:
             continue

@@ -10,6 +10,7 @@ USAGE = 2
 REFUSED = 3
 NOT_FOUND = 4
 PIN = 5
+EXPIRING = 6
 # Outside the table's own numbers, as the shell reports them: 128 + signal number.
 HANGUP = 129
 INTERRUPTED = 130
@@ -24,6 +25,7 @@ TABLE: tuple[tuple[int, str], ...] = (
     (NOT_FOUND, "not found: no such module, token, label, request, explain code or howto action"),
     (PIN, "PIN problem: wrong, locked, wrong length, expired, missing (no terminal to ask), "
           "unreadable PIN file"),
+    (EXPIRING, "`expiry`: a certificate has expired or expires within --within DAYS"),
 )
 
 EPILOG = "exit status:\n" + "\n".join(f"  {code}  {text}" for code, text in TABLE) + (

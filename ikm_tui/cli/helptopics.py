@@ -61,11 +61,28 @@ def _json() -> str:
     return "\n".join(lines) + "\n"
 
 
-TOPICS = {"exit-codes": _exit_codes, "json": _json, "pin": lambda: PIN, "completion": lambda: COMPLETION}
+REMOTE = """\
+Remote tokens go through p11-kit's own RPC (no protocol of ikm-tui's): any command that speaks it
+on stdin/stdout, usually `p11-kit remote MODULE` on the other host over ssh:
+  ikm-tui --remote 'ssh -o BatchMode=yes mq@dr-host p11-kit remote /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so' tokens
+Each --remote (repeatable) is a module of its own in `tokens`, `list`, `expiry` and the TUI tree.
+Named remotes live in $XDG_CONFIG_HOME/ikm-tui/remotes.toml (default ~/.config/ikm-tui/remotes.toml):
+  [remote.dr-host]
+  command = "ssh -o BatchMode=yes mq@dr-host p11-kit remote /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+They are always listed; `--module dr-host` selects one (`--token` picks the first module that has it).
+The remote host needs p11-kit (package p11-kit) and the module; no agent forwarding, no open port.
+The PIN goes from your prompt through the ssh channel to C_Login on the remote module; it is never
+stored on either host. Use key-based ssh (BatchMode): a password prompt would fight the TUI.
+Every PKCS#11 call is one round trip: listings cost one attribute read per object.
+"""
+
+TOPICS = {"exit-codes": _exit_codes, "json": _json, "pin": lambda: PIN, "completion": lambda: COMPLETION,
+          "remote": lambda: REMOTE}
 
 
 def register(subparsers: Subparsers) -> None:
-    p = subparsers.add_parser("help", help="help topics (exit-codes, json, pin, completion) or a command's help",
+    p = subparsers.add_parser("help", help="help topics (exit-codes, json, pin, completion, remote) or a command's "
+                                           "help",
                               description="Show a help topic, or the --help of a command.",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topic", nargs="*", metavar="TOPIC|COMMAND", help=", ".join(TOPICS) + ", or a command")

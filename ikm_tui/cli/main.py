@@ -31,6 +31,8 @@ examples:
   ikm-tui --token "UserPIN (mytoken)" list  list public objects of one token
   ikm-tui list --login --json               log in (PIN prompt) and list everything as JSON
   ikm-tui --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so --token "UserPIN (SmartCard-HSM)"
+  ikm-tui expiry --within 30                every certificate on every token, soonest first
+  ikm-tui --remote 'ssh mq@dr p11-kit remote /usr/lib/softhsm/libsofthsm2.so' tokens   (a remote host's tokens)
 
 the runmqakm -certreq / -cert -receive flow, on the token:
   ikm-tui certreq create --label web01 --key-type ec:p256 --subject "CN=web01.example.com,O=Example" \\
@@ -42,7 +44,7 @@ the runmqakm -certreq / -cert -receive flow, on the token:
 The PIN is never a command-line value: it is prompted for on a terminal, read from
 --pin-file FILE (mode 0600) or taken from $IKM_PIN.
 
-more: `ikm-tui help TOPIC` (exit-codes, json, pin, completion), `ikm-tui completion bash|zsh|fish`.
+more: `ikm-tui help TOPIC` (exit-codes, json, pin, completion, remote), `ikm-tui completion bash|zsh|fish`.
 
 """ + EXIT_EPILOG
 
@@ -68,8 +70,8 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
     The imports are here, not at the top, so the commands above start without them; a module
     that fails to import fails the command line loudly instead of hiding its commands.
     """
-    from ikm_tui.cli import (ca, cert, certreq, completion, explain, export_config, helptopics, howto, keys, lint,
-                            pin)
+    from ikm_tui.cli import (ca, cert, certreq, completion, expiry, explain, export_config, helptopics, howto, keys,
+                            lint, pin)
 
     return {
         "explain": explain.register,
@@ -80,6 +82,7 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "ca": ca.register,  # a CA whose key stays on the token
         "export-config": export_config.register,  # use a token key from Java, NSS, OpenSSL, MQ
         "pin": pin.register,
+        "expiry": expiry.register,  # every certificate on every token (and remote), soonest first
         "lint": lint.register,  # the top-level alias of `cert lint`
         "completion": completion.register,
         "help": helptopics.register,
@@ -152,7 +155,7 @@ def token_json(slot: Any) -> dict[str, Any]:
 
 def cmd_tokens(args: argparse.Namespace) -> int:
     from ikm_tui.core.p11.backend import Backend
-    from ikm_tui.core.p11.modules import discover
+    from ikm_tui.core.p11.modules import discover, display_name
     from ikm_tui.core.p11.service import get_service
 
     # With no --module, every discovered module is shown: operators often do not know which
@@ -171,17 +174,20 @@ def cmd_tokens(args: argparse.Namespace) -> int:
         except IkmError as err:
             if explicit:
                 raise
-            modules_json.append({"path": cand.path, "source": cand.source, "description": None,
+            modules_json.append({"path": cand.path, "name": display_name(cand), "source": cand.source,
+                                 "description": None,
                                  "manufacturer": None, "version": None, "error": str(err), "slots": []})
             if not args.json:
-                print(safe_text(f"module {cand.path} ({cand.source}): {err}", multiline=True))
+                print(safe_text(f"module {display_name(cand)} ({cand.source}): {err}", multiline=True))
             continue
         show_commands(args, "tokens", module=info.path)
-        modules_json.append({"path": info.path, "source": cand.source, "description": info.description,
+        modules_json.append({"path": info.path, "name": display_name(cand), "source": cand.source,
+                             "description": info.description,
                              "manufacturer": info.manufacturer, "version": info.library_version,
                              "error": None, "slots": [token_json(s) for s in slots]})
         if not args.json:
-            _print_module(info, cand.source, slots)
+            _print_module(info, cand.source if display_name(cand) == cand.path else
+                          f"{cand.source} {display_name(cand)}", slots)
     if args.json:
         emit("tokens", {"modules": modules_json})
     elif not cands:
@@ -362,6 +368,10 @@ def _run(argv: list[str]) -> int:
     word = command_word(argv)
     parser = build_parser(command_modules=word is None or word not in ("", *CORE_COMMANDS))
     args = parser.parse_args(argv)
+    if getattr(args, "remote", None):
+        from ikm_tui.core.p11.remote import request
+
+        request(args.remote)  # discover() lists them after the local modules
     if getattr(args, "needs_parser", False):
         # `completion` and `help` read the whole tree (importing this module would be a cycle).
         args.root_parser = parser

@@ -38,7 +38,7 @@ TOKEN = obj({
     "min_pin_len": I0, "max_pin_len": I0, "free_public_memory": I0, "free_private_memory": I0, "uri": S,
 }, null=True)
 SLOT = obj({"slot_id": {"type": "integer"}, "slot_description": S0, "slot_manufacturer": S0, "token": TOKEN})
-MODULE = obj({"path": S, "source": S0, "description": S0, "manufacturer": S0, "version": S0, "error": S0,
+MODULE = obj({"path": S, "name": S0, "source": S0, "description": S0, "manufacturer": S0, "version": S0, "error": S0,
               "slots": arr(SLOT)})
 
 OBJECT = obj({
@@ -73,6 +73,12 @@ READ_DOCUMENTS: dict[str, dict[str, Any]] = {
     "certreq-details": REQUEST,
     "ca-list": {"ca": S, "log": S, "issued": arr(obj({"serial": S, "subject": S, "sans": arr(S), "not_after": S,
                                                       "sha256": S, "issued_at": S, "profile": S}))},
+    "expiry": {"within_days": {"type": "integer"}, "due": {"type": "integer"}, "tokens_read": {"type": "integer"},
+               "certificates": arr(obj({
+                   "days_left": I0, "expired": B, "due": B, "not_after": S0, "module": S, "module_path": S,
+                   "token": S, "token_serial": S0, "label": S, "id": S, "subject": S, "issuer": S,
+                   "key_on_token": B, "key": {"enum": ["private", "public", None]}})),
+               "problems": arr(obj({"module": S, "module_path": S, "token": S0, "error": S, "counts": B}))},
     "lint": {"certificates": arr(obj({"name": S, "intended_use": S0, "findings": arr(FINDING)})),
              "errors": {"type": "integer"}},
 }

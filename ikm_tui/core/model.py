@@ -166,7 +166,8 @@ class Pairing:
 
 @dataclass(frozen=True)
 class Listing:
-    """A complete object listing of one token (a listing cut short raises instead)."""
+    """A complete object listing of one token (a listing cut short raises instead); or, handed to a
+    list_objects progress callback only, a preview of the objects read so far."""
 
     token: TokenInfo
     slot_id: int

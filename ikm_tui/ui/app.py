@@ -56,6 +56,8 @@ class IkmApp(App[int]):
                 tooltip="Move focus to the next pane"),
         Binding("shift+tab", "app.focus_previous", "Previous pane", id="app.focus_previous", show=False,
                 tooltip="Move focus to the previous pane"),
+        Binding("E", "all_tokens", "All tokens", id="app.all_tokens", show=False,
+                tooltip="Every certificate on every token of every module and remote, soonest first"),
         *navigation.BINDINGS,
     ]
 
@@ -250,6 +252,14 @@ class IkmApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_all_tokens(self) -> None:
+        from ikm_tui.core.p11.modules import is_trust_module
+        from ikm_tui.ui.screens.expiry_screen import ExpiryScreen
+
+        # The system CA list is no keystore: its hundred CAs would bury the operator's own.
+        cands = [c for c in self.module_candidates() if not is_trust_module(c.path)]
+        self.push_screen(ExpiryScreen(cands, self.service_for, self.clock))
 
     # Palette entries reach the main screen's actions through these.
     def action_toggle_login(self) -> None:

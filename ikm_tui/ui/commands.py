@@ -38,6 +38,8 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("Trace tab", "tab(4)", "Show every PKCS#11 call (key 5)"),
     ("Filter table…", "filter", "Filter Keys or Certificates by label, subject, issuer or id (key /)"),
     ("Order certificates by expiry", "expiry_order", "Soonest expiry first, again for the token's order (key o)"),
+    ("All tokens: expiry", "all_tokens",
+     "Every certificate on every token and remote, soonest first; sort, filter (key E)"),
     ("Help", "help", "Keys, markers and pairing explained (key ?)"),
     ("Quit", "quit", "Leave ikm-tui (key q)"),
 ]

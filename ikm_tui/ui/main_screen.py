@@ -15,10 +15,10 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, T
 from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
-from ikm_tui.core.p11.modules import ModuleCandidate
+from ikm_tui.core.p11.modules import ModuleCandidate, display_name
 from ikm_tui.core.p11.prefetch import StartupPrefetch
-from ikm_tui.ui import describe, expiry
-from ikm_tui.ui.flows import cli_login, issue_flow, login_flow, manage_flow, request_flow, token_state
+from ikm_tui.ui import describe
+from ikm_tui.ui.flows import cli_login, issue_flow, listing_view, login_flow, manage_flow, request_flow, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
 from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
@@ -139,6 +139,7 @@ class MainScreen(Screen[None]):
                     early = None
 
         async def load(cand: ModuleCandidate, first: bool) -> ModuleEntry:
+            name = display_name(cand) if display_name(cand) != cand.path else ""
             try:
                 svc = app.service_for(cand.path)
                 if rescan:
@@ -150,10 +151,10 @@ class MainScreen(Screen[None]):
                     info = await svc.arun(Backend.module_info)
                     slots = await svc.arun(Backend.slots)
             except IkmError as err:
-                return ModuleEntry(cand.path, cand.source, error=str(err))
+                return ModuleEntry(cand.path, cand.source, error=str(err), name=name)
             except Exception as exc:  # noqa: BLE001 - a module that cannot even start must not stop the others
-                return ModuleEntry(cand.path, cand.source, error=token_state.load_failure(exc))
-            return ModuleEntry(info.path, cand.source, info, tuple(slots))
+                return ModuleEntry(cand.path, cand.source, error=token_state.load_failure(exc), name=name)
+            return ModuleEntry(info.path, cand.source, info, tuple(slots), name=name)
 
         # Side by side: every module has its own owner thread, and a slow one (OpenSC waiting
         # for readers, p11-kit-trust parsing the CA store) must not hold up the others. The
@@ -223,13 +224,14 @@ class MainScreen(Screen[None]):
         svc = self.ikm.service_for(ref.module_path)
         reinserted = False
         mechanisms = None
+        preview = listing_view.Preview(self, ref)  # a remote token's rows while they arrive
         try:
             try:
                 if early is not None and await _prefetch_lists(early, ref):
                     listing: Listing = await _outcome(early.listing)
                     mechanisms = await _outcome(early.mechanisms)
                 else:
-                    listing = await svc.arun(Backend.list_objects, ref.slot_id)
+                    listing = await svc.arun(Backend.list_objects, ref.slot_id, progress=preview.sink())
             except IkmError as err:
                 if err.ckr_name not in token_state.SESSION_LOST:
                     raise
@@ -244,6 +246,8 @@ class MainScreen(Screen[None]):
                 raise
             token_state.show_removed(self, ref, err)  # never a half-read listing as complete
             raise  # and the error dialog says what happened and what to do
+        finally:
+            preview.stop()
         self.current = ref
         self.listing = listing
         self._show_listing(listing)
@@ -254,14 +258,7 @@ class MainScreen(Screen[None]):
             start(self, token_state.offer_relogin(self, ref), name="login", group="login")
 
     def _show_listing(self, listing: Listing) -> None:
-        now = self.ikm.clock()
-        keys = [o for o in listing.objects
-                if o.cls in describe.KEY_CLASSES or (o.cls is ObjClass.DATA and not describe.is_request(o))
-                or describe.is_unreadable(o)]
-        certs = [o for o in listing.objects if o.cls is ObjClass.CERTIFICATE]
-        self.query_one("#keys", ObjectTable).show(listing, keys, now)
-        self.query_one("#certs", ObjectTable).show(listing, certs, now)
-        self._set_status(expiry.status_line(listing, certs, now))
+        listing_view.show_listing(self, listing)
 
     def _set_status(self, content: Content) -> None:
         self.query_one("#status", Static).update(content)

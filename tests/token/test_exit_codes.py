@@ -167,6 +167,11 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["cert", "receive", "{web}"], None, ex.PIN),  # needs a PIN; no terminal to ask on
     (["pin", "change"], "PIN", ex.PIN),  # the new PIN: no terminal, no --new-pin-file
     (["export-config", "nss", "--key", "web", "--out", "{tmp}/use-p"], None, ex.PIN),  # no PIN, no terminal
+    # 0 and 6: expiry (no login): nothing expired, then everything is within a window of ~270 years
+    (["expiry", "--within", "0"], None, ex.OK),
+    (["expiry", "--json", "--within", "0"], None, ex.OK),
+    (["expiry", "--within", "100000"], None, ex.EXPIRING),
+    (["expiry", "--within", "-1"], None, ex.USAGE),
 ]
 # `cert doctor --fix` on a healthy token has nothing to apply.
 CASES[[i for i, c in enumerate(CASES) if c[0] == ["cert", "doctor", "--fix"]][0]] = (

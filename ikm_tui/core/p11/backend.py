@@ -46,6 +46,9 @@ from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.calltrace import Sink, ckr_name
 from ikm_tui.core.p11.loader import load_library, valued_handles
+from ikm_tui.core.p11.progress import Previews, Progress
+from ikm_tui.core.p11.quirks import quirks_for
+from ikm_tui.core.p11.remote import remote_environment
 from ikm_tui.core.p11.tokeninfo import RawModule
 from ikm_tui.core.p11.unreadable import describe_object, describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
@@ -68,6 +71,7 @@ class Backend:
         # Entries listed by the fast path are ObjectInfo until an action needs the Object.
         self._objects: dict[int, dict[int, Object | ObjectInfo]] = {}
         self._tokens: dict[int, Token] = {}
+        self._slots_read: tuple[float, list[SlotInfo]] = (float("-inf"), [])
 
     # ----- module, slots, tokens -------------------------------------------------------------
     def module_info(self) -> ModuleInfo:
@@ -85,7 +89,8 @@ class Backend:
         self._sessions.clear()
         self._objects.clear()
         self._tokens.clear()
-        self.lib.reinitialize()
+        with remote_environment(self.module_path):  # a remote's client may start its command again
+            self.lib.reinitialize()
         return self.slots()
 
     def slots(self) -> list[SlotInfo]:
@@ -107,7 +112,13 @@ class Backend:
                 token=token_info,
                 module_path=self.module_path,
             ))
+        self._slots_read = (time.monotonic(), out)
         return out
+
+    def _recent_slots(self) -> list[SlotInfo]:
+        """slots(); on a remote module the list read within the last second (it costs ~10 round trips)."""
+        at, read = self._slots_read
+        return read if quirks_for(self.module_path).remote and time.monotonic() - at < 1.0 else self.slots()
 
     def token_info(self, slot_id: int) -> TokenInfo:
         token = self._token(slot_id, refresh=True)
@@ -152,7 +163,7 @@ class Backend:
 
     def find_slot(self, token: str | None) -> int:
         """Slot id for a --token label or pkcs11: URI; with None, the only/first initialised token."""
-        slots = [s for s in self.slots() if s.token is not None and s.token.initialized]
+        slots = [s for s in self._recent_slots() if s.token is not None and s.token.initialized]
         if not slots:
             raise IkmError(
                 f"No initialised token is visible through {self.module_path}.",
@@ -294,11 +305,12 @@ class Backend:
     _raw_objects: RawObjects | None = None
     _raw_failed = False
 
-    def list_objects(self, slot_id: int) -> Listing:
+    def list_objects(self, slot_id: int, progress: Progress | None = None) -> Listing:
+        """Every object; `progress` gets previews (the objects so far) while it runs (core/p11/progress.py)."""
         sess = self.session(slot_id)
         token = self._token(slot_id)
         tinfo = self._token_info(slot_id, token)
-        objects = self._list_batched(sess, tinfo)
+        objects = self._list_batched(sess, tinfo, Previews(progress, tinfo, slot_id, self.is_logged_in(slot_id)))
         if objects is None:
             # Materialise the search at once: an open search holds the session (OperationActive).
             found = list(sess.get_objects())
@@ -354,7 +366,7 @@ class Backend:
         except Exception:  # noqa: BLE001 - unknown: treat it as hardware
             return False
 
-    def _list_batched(self, sess: Session, tinfo: TokenInfo) -> list[ObjectInfo] | None:
+    def _list_batched(self, sess: Session, tinfo: TokenInfo, preview: Previews) -> list[ObjectInfo] | None:
         """All objects: one search, one C_GetAttributeValue per object (two for certificates).
 
         Searches cost more than reads on SoftHSM (it checks every object of the token on each
@@ -394,6 +406,7 @@ class Backend:
                 if Attribute.VALUE in wanted and not valued:
                     attrs.update(raw.read(h, x, value_tpl, unpack))
                 objects.append(describe_attrs(klass, attrs, x, tinfo))
+                preview(objects)
         except BatchError as exc:
             self._note("fast-path", f"fell back to python-pkcs11: {exc.function} returned "
                        f"{ckr_name(exc.rv)}")

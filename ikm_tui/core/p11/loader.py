@@ -17,6 +17,7 @@ from ikm_tui.core.p11.calltrace import Interposer, interpose
 from ikm_tui.core.p11.fastpath import RawObjects
 from ikm_tui.core.p11.modules import module_load_error
 from ikm_tui.core.p11.quirks import quirks_for
+from ikm_tui.core.p11.remote import remote_environment
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def load_library(path: str, given: str) -> LoadedModule:
     fresh = path not in pkcs11._loaded  # noqa: SLF001 - python-pkcs11 keeps one lib per path
     started = time.monotonic()
     load_exc: Exception | None = None
-    with stderr_capture.capture() as said:
+    with stderr_capture.capture() as said, remote_environment(path):
         try:
             lib = pkcs11.lib(path)
         except Exception as exc:  # noqa: BLE001 - explained below, with what the module said

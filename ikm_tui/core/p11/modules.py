@@ -78,8 +78,12 @@ def canonical(path: str) -> str:
 def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     """Candidates in priority order, deduplicated by real path; the first is the default."""
     found: list[ModuleCandidate] = []
+    remote = remote_candidates()
     if explicit:
-        found.append(ModuleCandidate(explicit, "--module"))
+        # --module NAME selects a remote by its name.
+        named = [c for c in remote if c.name == explicit]
+        found.append(ModuleCandidate(named[0].path, "--module", explicit) if named else
+                     ModuleCandidate(explicit, "--module"))
     env = os.environ.get("IKM_MODULE")
     if env:
         found.append(ModuleCandidate(env, "IKM_MODULE"))
@@ -88,6 +92,7 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     # The trust store after the keystores (p11-kit registers it between opensc and softhsm2):
     # the TUI opens the first token it finds, and that must not be "System Trust".
     found.extend(m for m in discovered if not is_trust_module(m.path))
+    found.extend(remote)  # after the local keystores: a plain `ikm-tui list` opens no connection
     found.extend(m for m in discovered if is_trust_module(m.path))
     seen: set[str] = set()
     out: list[ModuleCandidate] = []
@@ -100,13 +105,34 @@ def discover(explicit: str | None = None) -> list[ModuleCandidate]:
     return out
 
 
+def remote_candidates() -> list[ModuleCandidate]:
+    """The remotes (config file, then --remote), each as its own copy of p11-kit-client.so."""
+    from ikm_tui.core.p11.remote import module_for, remotes, requested
+
+    return [ModuleCandidate(module_for(r), "--remote" if r.source == "--remote" else "remotes.toml", r.name)
+            for r in remotes(requested())]
+
+
+def display_name(cand: ModuleCandidate) -> str:
+    """What the operator calls a module: a remote's name, else its path."""
+    from ikm_tui.core.p11.remote import name_of
+
+    return name_of(canonical(cand.path)) or cand.path
+
+
 def module_load_error(path: str, exc: BaseException, said: list[str] | None = None) -> IkmError:
     """The operator's reading of why python-pkcs11 could not load `path`, with the first lines the
     module printed on stderr while loading (often the only reason it gives)."""
     from ikm_tui.core.p11.quirks import quirks_for
+    from ikm_tui.core.p11.remote import command_of
 
     err = _load_error_text(path, exc)
     hint = quirks_for(path).load_hint
+    command = command_of(canonical(path))
+    if command is not None:
+        hint = (f"The remote command did not answer with p11-kit's RPC: {command}. Run it by hand (it "
+                "should wait silently), check that ssh logs in without a prompt (BatchMode) and that "
+                "p11-kit and the module exist on the remote host.")
     if hint and "C_Initialize" in err.cause:
         err = IkmError(err.cause, hint, err.ckr_name, err.ckr_code, err.operation)
     if said:

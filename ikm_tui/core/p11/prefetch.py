@@ -6,6 +6,7 @@ import concurrent.futures
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.core.p11.modules import canonical
+from ikm_tui.core.p11.quirks import quirks_for
 
 if TYPE_CHECKING:
     from ikm_tui.core.p11.service import TokenService
@@ -49,8 +50,11 @@ class StartupPrefetch:
                                            if s.token is not None and s.token.initialized), None))
 
             self.slots.add_done_callback(first_token)
+        # A remote module's listing is left to the screen, which shows it row by row as it
+        # arrives (one round trip per object): a prefetched listing would appear all at once.
+        self.remote = quirks_for(module_path).remote
         self.listing = svc.after(self.slot, Backend.list_objects,
-                                 lambda slot: None if slot is None else (slot,))
+                                 lambda slot: None if slot is None or self.remote else (slot,))
         self.mechanisms = svc.after(self.listing, Backend.mechanisms,
                                     lambda listing: None if listing is None else (listing.slot_id,))
 
@@ -65,4 +69,5 @@ class StartupPrefetch:
             slot = self.slot.result(0)
         except Exception:  # noqa: BLE001 - a failed step: the screen makes its own calls
             return False
-        return slot is not None and slot == slot_id and canonical(info.path) == canonical(module_path)
+        return (slot is not None and slot == slot_id and not self.remote
+                and canonical(info.path) == canonical(module_path))

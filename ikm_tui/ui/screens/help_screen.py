@@ -35,6 +35,8 @@ Keys
   d        delete the selected key or certificate (type its label)
   R        rename a certificate with its keys  P  change the user PIN
   D        pairing doctor (finds and repairs mislinked pairs)
+  E        all tokens: every certificate of every module and remote,
+           soonest first (s or a header click sorts, / filters, esc back)
   ctrl+p   command palette (every action by name)
   ?        this help          q  quit
 

@@ -32,6 +32,7 @@ class ModuleEntry:
     info: ModuleInfo | None = None
     slots: tuple[SlotInfo, ...] = ()
     error: str | None = None
+    name: str = ""  # a remote's name (`--remote`, remotes.toml); local modules go by file name
 
 
 NodeData = ModuleEntry | SlotInfo | TokenRef | None
@@ -77,7 +78,7 @@ class TokenTree(Tree[NodeData]):
 
     def _add_module(self, entry: ModuleEntry) -> None:
         # The file name identifies the module; the full path is in the details pane.
-        name = os.path.basename(entry.path)
+        name = entry.name or os.path.basename(entry.path)
         if entry.error is not None:
             label = literal_text(name, "bold")
             label.append_text(literal_text("  failed to load", "red"))
@@ -85,6 +86,8 @@ class TokenTree(Tree[NodeData]):
             node.add_leaf(literal_text(entry.error.splitlines()[0], "red"), data=entry)
             return
         label = literal_text(name, "bold")
+        if entry.name:  # through p11-kit's RPC: every call is a round trip to that host
+            label.append_text(literal_text("  (remote)", "dim"))
         if entry.info is not None and entry.info.description:
             label.append_text(literal_text(f"  {entry.info.description}", "dim"))
         node = self.root.add(label, data=entry, expand=True)

@@ -1,0 +1,57 @@
+"""A remote token on a 20 ms link: first rows within 1 s, 100 certificates within (objects + 15) x RTT + 1 s.
+
+`tests/support/delay_relay.py` holds every RPC request 20 ms in front of `p11-kit remote`, so each
+PKCS#11 call costs one round trip, as ssh to a host that far away would. The listing's budget is one
+attribute read per object plus a constant handful of calls (load, slots, session, searches).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.p11.modules import remote_candidates
+from ikm_tui.core.p11.remote import client_module, request
+from ikm_tui.core.p11.service import get_service
+from tests.support.remote import delayed_remote, far_token_with_certs
+
+RTT = 0.020
+N = 100
+
+pytestmark = pytest.mark.skipif(client_module() is None, reason="p11-kit-client.so missing (bootstrap)")
+
+
+
+def test_hundred_certificates_over_a_20ms_link(tmp_path: Path, module_path: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    home = far_token_with_certs(tmp_path / "far", module_path, "hundred", N)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    request([delayed_remote(home, module_path, RTT)])
+    try:
+        cand = remote_candidates()[0]
+        started = time.monotonic()
+        svc: Any = get_service(cand.path)
+        svc.wait_ready()
+        slot = svc.run(Backend.find_slot, "hundred")
+        token_shown = time.monotonic() - started
+        previews: list[tuple[float, int]] = []
+        listing = svc.run(Backend.list_objects, slot,
+                          progress=lambda part: previews.append((time.monotonic() - started, len(part.objects))))
+        listed = time.monotonic() - started
+    finally:
+        request([])
+    certs = [o for o in listing.objects if o.cert is not None and o.cert.not_after is not None]
+    budget = (N + 15) * RTT + 1.0
+    print(f"20 ms link: token in the tree after {token_shown:.2f} s, first {previews[0][1]} rows after "
+          f"{previews[0][0]:.2f} s, {len(certs)} certificates listed after {listed:.2f} s (budget {budget:.2f} s)")
+    assert len(certs) == N
+    assert token_shown < 1.0
+    # Previews a few times a second, growing; the first within a second of loading the module.
+    assert previews[0][0] < 1.0 and previews[0][1] > 0
+    assert [n for _, n in previews] == sorted(n for _, n in previews) and len(previews) >= 3
+    assert listed < budget
