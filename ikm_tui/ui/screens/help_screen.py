@@ -29,6 +29,8 @@ Keys
   i        receive the CA-signed certificate (file, picker or pasted PEM;
            preview, then apply): stored next to its key, same CKA_ID/label
   a        add a CA / signer certificate      x  save the selected cert
+  I        issue a certificate with the selected CA (its key on the token):
+           a request file or a pending request; preview, sign, receive here
   p        export the selected key's public key (PEM)
   U        use the selected key elsewhere: Java, NSS, OpenSSL or MQ config
            files and a script that proves them (as `ikm-tui export-config`)
