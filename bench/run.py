@@ -310,11 +310,20 @@ class Series:
         return max(s.max_rss_kib for s in self.samples) / 1024.0
 
 
+# Why GNU time for the peak RSS: Linux carries a process's RSS high-water mark across exec, so a
+# child forked from this (by then 100+ MiB) bench process reports *our* peak as its own through
+# wait4 (pkcs11-tool "used" 137 MiB, `--help` 160 MiB). A child forked from the small `time`
+# process reports its own.
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def run_once(cmd: Sequence[str], env: dict[str, str], timeout: float = 600.0) -> Sample:
-    """Wall time of a cold process and its own peak RSS (wait4 rusage, not the children max)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Wall time of a cold process and its own peak RSS (through GNU time when installed)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="ikm-bench-rss-") as rss:
+        argv = [GNU_TIME, "-q", "-f", "%M", "-o", rss.name, *cmd] if GNU_TIME else list(cmd)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -333,7 +342,10 @@ def run_once(cmd: Sequence[str], env: dict[str, str], timeout: float = 600.0) ->
         if proc.returncode != 0:
             tail = err.read().decode(errors='replace')[-2000:]
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {tail}")
-        return Sample(elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, stdout)
+        max_rss = int(usage.ru_maxrss)
+        if GNU_TIME:
+            max_rss = int(Path(rss.name).read_text().split()[-1])
+        return Sample(elapsed, max_rss, usage.ru_utime + usage.ru_stime, stdout)
 
 
 def series(cmd: Sequence[str], env: dict[str, str], runs: int) -> Series:
