@@ -22,6 +22,8 @@ from ikm_tui.ui.text import literal, literal_text
 
 # Rows kept on screen; the TraceBuffer keeps more, and `--trace FILE` keeps everything.
 MAX_ROWS = 1000
+# While the pane is hidden, new calls are taken in at most this often (seconds).
+HIDDEN_DRAIN_DELAY = 0.25
 
 
 class TracePane(Vertical):
@@ -44,6 +46,7 @@ class TracePane(Vertical):
         # ~0.15 s of the event loop before the object table was drawn (issue 16).
         self._pending: list[tuple[int, TraceEntry]] = []  # (number, call)
         self._shown = False
+        self._drain_due = False  # a hidden drain is scheduled
 
     def compose(self) -> ComposeResult:
         yield Static(id="trace-warnings")
@@ -75,6 +78,7 @@ class TracePane(Vertical):
         rows, self._pending = self._pending, []
         if rows:
             self._show_rows(rows)
+        self._add(self.feed.drain())
 
     def on_hide(self) -> None:
         self._shown = False
@@ -85,6 +89,18 @@ class TracePane(Vertical):
 
     def on_trace_pane_new_entries(self, event: NewEntries) -> None:
         event.stop()
+        if self._shown:
+            self._add(self.feed.drain())
+        elif not self._drain_due:
+            # Hidden: take the calls in a while later, in one batch. Until the feed is drained
+            # it posts no more wake-ups, so a 5,000-certificate listing costs the event loop a
+            # few messages instead of ~1,400 (one per batch of ~4 calls), which took the GIL
+            # from the listing on the owner thread (issue 16).
+            self._drain_due = True
+            self.set_timer(HIDDEN_DRAIN_DELAY, self._drain_hidden)
+
+    def _drain_hidden(self) -> None:
+        self._drain_due = False
         self._add(self.feed.drain())
 
     def show_warnings(self, warnings: Sequence[str]) -> None:
