@@ -1,11 +1,17 @@
 """Benchmark ikm-tui on big SoftHSM tokens against pkcs11-tool and p11tool (issue 7).
 
-    .venv/bin/python bench/run.py [--sizes 100,1000,5000] [--runs 5] [--quick] [--cache DIR]
+    .venv/bin/python bench/run.py [--profiles mixed,certs] [--sizes 100,1000,5000]
+        [--cert-sizes 1000,5000] [--runs 5] [--quick] [--no-tui] [--no-stall] [--save-json DIR]
+    make bench BENCH_ARGS="--profiles certs --no-tui --no-stall"     (a short run)
 
-Builds (once) and caches SoftHSM tokens of N objects under bench/.cache/: per three objects one key
-pair (RSA-2048 every third pair, EC P-256 otherwise, generated in software with `cryptography` and
-imported sensitive/non-extractable) plus its certificate from a software CA, the CA certificate,
-and standalone signer certificates to round N. Each token has its own SOFTHSM2_CONF.
+Builds (once) and caches SoftHSM tokens under bench/.cache/, two profiles:
+  - mixed (--sizes): per three objects one key pair (RSA-2048 every third pair, EC P-256
+    otherwise, generated in software with `cryptography` and imported sensitive/non-extractable)
+    plus its certificate from a software CA, the CA certificate, and standalone signer
+    certificates to round N;
+  - certs (--cert-sizes, issue 16): N EC P-256 leaf certificates with a SAN and no keys, as an
+    operator's keystore of partner certificates looks.
+Each token has its own SOFTHSM2_CONF.
 
 Then measures, all in this run, each command as a cold process (median of --runs):
   - `ikm-tui list --json` logged in (IKM_PIN) vs `pkcs11-tool -O --login` and, up to 1,000 objects,
@@ -180,11 +186,66 @@ def build_token(size: int, root: Path, label: str) -> None:
     print(f"  {size} objects written to the token in {time.monotonic() - t0:.1f} s", flush=True)
 
 
+def build_cert_token(size: int, root: Path, label: str) -> None:
+    """The certificate-heavy profile (issue 16): `size` EC P-256 leaf certificates with a SAN,
+    no keys, as an operator's keystore of partner certificates and chains looks.
+
+    Generated in-process (one software CA, one fresh P-256 key per leaf): ~0.2 ms a certificate,
+    so 5,000 take about a second, and the token write is the rest.
+    """
+    import pkcs11
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from ikm_tui.core.p11.attributes import make_mapper
+    from ikm_tui.core.p11.objects import CATEGORY_OTHER_ENTITY, certificate_template
+
+    home = softhsm.make_home(root)
+    softhsm.init_token(home, label, PIN, SO_PIN)
+    os.environ["SOFTHSM2_CONF"] = str(home.conf)
+    module = softhsm.softhsm_module()
+    assert module
+    token = pkcs11.lib(module).get_token(token_label=label)
+    now = datetime.now(timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ikm-tui bench partners"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "Bench Partner Issuing CA")])
+    eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+    t0 = time.monotonic()
+    ders: list[tuple[bytes, bytes]] = []
+    for i in range(size):
+        pub = ec.generate_private_key(ec.SECP256R1()).public_key()
+        cn = f"partner{i:05d}.bench.example"
+        der = (x509.CertificateBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ikm-tui bench partners"),
+                                        x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+               .issuer_name(ca_name).public_key(pub).serial_number(0x1000 + i)
+               .not_valid_before(now - timedelta(days=30)).not_valid_after(now + timedelta(days=397))
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+               .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn), x509.DNSName("www." + cn)]),
+                              critical=False)
+               .add_extension(x509.KeyUsage(True, False, False, False, False, True, False, False, False),
+                              critical=True)
+               .add_extension(eku, critical=False)
+               .sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+        point = pub.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        ders.append((der, hashlib.sha1(point).digest()))  # noqa: S324 - an identifier
+    print(f"  {size} certificates generated in {time.monotonic() - t0:.1f} s", flush=True)
+    t0 = time.monotonic()
+    with token.open(rw=True, user_pin=PIN, attribute_mapper=make_mapper()) as sess:
+        for i, (der, key_id) in enumerate(ders):
+            sess.create_object(certificate_template(der, f"partner-{i:05d}", key_id, CATEGORY_OTHER_ENTITY))
+    print(f"  {size} certificates written to the token in {time.monotonic() - t0:.1f} s", flush=True)
+
+
 @dataclass
 class BenchToken:
     size: int
     root: Path
     label: str
+    profile: str = "mixed"
 
     @property
     def home(self) -> softhsm.SoftHsmHome:
@@ -199,24 +260,26 @@ class BenchToken:
         return env
 
 
-def ensure_token(size: int, cache: Path) -> BenchToken:
+def ensure_token(size: int, cache: Path, profile: str = "mixed") -> BenchToken:
     """The cached token of `size` objects, built on first use (atomically: build, then rename)."""
-    label = f"bench-{size}"
-    root = cache / f"token-{size}-{LAYOUT}"
+    # The mixed profile keeps its old names, so caches built before profiles existed still serve.
+    tag = "" if profile == "mixed" else f"{profile}-"
+    label = f"bench-{tag}{size}"
+    root = cache / f"token-{tag}{size}-{LAYOUT}"
     if not (root / "READY").exists():
-        print(f"building the {size}-object token under {root} (cached for later runs)...", flush=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".build-{size}-", dir=cache))
+        print(f"building the {size}-object {profile} token under {root} (cached for later runs)...", flush=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".build-{tag}{size}-", dir=cache))
         try:
             subprocess.run([sys.executable, __file__, "--probe", "build", "--size", str(size),
-                            "--root", str(tmp), "--label", label], check=True)
-            (tmp / "READY").write_text(f"{size} objects, layout {LAYOUT}\n")
+                            "--profile", profile, "--root", str(tmp), "--label", label], check=True)
+            (tmp / "READY").write_text(f"{size} objects, {profile} profile, layout {LAYOUT}\n")
             shutil.rmtree(root, ignore_errors=True)
             tmp.rename(root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     # The config holds an absolute tokendir: rewrite it so a moved cache still works.
     softhsm.make_home(root)
-    return BenchToken(size, root, label)
+    return BenchToken(size, root, label, profile)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,11 +310,20 @@ class Series:
         return max(s.max_rss_kib for s in self.samples) / 1024.0
 
 
+# Why GNU time for the peak RSS: Linux carries a process's RSS high-water mark across exec, so a
+# child forked from this (by then 100+ MiB) bench process reports *our* peak as its own through
+# wait4 (pkcs11-tool "used" 137 MiB, `--help` 160 MiB). A child forked from the small `time`
+# process reports its own.
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def run_once(cmd: Sequence[str], env: dict[str, str], timeout: float = 600.0) -> Sample:
-    """Wall time of a cold process and its own peak RSS (wait4 rusage, not the children max)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Wall time of a cold process and its own peak RSS (through GNU time when installed)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile(prefix="ikm-bench-rss-") as rss:
+        argv = [GNU_TIME, "-q", "-f", "%M", "-o", rss.name, *cmd] if GNU_TIME else list(cmd)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -270,7 +342,10 @@ def run_once(cmd: Sequence[str], env: dict[str, str], timeout: float = 600.0) ->
         if proc.returncode != 0:
             tail = err.read().decode(errors='replace')[-2000:]
             raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {tail}")
-        return Sample(elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime, stdout)
+        max_rss = int(usage.ru_maxrss)
+        if GNU_TIME:
+            max_rss = int(Path(rss.name).read_text().split()[-1])
+        return Sample(elapsed, max_rss, usage.ru_utime + usage.ru_stime, stdout)
 
 
 def series(cmd: Sequence[str], env: dict[str, str], runs: int) -> Series:
@@ -427,6 +502,23 @@ def child_json(cmd: Sequence[str], env: dict[str, str]) -> tuple[dict[str, Any],
 # ----------------------------------------------------------------------------------------------
 # The bench
 # ----------------------------------------------------------------------------------------------
+def _sizes(text: str) -> list[int]:
+    return [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, int]]:
+    """(profile, size) of every token to measure, in --profiles order."""
+    out: list[tuple[str, int]] = []
+    for profile in (p.strip() for p in args.profiles.split(",") if p.strip()):
+        if profile == "mixed":
+            out += [("mixed", n) for n in _sizes(args.sizes)]
+        elif profile == "certs":
+            out += [("certs", n) for n in _sizes(args.cert_sizes)]
+        else:
+            raise SystemExit(f"unknown profile {profile!r}: mixed or certs")
+    return out
+
+
 def bench(args: argparse.Namespace) -> int:
     module = softhsm.softhsm_module()
     if module is None:
@@ -436,7 +528,7 @@ def bench(args: argparse.Namespace) -> int:
     p11tool = shutil.which("p11tool")
     cache = Path(args.cache).resolve()
     cache.mkdir(parents=True, exist_ok=True)
-    sizes = [int(s.replace("_", "").replace(",", "")) for s in args.sizes.split(",") if s.strip()]
+    tokens = plan(args)
     runs = args.runs
     ikm = ikm_cmd()
     rows: list[dict[str, Any]] = []
@@ -448,10 +540,10 @@ def bench(args: argparse.Namespace) -> int:
 
     compileall.compile_dir(str(REPO / "ikm_tui"), quiet=1)
 
-    for size in sizes:
-        tok = ensure_token(size, cache)
-        print(f"measuring {size} objects ({runs} runs each)...", flush=True)
-        row: dict[str, Any] = {"size": size}
+    for profile, size in tokens:
+        tok = ensure_token(size, cache, profile)
+        print(f"measuring {size} objects, {profile} profile ({runs} runs each)...", flush=True)
+        row: dict[str, Any] = {"size": size, "profile": profile, "tui": None, "tui_rss": None}
         cmds: dict[str, tuple[Sequence[str], dict[str, str]]] = {
             "ikm": ([*ikm, "--module", module, "--token", tok.label, "list", "--json"], tok.env(pin=True)),
         }
@@ -464,10 +556,15 @@ def bench(args: argparse.Namespace) -> int:
         row.update(interleaved(cmds, runs))
         listed = len(json.loads(row["ikm"].samples[0].stdout)["objects"])
         if listed != size:
-            notes.append(f"{size}: ikm-tui listed {listed} objects, expected {size}")
+            notes.append(f"{profile} {size}: ikm-tui listed {listed} objects, expected {size}")
+        if args.save_json:
+            # Issue 16: the listing's bytes, to diff before and after a change (`cmp` the files).
+            out_dir = Path(args.save_json)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / f"{tok.label}.json").write_bytes(row["ikm"].samples[0].stdout)
         tui_times: list[float] = []
         tui_rss = 0
-        for _ in range(runs):
+        for _ in range(0 if args.no_tui else runs):
             res, sample = child_json([sys.executable, __file__, "--probe", "tui", "--module", module,
                                       "--label", tok.label, "--expected", str(listed),
                                       "--t-spawn", repr(time.time())], tok.env(pin=True))
@@ -484,45 +581,49 @@ def bench(args: argparse.Namespace) -> int:
 
     help_s = series([*ikm, "--help"], dict(os.environ), max(runs, 5))
     stall_bits = 2048 if args.quick else 4096
-    with tempfile.TemporaryDirectory(prefix="ikm-bench-keygen-") as tmp:
-        stall, _ = child_json([sys.executable, __file__, "--probe", "stall", "--module", module,
-                               "--root", tmp, "--bits", str(stall_bits)], dict(os.environ))
+    stall: dict[str, float] | None = None
+    if not args.no_stall:
+        with tempfile.TemporaryDirectory(prefix="ikm-bench-keygen-") as tmp:
+            stall, _ = child_json([sys.executable, __file__, "--probe", "stall", "--module", module,
+                                   "--root", tmp, "--bits", str(stall_bits)], dict(os.environ))
 
     print()
     print(render(rows, help_s, stall, stall_bits, runs, notes))
     return 0
 
 
-def render(rows: list[dict[str, Any]], help_s: Series, stall: dict[str, float], stall_bits: int,
+def render(rows: list[dict[str, Any]], help_s: Series, stall: dict[str, float] | None, stall_bits: int,
            runs: int, notes: list[str]) -> str:
     out: list[str] = []
     out.append(f"`ikm-tui list --json` (logged in) vs anchor tools, cold processes, median of {runs} "
                "interleaved runs (wall time; the CPU-time ratio is user+system time, for busy machines):")
     out.append("")
-    out.append("| objects | ikm-tui list --json | pkcs11-tool -O | ratio (target ≤1.0× @1k, ≤1.2× @5k) "
-               "| CPU-time ratio | p11tool --list-all-certs | p11tool / ikm-tui (target ≥50×) |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| profile | objects | ikm-tui list --json | pkcs11-tool -O | ratio (target mixed ≤1.0× @1k, "
+               "≤1.2× @5k; certs ≤0.8×) | CPU-time ratio | p11tool --list-all-certs | p11tool / ikm-tui "
+               "(target ≥50×) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ikm = r["ikm"].median
         p11t = r["p11t"].median if "p11t" in r else None
         gnu = r["gnutls"].median if "gnutls" in r else None
         cpu = fmt_ratio(r["ikm"].cpu, r["p11t"].cpu) if "p11t" in r else "-"
-        out.append(f"| {r['size']:,} | {fmt_s(ikm)} | {fmt_s(p11t)} | {fmt_ratio(ikm, p11t)} | {cpu} | "
-                   f"{fmt_s(gnu)} | {fmt_ratio(gnu, ikm)} |")
+        out.append(f"| {r['profile']} | {r['size']:,} | {fmt_s(ikm)} | {fmt_s(p11t)} | "
+                   f"{fmt_ratio(ikm, p11t)} | {cpu} | {fmt_s(gnu)} | {fmt_ratio(gnu, ikm)} |")
     out.append("")
-    out.append("| objects | TUI populated | CLI list --json | TUI / CLI (target ≤2.0× @1k) "
-               "| peak RSS ikm-tui list (target ≤150 MiB @5k) | peak RSS TUI | peak RSS pkcs11-tool |")
-    out.append("|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| profile | objects | TUI populated | CLI list --json | TUI / CLI (target mixed ≤2.0× @1k; "
+               "certs ≤1.3×) | peak RSS ikm-tui list (target ≤150 MiB @5k) | peak RSS TUI | peak RSS pkcs11-tool |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ikm = r["ikm"].median
         tui_rss = "-" if r["tui_rss"] is None else f"{r['tui_rss']:.0f} MiB"
         p11t_rss = f"{r['p11t'].rss_mib:.0f} MiB" if "p11t" in r else "-"
-        out.append(f"| {r['size']:,} | {fmt_s(r['tui'])} | {fmt_s(ikm)} | {fmt_ratio(r['tui'], ikm)} | "
-                   f"{r['ikm'].rss_mib:.0f} MiB | {tui_rss} | {p11t_rss} |")
+        out.append(f"| {r['profile']} | {r['size']:,} | {fmt_s(r['tui'])} | {fmt_s(ikm)} | "
+                   f"{fmt_ratio(r['tui'], ikm)} | {r['ikm'].rss_mib:.0f} MiB | {tui_rss} | {p11t_rss} |")
     out.append("")
-    out.append(f"- longest event-loop stall during RSA-{stall_bits} key generation through "
-               f"TokenService.arun: {stall['stall'] * 1000:.1f} ms (target ≤50 ms; keygen took "
-               f"{fmt_s(stall['keygen'])})")
+    if stall is not None:
+        out.append(f"- longest event-loop stall during RSA-{stall_bits} key generation through "
+                   f"TokenService.arun: {stall['stall'] * 1000:.1f} ms (target ≤50 ms; keygen took "
+                   f"{fmt_s(stall['keygen'])})")
     out.append(f"- cold `ikm-tui --help`: {fmt_s(help_s.median)} (target ≤0.3 s), peak RSS "
                f"{help_s.rss_mib:.0f} MiB")
     for n in notes:
@@ -532,7 +633,15 @@ def render(rows: list[dict[str, Any]], help_s: Series, stall: dict[str, float], 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default="100,1000,5000", help="token sizes in objects, comma-separated")
+    p.add_argument("--profiles", default="mixed,certs",
+                   help="token profiles, comma-separated: mixed (key pairs + certificates), certs "
+                        "(EC P-256 leaf certificates only)")
+    p.add_argument("--sizes", default="100,1000,5000", help="mixed-profile sizes in objects, comma-separated")
+    p.add_argument("--cert-sizes", default="1000,5000", help="certs-profile sizes, comma-separated")
+    p.add_argument("--no-tui", action="store_true", help="skip the TUI time-to-table probe")
+    p.add_argument("--no-stall", action="store_true", help="skip the keygen event-loop stall probe")
+    p.add_argument("--save-json", metavar="DIR",
+                   help="write each token's `list --json` output to DIR/LABEL.json (to diff runs)")
     p.add_argument("--runs", type=int, default=5, help="cold runs per command (median is reported)")
     p.add_argument("--quick", action="store_true",
                    help="smoke mode: RSA-2048 instead of RSA-4096 for the stall probe")
@@ -541,6 +650,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Child-process probes.
     p.add_argument("--probe", choices=["build", "stall", "tui"], help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--profile", default="mixed", help=argparse.SUPPRESS)
     p.add_argument("--root", help=argparse.SUPPRESS)
     p.add_argument("--label", help=argparse.SUPPRESS)
     p.add_argument("--module", help=argparse.SUPPRESS)
@@ -549,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--t-spawn", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.probe == "build":
-        build_token(args.size, Path(args.root), args.label)
+        (build_cert_token if args.profile == "certs" else build_token)(args.size, Path(args.root), args.label)
         return 0
     if args.probe == "stall":
         probe_stall(args.module, Path(args.root), args.bits)

@@ -15,15 +15,16 @@ def test_bench_runs_at_100_objects(tmp_path: Path) -> None:
     # The bench gives every token its own SOFTHSM2_CONF; nothing from the test run leaks in.
     env.pop("IKM_PIN", None)
     res = subprocess.run(
-        [sys.executable, str(BENCH), "--sizes", "100", "--runs", "1", "--quick",
+        [sys.executable, str(BENCH), "--sizes", "100", "--cert-sizes", "40", "--runs", "1", "--quick",
          "--cache", str(tmp_path / "cache")],
         env=env, capture_output=True, text=True, timeout=400,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = res.stdout
-    assert "| 100 |" in out
+    assert "| mixed | 100 |" in out
+    assert "| certs | 40 |" in out  # the certificate-heavy profile (issue 16)
     assert "pkcs11-tool -O" in out
     assert "event-loop stall" in out
     assert "ikm-tui --help" in out
     # The listing saw every object of the token (the bench notes a mismatch).
-    assert "expected 100" not in out
+    assert "expected 100" not in out and "expected 40" not in out

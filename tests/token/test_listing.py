@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.helpers import SoftCA, pkcs11_tool
@@ -100,6 +102,21 @@ def test_dumps_indented_is_json_dumps() -> None:
         assert dumps_indented(case) == json.dumps(case, indent=2, ensure_ascii=True, default=str)
     nan = dumps_indented(float("nan"))
     assert nan == json.dumps(float("nan"), indent=2) == "NaN"
+
+
+def test_print_json_in_chunks_writes_json_dumps(capsys: pytest.CaptureFixture[str]) -> None:
+    """print_json hands its text over in chunks (issue 16: peak memory); the bytes are still
+    exactly json.dumps(indent=2) plus a newline, across chunk boundaries at every depth."""
+    from ikm_tui.cli import common
+
+    doc = {"schema": "x", "objects": [
+        {"label": f"o{i}", "sans": [f"DNS:h{i}.example", "é\u202e"], "n": i, "nested": [[i], {"k": None}],
+         "flags": []} for i in range(2 * common._CHUNK // 10)]}  # noqa: SLF001 - past several chunks
+    writes: list[str] = []
+    common._encode_indented(doc, writes.append)  # noqa: SLF001
+    assert len(writes) > 2  # really chunked
+    common.print_json(doc)
+    assert capsys.readouterr().out == json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
 
 
 def test_ec_cert_pairs_through_public_key_object(token: Any, tmp_path: Path) -> None:
