@@ -68,7 +68,7 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
     The imports are here, not at the top, so the commands above start without them; a module
     that fails to import fails the command line loudly instead of hiding its commands.
     """
-    from ikm_tui.cli import ca, cert, certreq, completion, explain, helptopics, howto, keys, lint, pin
+    from ikm_tui.cli import ca, cert, certreq, completion, explain, helptopics, howto, journal, keys, lint, pin
 
     return {
         "explain": explain.register,
@@ -78,6 +78,7 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "key": keys.register,
         "ca": ca.register,  # a CA whose key stays on the token
         "pin": pin.register,
+        "journal": journal.register,  # finish or undo a write that was killed half-way
         "lint": lint.register,  # the top-level alias of `cert lint`
         "completion": completion.register,
         "help": helptopics.register,
@@ -306,6 +307,7 @@ def _plain_output() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from ikm_tui.core.p11 import hangup
 
+    process = argv is None  # the command line itself, not a caller (tests) inside its own process
     argv = list(sys.argv[1:] if argv is None else argv)
     _plain_output()
     refusal = refuse_pin_argv(argv)
@@ -319,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.USAGE
     try:
         try:
-            status = _run(argv)
+            status = _run(argv, process=process)
         except SystemExit:  # argparse's --help, --version and usage errors: flushed here too
             sys.stdout.flush()
             raise
@@ -354,7 +356,7 @@ def _internal_error(exc: BaseException) -> int:
     return exitcodes.FAILED
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], process: bool = False) -> int:
     from ikm_tui.core.p11 import hangup
 
     word = command_word(argv)
@@ -380,6 +382,7 @@ def _run(argv: list[str]) -> int:
         from ikm_tui.cli.hold import HOLD, writes_token  # here: `list` imports no command module
 
         if writes_token(args):
+            HOLD.exit_late = process
             HOLD.install()  # armed by open_token once the session is open (cli/hold.py)
             HOLD.argv = command_words(argv)
         try:
@@ -394,7 +397,10 @@ def _run(argv: list[str]) -> int:
                 held = HOLD.release()
             finally:
                 if HOLD.journal is not None:  # ended normally or with an error: nothing half-done
-                    HOLD.journal.unlink(missing_ok=True)
+                    from ikm_tui.core import journal
+
+                    journal.end(HOLD.journal)
+                    journal.ACTIVE.clear()
                     HOLD.journal = None
                 HOLD.uninstall()
                 from ikm_tui.core.tokenlock import release_all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.pin import Pin
@@ -25,6 +26,8 @@ def change_pin(backend: Backend, slot_id: int, old: Pin, new: Pin) -> None:
     if info.pin.user_locked:
         raise IkmError("The user PIN is locked; it cannot be changed with the old PIN.",
                        "Unlock it with the SO PIN / PUK first.", "CKR_PIN_LOCKED", 0xA4, "Changing the PIN")
+    # Only that it ran, never a PIN: C_SetPIN is one call, so the token holds the old PIN or the new.
+    journal.intend("pin change", [{"do": "pin"}])
     try:
         backend.session(slot_id).set_pin(old.reveal(), new.reveal())
     except Exception as exc:  # noqa: BLE001
