@@ -168,7 +168,8 @@ def advice(entry: dict[str, Any]) -> str:
             "before it finished (killed or crashed).")
     if has_steps(entry):
         return (head + " Its journal names what it was changing: `ikm-tui journal show` says how far it got; "
-                "`ikm-tui journal finish` completes it, `ikm-tui journal undo` puts the token back.")
+                "`ikm-tui journal finish` completes it, `ikm-tui journal undo` puts the token back "
+                "(`ikm-tui cert doctor` lists other leftovers).")
     return (head + " To finish it, run the same command again; to see and clean up what it left (temporary "
             "key pairs, lone public keys), run `ikm-tui cert doctor` (then --fix --yes). This note goes "
             "away when cert doctor runs.")

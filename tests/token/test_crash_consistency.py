@@ -283,4 +283,4 @@ def test_pin_change(rig: Rig) -> None:
             assert shown.returncode == 0, shown.stderr
             if json.loads(shown.stdout)["state"] is not None:
                 fin = rig.cli("journal", "finish", state=state, pin=PIN if old is not None else NEW_PIN)
-                assert fin.returncode == 0 and "old PIN or the new one" in fin.stderr, fin.stderr
+                assert fin.returncode == 0 and "old PIN or the new one" in fin.stdout, fin.stderr

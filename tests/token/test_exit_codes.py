@@ -149,6 +149,10 @@ CASES: list[tuple[list[str], str | None, int]] = [
     # 5: PIN problems
     (["cert", "receive", "{web}"], None, ex.PIN),  # needs a PIN; no terminal to ask on
     (["pin", "change"], "PIN", ex.PIN),  # the new PIN: no terminal, no --new-pin-file
+    # The journal of a killed write: none here (tests/token/test_crash_consistency.py makes them).
+    (["journal", "show"], "PIN", ex.OK),
+    (["journal", "finish"], "PIN", ex.NOT_FOUND),
+    (["journal", "undo"], "PIN", ex.NOT_FOUND),
 ]
 # `cert doctor --fix` on a healthy token has nothing to apply.
 CASES[[i for i, c in enumerate(CASES) if c[0] == ["cert", "doctor", "--fix"]][0]] = (

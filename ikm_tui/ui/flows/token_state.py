@@ -116,3 +116,30 @@ async def offer_relogin(main: FlowHost, ref: TokenRef) -> None:
         # After the confirmation has left the screen stack: pushing the PIN dialog while the
         # dismissal is still pending would let that pop take the PIN dialog instead.
         main.call_after_refresh(main.action_toggle_login)
+
+
+_JOURNALS_SHOWN: set[str] = set()
+
+
+async def check_journal(main: FlowHost, ref: TokenRef) -> None:
+    """At open: a write on this token that was killed half-way (its journal, core/journal.py) is
+    shown once, with how far it got and the commands that finish or undo it."""
+    from ikm_tui.core import journal
+    from ikm_tui.core.ops import journal_fix
+    from ikm_tui.core.p11.backend import Backend
+    from ikm_tui.core.tokenlock import token_key
+    from ikm_tui.ui.screens.message_screen import MessageScreen
+
+    svc = main.ikm.service_for(ref.module_path)
+    info = await svc.arun(Backend.token_info, ref.slot_id)
+    key = token_key(svc.module_path, info.serial, info.label)
+    entry = journal.unfinished(journal.journal_path(key, create=False))
+    if entry is None or key in _JOURNALS_SHOWN:
+        return
+    _JOURNALS_SHOWN.add(key)
+    lines = [journal.advice(entry)]
+    if journal.has_steps(entry):
+        state = await svc.arun(journal_fix.journal_state, ref.slot_id, entry)
+        lines.append(f"The token is {state.state.upper()} (as this session sees it):")
+        lines += [f"  {st.describe()}" for st in state.steps]
+    main.app.push_screen(MessageScreen("Interrupted write on this token", "\n".join(lines), warning=True))
