@@ -40,7 +40,7 @@ def journal_path(token_key: str, *, create: bool = True) -> Path:
     return journal_dir(create=create) / f"{token_key}.json"
 
 
-def _write(path: Path, entry: dict[str, Any]) -> None:
+def write_entry(path: Path, entry: dict[str, Any]) -> None:
     # Written beside and renamed over: a kill mid-write leaves the old note whole, never a torn one.
     tmp = path.with_name(path.name + ".tmp")
     write_file(tmp, json.dumps(entry), overwrite=True, mode=SECRET_MODE)
@@ -51,7 +51,7 @@ def begin(path: Path, argv: list[str]) -> None:
     """Record the command before its first write (the caller holds the token lock)."""
     entry = {"version": 1, "argv": argv, "pid": os.getpid(),
              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": []}
-    _write(path, entry)
+    write_entry(path, entry)
 
 
 def end(path: Path) -> None:
@@ -82,7 +82,7 @@ def intend(op: str, steps: list[Step]) -> None:
     old = [s for s in entry.get("steps", []) if isinstance(s, dict)]
     keys = {s.get("key") for s in steps if s.get("key")}
     entry["steps"] = [s for s in old if s.get("key") not in keys] + steps
-    _write(path, entry)
+    write_entry(path, entry)
 
 
 def _digest(value: bytes | None) -> str | None:

@@ -27,7 +27,7 @@ async def test_an_unfinished_journal_is_shown_at_open(token: Any) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
     entry["pid"] = gone.pid  # a run that is gone
-    journal._write(note, entry)
+    journal.write_entry(note, entry)
     try:
         app = app_for(token)
         async with app.run_test(size=SIZE) as pilot:
