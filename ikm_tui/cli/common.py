@@ -244,7 +244,7 @@ def _lock_token(svc: TokenService, slot: int) -> None:
     if HOLD.argv[:2] == ["cert", "doctor"] and (left is None or not journal.has_steps(left)):
         journal.end(note)  # the doctor finishes/cleans what an argv-only note left: it has been read
     if not report_only:
-        journal.begin(note, HOLD.argv)
+        journal.begin(note, HOLD.argv, info.label)
         HOLD.journal = note
         journal.ACTIVE.append(note)
 

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from ikm_tui.cli.cert import RAW, _say
 from ikm_tui.cli.common import add_common, open_token
 from ikm_tui.cli.jsonout import add_json, result
-from ikm_tui.core.errors import NotFoundError
+from ikm_tui.cli.exitcodes import NOT_FOUND, exit_status
+from ikm_tui.core.errors import IkmError, NotFoundError
 
 if TYPE_CHECKING:
     from ikm_tui.cli.common import Subparsers
@@ -58,11 +59,34 @@ def _report(args: argparse.Namespace, state: Any) -> None:
         _say(f"  {line}")
 
 
+def _restore_store(args: argparse.Namespace) -> bool:
+    """The token is gone: a run killed inside the module's own write (SoftHSM's C_SetPIN) left its
+    store file empty. Put back the copy taken before it; the token is then as it was (old PIN)."""
+    from ikm_tui.core import journal
+
+    token = getattr(args, "token", None)
+    restored = []
+    for note, entry in journal.stranded(token if token and not token.startswith("pkcs11:") else None):
+        restored += journal.restore_copies(entry)
+        journal.end(note)
+    if not restored:
+        return False
+    result(args, command=None, started=None, state="before", steps=[f"restored {p}" for p in restored])
+    _say(f"the token's store file was left empty by a killed write; restored {', '.join(restored)} from the "
+         "copy taken before it: the token is as it was BEFORE (the old PIN opens it)")
+    return True
+
+
 def cmd_journal(args: argparse.Namespace) -> int:
     from ikm_tui.core import journal
     from ikm_tui.core.ops import journal_fix
 
-    svc, slot = open_token(args, login=True)
+    try:
+        svc, slot = open_token(args, login=True)
+    except IkmError as err:  # the token is not found (by class or by CKR_TOKEN_NOT_PRESENT)
+        if exit_status(err) == NOT_FOUND and args.journal_command != "show" and _restore_store(args):
+            return 0
+        raise
     note = _note(svc, slot)
     entry = journal.unfinished(note)
     if entry is None:

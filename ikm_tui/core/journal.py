@@ -47,9 +47,9 @@ def write_entry(path: Path, entry: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def begin(path: Path, argv: list[str]) -> None:
+def begin(path: Path, argv: list[str], token: str | None = None) -> None:
     """Record the command before its first write (the caller holds the token lock)."""
-    entry = {"version": 1, "argv": argv, "pid": os.getpid(),
+    entry = {"version": 1, "argv": argv, "pid": os.getpid(), "token": token,
              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "steps": []}
     write_entry(path, entry)
 
@@ -57,6 +57,51 @@ def begin(path: Path, argv: list[str]) -> None:
 def end(path: Path) -> None:
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".tmp").unlink(missing_ok=True)
+    _copy_path(path).unlink(missing_ok=True)
+
+
+def _copy_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".store-copy")
+
+
+def keep_copy(store: Path | None) -> Step:
+    """Copy a module's store file beside the active journal (0600); the step keys that name both."""
+    if store is None or not ACTIVE:
+        return {}
+    copy = _copy_path(ACTIVE[-1])
+    write_file(copy, read_input(store, what="token store", limit=1 << 26), overwrite=True, mode=SECRET_MODE)
+    return {"store": str(store), "copy": str(copy)}
+
+
+def stranded(token: str | None) -> list[tuple[Path, dict[str, Any]]]:
+    """Notes of killed runs, for token label `token` (any when None), whose module store file a
+    copy can bring back: what is left when the token itself cannot be found any more."""
+    out = []
+    try:
+        notes = sorted(journal_dir(create=False).glob("*.json"))
+    except OSError:
+        return []
+    for note in notes:
+        entry = unfinished(note)
+        if entry is None or (token is not None and entry.get("token") not in (token, None)):
+            continue
+        if any(isinstance(s, dict) and s.get("copy") for s in entry.get("steps", [])):
+            out.append((note, entry))
+    return out
+
+
+def restore_copies(entry: dict[str, Any]) -> list[str]:
+    """Put back a store file a killed write left empty or missing; returns what was restored."""
+    done = []
+    for s in entry.get("steps", []):
+        if not isinstance(s, dict) or not s.get("store") or not s.get("copy"):
+            continue
+        store, copy = Path(s["store"]), Path(s["copy"])
+        if copy.is_file() and (not store.exists() or store.stat().st_size < copy.stat().st_size):
+            data = read_input(copy, what="token store copy", limit=1 << 26)
+            write_file(store, data, overwrite=True, mode=SECRET_MODE)
+            done.append(str(store))
+    return done
 
 
 def read(path: Path) -> dict[str, Any] | None:
