@@ -33,7 +33,7 @@ from tests.support.helpers import SoftCA
 PIN, NEW_PIN, SO_PIN = "1234", "98765432", "13572468"
 # After the journal holds the intent (the instant before the first write): the writes of one
 # operation take ~1-30 ms, so the points are spread over the first few milliseconds.
-DELAYS = (0.0, 0.0005, 0.0015, 0.004)
+DELAYS = (0.0, 0.0003, 0.001, 0.003)
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 
 _DUMP = r"""
@@ -129,9 +129,8 @@ def _interrupt(rig: Rig, words: tuple[str, ...], signum: int, delay: float, stat
     proc = subprocess.Popen(rig.argv(*words), env=rig.env(state), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     end = time.monotonic() + 60
-    while not _intent_written(state) and proc.poll() is None:
+    while not _intent_written(state) and proc.poll() is None:  # busy: the writes take milliseconds
         assert time.monotonic() < end
-        time.sleep(0.0005)
     if delay:
         time.sleep(delay)
     if proc.poll() is None:
