@@ -238,7 +238,8 @@ async def test_pasted_text_is_escaped_before_an_input_holds_it(hostile: Any) -> 
 
 # Pasted (bracketed paste) and typed: a C1 CSI and U+202E arrive as characters of their own.
 PASTE = f"\x1b[200~pasted{TITLE}{CLIP}\x1b[2J{LINK}\x9b2J\u2028\u202e\x1b[201~".encode()
-TYPED = "typed\x9b2J\u202e\u2029\u200d".encode()
+# Digits no dialog binds (letters are keys in the dialogs without a field: `y` copies).
+TYPED = "0909\x9b2J\u202e\u2029\u200d".encode()
 
 
 def test_raw_pty_bytes_when_hostile_text_is_pasted_or_typed_into_every_input(hostile: Any, tmp_path: Path) -> None:
@@ -260,7 +261,9 @@ def test_raw_pty_bytes_when_hostile_text_is_pasted_or_typed_into_every_input(hos
     # (key that opens the dialog, text it shows): rename, delete (type to confirm), save cert,
     # add CA (file field), receive (file field), new request (label field), change PIN.
     dialogs = [(b"R", b" Rename "), (b"d", b"Type"), (b"x", b"Save"), (b"a", b"Add a CA"), (b"i", b"eceive"),
-               (b"n", b"equest"), (b"P", b"PIN")]
+               (b"n", b"equest"), (b"P", b"PIN"), (b"p", b"ublic"), (b"D", b"octor"), (b"l", b"Log")]
+    # Not the command screen (`m`, no field): a paste holding ESC reaches it as keys, and its `c`
+    # copies the (escaped) commands with the terminal's own OSC 52, which this scan would count.
     opened = 0
     try:
         _read_until(master, out, b"web\\x1b]0;owned", 30)
@@ -292,10 +295,11 @@ def test_raw_pty_bytes_when_hostile_text_is_pasted_or_typed_into_every_input(hos
             child.wait(5)
         os.close(master)
     for payload in PAYLOADS:
-        assert payload not in out, f"{payload!r} typed or pasted reached the terminal"
-    assert opened >= 5, (opened, bytes(out[-3000:]))
+        at = bytes(out).find(payload)
+        assert payload not in out, f"{payload!r} typed or pasted reached the terminal: {bytes(out[at-300:at+200])!r}"
+    assert opened >= 8, (opened, bytes(out[-3000:]))
     # The pasted text was shown, escaped, in the fields.
     # The fields got the printable rest (the terminal parser and ui/text drop or escape the
     # control and invisible characters: either way none is drawn raw).
-    assert b"pasted" in out and b"typed2J" in out
+    assert b"pasted" in out and b"09092J" in out
     assert b"Traceback" not in out
