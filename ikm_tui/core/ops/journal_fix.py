@@ -36,10 +36,10 @@ class StepState:
         what = f"{_KIND.get(s.get('cls', ''), s.get('cls', '?'))} {s.get('label', '')!r}"
         if s.get("id"):
             what += f" id={s['id']}"
-        verb = {"set": "change " + ", ".join(f"{k} to {v!r}" for k, v in s.get("new", {}).items()),
+        verb = {"set": "set " + ", ".join(f"{k} {v!r}" for k, v in s.get("new", {}).items()),
                 "destroy": "delete", "create": "create", "pin": "change the user PIN"}.get(s.get("do", ""), "?")
         mark = {True: "done", False: "not done", None: "cannot be read back"}[self.done]
-        text = f"{verb} {what}" if s.get("do") != "pin" else verb
+        text = f"{what}: {verb}" if s.get("do") != "pin" else verb
         return safe_text(f"{text}: {mark}")
 
 

@@ -137,19 +137,18 @@ async def check_journal(main: FlowHost, ref: TokenRef) -> None:
     entry = journal.unfinished(note)
     if entry is None or key in _JOURNALS_SHOWN:
         return
+    if not (main.listing is not None and main.listing.logged_in):
+        # Private keys are hidden: the state cannot be judged yet. The dialog comes after login.
+        main.notify(plain(journal.advice(entry) + " Log in (l) to finish or undo it here."),
+                    title="Interrupted write on this token", severity="warning", timeout=30, markup=False)
+        return
     _JOURNALS_SHOWN.add(key)
     lines = [journal.advice(entry)]
-    logged_in = main.listing is not None and main.listing.logged_in
     if journal.has_steps(entry):
         state = await svc.arun(journal_fix.journal_state, ref.slot_id, entry)
-        lines.append(f"The token is {state.state.upper()}" + ("" if logged_in else " (as far as a session "
-                     "without login sees: private keys are hidden)") + ":")
+        lines.append(f"The token is {state.state.upper()}:")
         lines += [f"  {st.describe()}" for st in state.steps]
-    if not logged_in:
-        lines.append("Log in (l), then reload (r), to finish or undo it here.")
-        _JOURNALS_SHOWN.discard(key)  # shown again once logged in
-    choice = await main.app.push_screen_wait(JournalScreen("\n".join(lines),
-                                                           can_act=logged_in and journal.has_steps(entry)))
+    choice = await main.app.push_screen_wait(JournalScreen("\n".join(lines), can_act=journal.has_steps(entry)))
     if choice is None:
         return
     await _repair_from_journal(main, ref, note, entry, choice)
