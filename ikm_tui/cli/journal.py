@@ -51,7 +51,7 @@ def _note(svc: TokenService, slot: int) -> Path:
 
 
 def _report(args: argparse.Namespace, state: Any) -> None:
-    lines = [st.describe() for st in state.steps]
+    lines = state.lines()
     result(args, command=state.command, started=state.started, state=state.state, steps=lines)
     _say(f"interrupted: `ikm-tui {state.command}` (started {state.started}); the token is {state.state.upper()}"
          + (" it" if state.state in ("before", "after") else ""))

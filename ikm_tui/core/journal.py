@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from ikm_tui.core.files import SECRET_MODE, read_input, write_file
-from ikm_tui.core.model import ObjClass, ObjectInfo
+from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 
 Step = dict[str, Any]
+
+# core/p11/unreadable.UNREADABLE, the flag of an object the module would not describe (not
+# imported: that module loads pkcs11, which a reading command's journal check does not need).
+UNREADABLE_FLAG = "unreadable"
 
 # The note the running command writes its intent to (set by the CLI under the token lock).
 ACTIVE: list[Path] = []
@@ -114,20 +118,29 @@ def read(path: Path) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else {"argv": ["?"], "started": "?", "steps": []}
 
 
-def intend(op: str, steps: list[Step]) -> None:
+def intend(op: str, steps: list[Step], listing: Listing | None = None) -> None:
     """Before a write: add (or revise, by step "key") what the operation is about to do.
 
-    A no-op when no command journal is active (library use, tests calling ops directly).
+    `listing`, the token as the operation read it: how many objects were unreadable before, so
+    one the write leaves torn (SoftHSM writes an object file in place; a SIGKILL in between
+    leaves one the module will not describe) is known as this run's. A no-op when no command
+    journal is active (library use, tests calling ops directly).
     """
     if not ACTIVE:
         return
     path = ACTIVE[-1]
     entry = read(path) or {"version": 1, "argv": ["?"], "pid": os.getpid(), "started": "?", "steps": []}
     entry.setdefault("op", op)
+    if listing is not None:
+        entry.setdefault("unreadable_before", count_unreadable(listing))
     old = [s for s in entry.get("steps", []) if isinstance(s, dict)]
     keys = {s.get("key") for s in steps if s.get("key")}
     entry["steps"] = [s for s in old if s.get("key") not in keys] + steps
     write_entry(path, entry)
+
+
+def count_unreadable(listing: Listing) -> int:
+    return sum(1 for o in listing.objects if UNREADABLE_FLAG in o.flags)
 
 
 def _digest(value: bytes | None) -> str | None:

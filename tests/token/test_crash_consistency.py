@@ -71,6 +71,7 @@ class Rig:
     pin: str = PIN
     snapshot: Path | None = None
     trial: int = field(default=0)
+    last_error: list[str] = field(default_factory=list)
 
     def env(self, state: Path | None = None) -> dict[str, str]:
         env = self.home.env()
@@ -92,6 +93,7 @@ class Rig:
         res = subprocess.run([sys.executable, "-c", _DUMP, self.module, self.label, pin or self.pin],
                              env=self.home.env(), capture_output=True, text=True, timeout=60)
         if res.returncode != 0:
+            self.last_error = res.stderr.strip().splitlines()[-1:] if res.stderr else []
             return None  # a wrong PIN (after a PIN change)
         return list(json.loads(res.stdout))
 
@@ -163,7 +165,7 @@ def _check_trials(rig: Rig, words: tuple[str, ...], before: Any, after: Any,
                 shown = rig.cli("journal", "show", "--json", state=state)
                 assert shown.returncode == 0, shown.stderr
                 doc = json.loads(shown.stdout)
-                assert doc["state"] == "partial" and doc["steps"], (now, doc)
+                assert doc["state"] == "partial" and doc["steps"], (now, rig.last_error, doc)
                 way = "finish" if rig.trial % 2 else "undo"
                 fixed = rig.cli("journal", way, state=state)
                 if fixed.returncode == 3:  # that way cannot be reached (a deleted key): the other can

@@ -120,7 +120,7 @@ def plan_delete_object(backend: Backend, slot_id: int, handle: int) -> Plan:
 def apply_delete(backend: Backend, slot_id: int, plan: Plan) -> tuple[ObjectInfo, ...]:
     listing = backend.list_objects(slot_id)
     current = recheck(listing, plan.objects)
-    journal.intend("delete", [journal.destroy_step(o) for o in current])
+    journal.intend("delete", [journal.destroy_step(o) for o in current], listing)
     done: list[ObjectInfo] = []
     for o in current:
         try:

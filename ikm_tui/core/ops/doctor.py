@@ -99,7 +99,7 @@ def apply_repairs(backend: Backend, slot_id: int, report: DoctorReport) -> tuple
     todo = [r for r in report.repairs if r.blocked is None]
     current = recheck(listing, tuple(r.cert for r in todo))
     journal.intend("doctor", [journal.set_step(cur, label=r.set_label, key_id=r.set_id)
-                              for r, cur in zip(todo, current)])
+                              for r, cur in zip(todo, current)], listing)
     out: list[ReadBack] = []
     for r, cur in zip(todo, current):
         obj = backend.pkcs11_object(slot_id, cur.handle)

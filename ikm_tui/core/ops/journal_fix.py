@@ -15,7 +15,7 @@ from typing import Any
 
 
 from ikm_tui.core.errors import RefusedError, from_exception
-from ikm_tui.core.journal import Step, command_of
+from ikm_tui.core.journal import UNREADABLE_FLAG, Step, command_of
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
@@ -48,10 +48,20 @@ class JournalState:
     command: str
     started: str
     steps: tuple[StepState, ...]
+    torn: int = 0  # objects the killed write left half-made (the module will not describe them)
+
+    def lines(self) -> list[str]:
+        out = [st.describe() for st in self.steps]
+        if self.torn:
+            out.append(f"{self.torn} object(s) left half-written (the module cannot describe them): "
+                       "finish and undo delete them first")
+        return out
 
     @property
     def state(self) -> str:
         """"before", "after" or "partial" (or "unknown" for a PIN change)."""
+        if self.torn:
+            return "partial"
         known = [s.done for s in self.steps if s.done is not None]
         if not known:
             return "unknown" if self.steps else "before"
@@ -99,10 +109,32 @@ def _done(listing: Listing, s: Step) -> bool | None:
     return None
 
 
+def _torn(listing: Listing, entry: dict[str, Any]) -> list[ObjectInfo]:
+    """Unreadable objects beyond those the operation saw before its first write."""
+    before = entry.get("unreadable_before")
+    now = [o for o in listing.objects if UNREADABLE_FLAG in o.flags]
+    return now if isinstance(before, int) and len(now) > before else []
+
+
 def journal_state(backend: Backend, slot_id: int, entry: dict[str, Any]) -> JournalState:
     listing = backend.list_objects(slot_id)
     steps = tuple(StepState(s, _done(listing, s)) for s in entry.get("steps", []) if isinstance(s, dict))
-    return JournalState(command_of(entry), str(entry.get("started", "?")), steps)
+    return JournalState(command_of(entry), str(entry.get("started", "?")), steps, len(_torn(listing, entry)))
+
+
+def _clear_torn(backend: Backend, slot_id: int, entry: dict[str, Any]) -> None:
+    """Delete what the killed write left half-made: only when the token had no unreadable object
+    before it (then every one now is this run's); else say which tool can tell them apart."""
+    torn = _torn(backend.list_objects(slot_id), entry)
+    if not torn:
+        return
+    if entry.get("unreadable_before"):
+        raise RefusedError(f"The killed write left {len(torn)} object(s) the module cannot describe, and the "
+                           "token held unreadable objects before it: they cannot be told apart; nothing was "
+                           "changed.", "Inspect them with `pkcs11-tool -O` and delete the half-made one by "
+                           "hand, then run this again.", operation="Repairing from the journal")
+    for o in torn:
+        objects.destroy(backend, slot_id, o.handle)
 
 
 def _create(backend: Backend, slot_id: int, s: Step) -> None:
@@ -127,6 +159,7 @@ def _refuse(state: JournalState, why: str, other: str) -> RefusedError:
 
 def finish(backend: Backend, slot_id: int, entry: dict[str, Any]) -> JournalState:
     """Do the steps not done yet; returns the state read back afterwards."""
+    _clear_torn(backend, slot_id, entry)
     state = journal_state(backend, slot_id, entry)
     todo = [st.step for st in state.steps if st.done is False]
     for s in todo:
@@ -151,6 +184,7 @@ def finish(backend: Backend, slot_id: int, entry: dict[str, Any]) -> JournalStat
 
 def undo(backend: Backend, slot_id: int, entry: dict[str, Any]) -> JournalState:
     """Reverse the done steps, last first; returns the state read back afterwards."""
+    _clear_torn(backend, slot_id, entry)
     state = journal_state(backend, slot_id, entry)
     listing = backend.list_objects(slot_id)
     done = [st.step for st in state.steps

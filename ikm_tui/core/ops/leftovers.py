@@ -66,8 +66,9 @@ def diagnose_leftovers(backend: Backend, slot_id: int) -> Leftovers:
 
 def remove_temporary(backend: Backend, slot_id: int, found: Leftovers) -> tuple[ReadBack, ...]:
     """Delete the temporary-ID objects found (re-checked first); read back that they are gone."""
-    current = recheck(backend.list_objects(slot_id), found.temporary)
-    journal.intend("doctor", [journal.destroy_step(o) for o in current])
+    listing = backend.list_objects(slot_id)
+    current = recheck(listing, found.temporary)
+    journal.intend("doctor", [journal.destroy_step(o) for o in current], listing)
     for o in current:
         objects.destroy(backend, slot_id, o.handle)
     after = {o.handle for o in backend.list_objects(slot_id).objects}

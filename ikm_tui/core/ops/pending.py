@@ -232,7 +232,7 @@ def _journal_delete(backend: Backend, slot_id: int, label: str, key_id: bytes | 
         doomed += [o for o in listing.objects if o.cls in (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
                    and o.id == key_id]
     # Keys first in the journal as on the token (undo cannot bring a key back; finish can).
-    journal.intend("certreq delete", [journal.destroy_step(o) for o in doomed[::-1]])
+    journal.intend("certreq delete", [journal.destroy_step(o) for o in doomed[::-1]], listing)
 
 
 def delete(backend: Backend, slot_id: int, label: str, *, with_key: bool = False) -> tuple[str, ...]:

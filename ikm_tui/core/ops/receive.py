@@ -255,7 +255,7 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     journal.intend("receive", [journal.create_step(ObjClass.CERTIFICATE, preview.label, key_id, preview.leaf.der,
                                                    category=CATEGORY_TOKEN_USER)]
                    + [journal.destroy_step(o) for o in existing]
-                   + [journal.destroy_step(r) for r in preview.pending_requests if r.handle in current])
+                   + [journal.destroy_step(r) for r in preview.pending_requests if r.handle in current], listing)
     try:
         handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key_id,
                                    CATEGORY_TOKEN_USER)

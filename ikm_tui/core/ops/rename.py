@@ -68,7 +68,7 @@ def apply_rename(backend: Backend, slot_id: int, plan: Plan) -> tuple[ReadBack, 
     assert plan.new_label is not None
     listing = backend.list_objects(slot_id)
     current = recheck(listing, plan.objects)
-    journal.intend("rename", [journal.set_step(o, label=plan.new_label) for o in current])
+    journal.intend("rename", [journal.set_step(o, label=plan.new_label) for o in current], listing)
     errors = []
     for o in current:
         try:

@@ -147,7 +147,7 @@ async def check_journal(main: FlowHost, ref: TokenRef) -> None:
     if journal.has_steps(entry):
         state = await svc.arun(journal_fix.journal_state, ref.slot_id, entry)
         lines.append(f"The token is {state.state.upper()}:")
-        lines += [f"  {st.describe()}" for st in state.steps]
+        lines += [f"  {line}" for line in state.lines()]
     choice = await main.app.push_screen_wait(JournalScreen("\n".join(lines), can_act=journal.has_steps(entry)))
     if choice is None:
         return
