@@ -118,12 +118,11 @@ def read(path: Path) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else {"argv": ["?"], "started": "?", "steps": []}
 
 
-def intend(op: str, steps: list[Step], listing: Listing | None = None) -> None:
+def intend(op: str, steps: list[Step], listing: Listing | None = None, files: list[str] | None = None) -> None:
     """Before a write: add (or revise, by step "key") what the operation is about to do.
 
-    `listing`, the token as the operation read it: how many objects were unreadable before, so
-    one the write leaves torn (SoftHSM writes an object file in place; a SIGKILL in between
-    leaves one the module will not describe) is known as this run's. A no-op when no command
+    `listing`, the token as the operation read it: how many hollow objects (is_hollow) it held
+    before, so one the write leaves half-made is known as this run's. A no-op when no command
     journal is active (library use, tests calling ops directly).
     """
     if not ACTIVE:
@@ -132,15 +131,25 @@ def intend(op: str, steps: list[Step], listing: Listing | None = None) -> None:
     entry = read(path) or {"version": 1, "argv": ["?"], "pid": os.getpid(), "started": "?", "steps": []}
     entry.setdefault("op", op)
     if listing is not None:
-        entry.setdefault("unreadable_before", count_unreadable(listing))
+        entry.setdefault("hollow_before", count_hollow(listing))
+    if files is not None:  # the module's object files (SoftHSM), for an object it cannot destroy
+        entry.setdefault("files_before", files)
     old = [s for s in entry.get("steps", []) if isinstance(s, dict)]
     keys = {s.get("key") for s in steps if s.get("key")}
     entry["steps"] = [s for s in old if s.get("key") not in keys] + steps
     write_entry(path, entry)
 
 
-def count_unreadable(listing: Listing) -> int:
-    return sum(1 for o in listing.objects if UNREADABLE_FLAG in o.flags)
+def is_hollow(o: ObjectInfo) -> bool:
+    """An object a killed C_CreateObject can leave: SoftHSM makes the object file first and writes
+    the attributes after, so it is unreadable, or a certificate with no value, or a data object
+    with no label, application or value."""
+    return (UNREADABLE_FLAG in o.flags or (o.cls is ObjClass.CERTIFICATE and not o.value)
+            or (o.cls is ObjClass.DATA and not (o.label or o.application or o.value)))
+
+
+def count_hollow(listing: Listing) -> int:
+    return sum(1 for o in listing.objects if is_hollow(o))
 
 
 def _digest(value: bytes | None) -> str | None:

@@ -171,7 +171,7 @@ def _check_trials(rig: Rig, words: tuple[str, ...], before: Any, after: Any,
                 if fixed.returncode == 3:  # that way cannot be reached (a deleted key): the other can
                     way = "undo" if way == "finish" else "finish"
                     fixed = rig.cli("journal", way, state=state)
-                assert fixed.returncode == 0, fixed.stderr
+                assert fixed.returncode == 0, (way, now, fixed.stdout, fixed.stderr)
                 assert shape(rig.dump()) == (after if way == "finish" else before), fixed.stdout
                 outcome = f"partial->{way}"
             if outcome in ("before", "after") and _intent_written(state):

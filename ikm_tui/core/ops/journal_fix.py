@@ -15,9 +15,9 @@ from typing import Any
 
 
 from ikm_tui.core.errors import RefusedError, from_exception
-from ikm_tui.core.journal import UNREADABLE_FLAG, Step, command_of
+from ikm_tui.core.journal import Step, command_of, is_hollow
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
-from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11 import objects, softhsm
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER
 from ikm_tui.core.sanitize import safe_text
@@ -48,13 +48,13 @@ class JournalState:
     command: str
     started: str
     steps: tuple[StepState, ...]
-    torn: int = 0  # objects the killed write left half-made (the module will not describe them)
+    torn: int = 0  # objects the killed write left half-made (journal.is_hollow)
 
     def lines(self) -> list[str]:
         out = [st.describe() for st in self.steps]
         if self.torn:
-            out.append(f"{self.torn} object(s) left half-written (the module cannot describe them): "
-                       "finish and undo delete them first")
+            out.append(f"{self.torn} object(s) left half-made (no value, or the module cannot describe "
+                       "them): finish and undo delete them first")
         return out
 
     @property
@@ -110,9 +110,9 @@ def _done(listing: Listing, s: Step) -> bool | None:
 
 
 def _torn(listing: Listing, entry: dict[str, Any]) -> list[ObjectInfo]:
-    """Unreadable objects beyond those the operation saw before its first write."""
-    before = entry.get("unreadable_before")
-    now = [o for o in listing.objects if UNREADABLE_FLAG in o.flags]
+    """Hollow objects (journal.is_hollow) beyond those the operation saw before its first write."""
+    before = entry.get("hollow_before")
+    now = [o for o in listing.objects if is_hollow(o)]
     return now if isinstance(before, int) and len(now) > before else []
 
 
@@ -128,13 +128,39 @@ def _clear_torn(backend: Backend, slot_id: int, entry: dict[str, Any]) -> None:
     torn = _torn(backend.list_objects(slot_id), entry)
     if not torn:
         return
-    if entry.get("unreadable_before"):
-        raise RefusedError(f"The killed write left {len(torn)} object(s) the module cannot describe, and the "
-                           "token held unreadable objects before it: they cannot be told apart; nothing was "
-                           "changed.", "Inspect them with `pkcs11-tool -O` and delete the half-made one by "
-                           "hand, then run this again.", operation="Repairing from the journal")
+    if entry.get("hollow_before"):
+        raise RefusedError(f"The killed write left {len(torn)} half-made object(s), and the token held such "
+                           "objects before it: they cannot be told apart; nothing was changed.",
+                           "Inspect them with `pkcs11-tool -O` and delete the half-made one by hand, then run "
+                           "this again.", operation="Repairing from the journal")
+    stuck = []
     for o in torn:
-        objects.destroy(backend, slot_id, o.handle)
+        try:
+            objects.destroy(backend, slot_id, o.handle)
+        except Exception as exc:  # noqa: BLE001 - SoftHSM cannot destroy an object it cannot read
+            stuck.append(from_exception(exc))
+    if stuck and not _remove_new_file(backend, slot_id, entry, len(stuck)):
+        raise RefusedError(f"The killed write left {len(stuck)} half-made object(s) the module will neither "
+                           f"describe nor delete ({stuck[0].ckr_name or stuck[0].cause}); nothing else was changed.",
+                           "Delete it with the module's own tool (SoftHSM: with no program using the token, "
+                           "the newest *.object file in its token directory), then run this again.",
+                           operation="Repairing from the journal")
+
+
+def _remove_new_file(backend: Backend, slot_id: int, entry: dict[str, Any], stuck: int) -> bool:
+    """SoftHSM file store: the one object file that appeared since the journal began, when no
+    object the operation creates is there yet, is the half-made one."""
+    before = entry.get("files_before")
+    if not isinstance(before, list) or stuck != 1:
+        return False
+    info = backend.token_info(slot_id)
+    now = softhsm.object_files(backend.module_path, info.serial) or []
+    new = sorted(set(now) - set(before))
+    listing = backend.list_objects(slot_id)
+    made = [s for s in entry.get("steps", []) if isinstance(s, dict) and s.get("do") == "create" and _find(listing, s)]
+    if len(new) != 1 or made:
+        return False
+    return softhsm.remove_object_file(backend.module_path, info.serial, new[0])
 
 
 def _create(backend: Backend, slot_id: int, s: Step) -> None:

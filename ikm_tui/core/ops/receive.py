@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from ikm_tui.core import journal
 from ikm_tui.core.conventions import REQUEST_APPLICATION
-from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11 import objects, softhsm
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.labels import label_problem
 from ikm_tui.core.errors import AlreadyPresentError, IkmError, RefusedError, from_exception
@@ -255,7 +255,8 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     journal.intend("receive", [journal.create_step(ObjClass.CERTIFICATE, preview.label, key_id, preview.leaf.der,
                                                    category=CATEGORY_TOKEN_USER)]
                    + [journal.destroy_step(o) for o in existing]
-                   + [journal.destroy_step(r) for r in preview.pending_requests if r.handle in current], listing)
+                   + [journal.destroy_step(r) for r in preview.pending_requests if r.handle in current], listing,
+                   softhsm.object_files(backend.module_path, listing.token.serial))
     try:
         handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key_id,
                                    CATEGORY_TOKEN_USER)

@@ -67,6 +67,28 @@ def init_token(home: SoftHsmHome, label: str, pin: str, so_pin: str) -> None:
     )
 
 
+def object_files(module_path: str, serial: str) -> list[str] | None:
+    """Names of the token's object files (SoftHSM file store), else None."""
+    token = token_file(module_path, serial)
+    if token is None:
+        return None
+    return sorted(p.name for p in token.parent.glob("*.object") if p.name != "token.object")
+
+
+def remove_object_file(module_path: str, serial: str, name: str) -> bool:
+    """Remove one object file (and its lock file) of the token: for an object SoftHSM itself can
+    neither describe nor destroy (a C_CreateObject killed half-way). True when it was there."""
+    token = token_file(module_path, serial)
+    if token is None or "/" in name or not name.endswith(".object") or name == "token.object":
+        return False
+    target = token.parent / name
+    if not target.is_file():
+        return False
+    target.unlink()
+    (token.parent / (name[: -len(".object")] + ".lock")).unlink(missing_ok=True)
+    return True
+
+
 def token_file(module_path: str, serial: str) -> Path | None:
     """SoftHSM's token.object for token `serial` (file object store), else None.
 
