@@ -21,6 +21,8 @@ pytest_plugins = ["tests.support.conformance"]
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="ikm-tests-"))
 os.environ["SOFTHSM2_CONF"] = str(_RUN_DIR / "softhsm2.conf")
 os.environ["XDG_DATA_HOME"] = str(_RUN_DIR / "xdg")
+# Journals and lock files of this run, apart from the user's (and other runs').
+os.environ["XDG_STATE_HOME"] = str(_RUN_DIR / "state")
 os.environ.pop("IKM_PIN", None)
 os.environ.pop("IKM_MODULE", None)
 

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ikm_tui.cli.exitcodes import PinError
-from ikm_tui.core.errors import IkmError, NotFoundError
+from ikm_tui.core.errors import IkmError, NotFoundError, RefusedError
 from ikm_tui.core.pin import Pin, pin_text_problem
 from ikm_tui.core.sanitize import safe_text
 
@@ -204,7 +204,7 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
 
     if HOLD.installed:
         _lock_token(svc, slot)
-    else:
+    elif not getattr(args, "journal_command", None):  # `journal show` says it itself
         _report_unfinished(svc, slot)
     HOLD.arm()
     return svc, slot
@@ -238,13 +238,24 @@ def _lock_token(svc: TokenService, slot: int) -> None:
     # Under the lock: a note found now is from a run that was killed mid-write.
     note = journal.journal_path(lock.path.stem)
     left = journal.unfinished(note)
+    if HOLD.argv[:1] == ["journal"]:
+        return  # `journal finish|undo` works on that note; it writes no note of its own
+    report_only = HOLD.argv[:2] == ["cert", "doctor"] and "--fix" not in HOLD.argv
+    if left is not None and journal.has_steps(left) and not report_only:
+        # Writing over a half-done operation would lose the only record of what it was doing.
+        raise RefusedError(f"An earlier `ikm-tui {safe_text(journal.command_of(left))}` was stopped half-way "
+                           "on this token; nothing was changed.",
+                           "See how far it got with `ikm-tui journal show`, then `ikm-tui journal finish` "
+                           "(complete it) or `ikm-tui journal undo` (put the token back), and run this again.",
+                           operation="Checking the token's journal")
     if left is not None:
         print(safe_text(f"ikm-tui: WARNING: {journal.advice(left)}"), file=sys.stderr)
-    if HOLD.argv and HOLD.argv[:2] == ["cert", "doctor"]:
-        journal.end(note)  # the doctor is the tool that finishes/cleans: the note has been read
-    else:
-        journal.begin(note, HOLD.argv)
+    if HOLD.argv[:2] == ["cert", "doctor"] and (left is None or not journal.has_steps(left)):
+        journal.end(note)  # the doctor finishes/cleans what an argv-only note left: it has been read
+    if not report_only:
+        journal.begin(note, HOLD.argv, info.label)
         HOLD.journal = note
+        journal.ACTIVE.append(note)
 
 
 def print_json(data: Any) -> None:

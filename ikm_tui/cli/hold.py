@@ -16,6 +16,7 @@ WRITERS = {
     ("cert_command", "receive"), ("cert_command", "add"), ("cert_command", "delete"),
     ("cert_command", "rename"), ("cert_command", "doctor"), ("cert_command", "create"),
     ("key_command", "delete"), ("pin_command", "change"),
+    ("journal_command", "finish"), ("journal_command", "undo"),
 }
 
 
@@ -51,6 +52,10 @@ class SignalHold:
         self._old: dict[int, Any] = {}
         self.argv: list[str] = []  # the command words, for the journal note (never a PIN: refused in argv)
         self.journal: Path | None = None
+        # The real process (not a test calling main()): after the command a late signal is ignored.
+        # Restored, Python's handlers are reset to SIG_DFL during interpreter shutdown, and a
+        # Ctrl-C there killed the finished command by the signal (status -2, no message).
+        self.exit_late = False
 
     def install(self) -> None:
         for s in self.SIGNALS:
@@ -60,7 +65,7 @@ class SignalHold:
 
     def uninstall(self) -> None:
         for s, old in self._old.items():
-            signal.signal(s, old)
+            signal.signal(s, signal.SIG_IGN if self.exit_late else old)
         self._old.clear()
         self.installed = self.armed = False
         self.pending = None

@@ -64,6 +64,8 @@ RESULTS: dict[str, dict[str, dict[str, Any]]] = {
     "key-export-public": {"label": _STR, "id": _STR, "out": _STR},
     "key-delete": {"planned": _STRS, "deleted": _STRS, "warnings": _STRS},
     "pin-change": {"changed": _BOOL},
+    **{f"journal-{n}": {"command": _STR, "started": _STR, "state": _STR, "steps": _STRS}
+       for n in ("show", "finish", "undo")},
     "ca-create": {"label": _STR, "key_type": _STR, "key_id": _STR, "out": _STR},
     "ca-sign": {"ca": _STR, "profile": _STR, "serial": _STR, "subject": _STR, "sans": _STRS, "not_after": _STR,
                 "sha256": _STR, "out": _STR, "log": _STR, "warnings": _STRS, "plan": _OBJ, "issued": _BOOL},

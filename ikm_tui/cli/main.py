@@ -70,8 +70,8 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
     The imports are here, not at the top, so the commands above start without them; a module
     that fails to import fails the command line loudly instead of hiding its commands.
     """
-    from ikm_tui.cli import (ca, cert, certreq, completion, expiry, explain, export_config, helptopics, howto, keys,
-                            lint, pin)
+    from ikm_tui.cli import (ca, cert, certreq, completion, expiry, explain, export_config, helptopics, howto,
+                            journal, keys, lint, pin)
 
     return {
         "explain": explain.register,
@@ -83,10 +83,13 @@ def command_table() -> dict[str, Callable[[Subparsers], object]]:
         "export-config": export_config.register,  # use a token key from Java, NSS, OpenSSL, MQ
         "pin": pin.register,
         "expiry": expiry.register,  # every certificate on every token (and remote), soonest first
+        "journal": journal.register,  # finish or undo a write that was killed half-way
         "lint": lint.register,  # the top-level alias of `cert lint`
         "completion": completion.register,
         "help": helptopics.register,
     }
+
+
 def build_parser(*, command_modules: bool = True) -> argparse.ArgumentParser:
     """The CLI parser; without `command_modules`, only the commands this file defines."""
     parser = IkmArgumentParser(
@@ -314,6 +317,7 @@ def _plain_output() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from ikm_tui.core.p11 import hangup
 
+    process = argv is None  # the command line itself, not a caller (tests) inside its own process
     argv = list(sys.argv[1:] if argv is None else argv)
     _plain_output()
     refusal = refuse_pin_argv(argv)
@@ -327,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.USAGE
     try:
         try:
-            status = _run(argv)
+            status = _run(argv, process=process)
         except SystemExit:  # argparse's --help, --version and usage errors: flushed here too
             sys.stdout.flush()
             raise
@@ -362,7 +366,7 @@ def _internal_error(exc: BaseException) -> int:
     return exitcodes.FAILED
 
 
-def _run(argv: list[str]) -> int:
+def _run(argv: list[str], process: bool = False) -> int:
     from ikm_tui.core.p11 import hangup
 
     word = command_word(argv)
@@ -392,6 +396,7 @@ def _run(argv: list[str]) -> int:
         from ikm_tui.cli.hold import HOLD, writes_token  # here: `list` imports no command module
 
         if writes_token(args):
+            HOLD.exit_late = process
             HOLD.install()  # armed by open_token once the session is open (cli/hold.py)
             HOLD.argv = command_words(argv)
         try:
@@ -406,7 +411,10 @@ def _run(argv: list[str]) -> int:
                 held = HOLD.release()
             finally:
                 if HOLD.journal is not None:  # ended normally or with an error: nothing half-done
-                    HOLD.journal.unlink(missing_ok=True)
+                    from ikm_tui.core import journal
+
+                    journal.end(HOLD.journal)
+                    journal.ACTIVE.clear()
                     HOLD.journal = None
                 HOLD.uninstall()
                 from ikm_tui.core.tokenlock import release_all

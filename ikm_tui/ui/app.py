@@ -33,6 +33,7 @@ from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.typeahead import KeyGate
+from ikm_tui.ui.writes import GUARD
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
 from ikm_tui.ui.widgets.trace_pane import TracePane
 
@@ -133,15 +134,30 @@ class IkmApp(App[int]):
     def on_mount(self) -> None:
         try:
             self._sighup = hangup.install_loop_handler(asyncio.get_running_loop(), self._hangup)
-        except (RuntimeError, ValueError):  # not the main thread: no signals to handle here
+            # SIGTERM used to end the process wherever it was, a token write included.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminate)
+        except (RuntimeError, ValueError, NotImplementedError):  # not the main thread: no signals here
             self._sighup = False
+        GUARD.on_release = self._signal_exit
         self.push_screen(self.main_screen)
 
     def _hangup(self) -> None:
         """Terminal gone (SSH dropped, window closed): leave through Textual's normal exit, which
-        restores the terminal, and close the token sessions on the way (on_unmount)."""
+        restores the terminal, and close the token sessions on the way (on_unmount). During a
+        token write (ui/writes.py) it waits for the write and its read-back first."""
         self.hung_up = True
-        self.exit(hangup.HANGUP_EXIT, return_code=hangup.HANGUP_EXIT)
+        if not GUARD.hold(signal.SIGHUP):
+            self._signal_exit(signal.SIGHUP)
+
+    def _terminate(self) -> None:
+        if GUARD.hold(signal.SIGTERM):
+            self.notify("SIGTERM: finishing the token write first (send it again to stop at once).",
+                        severity="warning", markup=False)
+        else:
+            self._signal_exit(signal.SIGTERM)
+
+    def _signal_exit(self, signum: int) -> None:
+        self.exit(128 + signum, return_code=128 + signum)
 
     # ----- token services ---------------------------------------------------------------------
     def module_candidates(self) -> list[ModuleCandidate]:
@@ -188,6 +204,7 @@ class IkmApp(App[int]):
         self.trace_feed.detach_all()
         if self._sighup:
             asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
         if self.hung_up:
             # Log out before the process goes: a hung module is abandoned after a second
             # (its thread is a daemon), so a dead terminal never keeps the process alive.

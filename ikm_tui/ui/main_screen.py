@@ -254,6 +254,7 @@ class MainScreen(Screen[None]):
         request_flow.load_requests(self)
         self.query_one("#mechanisms", MechanismTable).show(mechanisms)
         self._show_current_details()
+        start(self, token_state.check_journal(self, ref), name="journal", group="journal", exclusive=False)
         if reinserted:
             start(self, token_state.offer_relogin(self, ref), name="login", group="login")
 

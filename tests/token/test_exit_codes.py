@@ -172,6 +172,10 @@ CASES: list[tuple[list[str], str | None, int]] = [
     (["expiry", "--json", "--within", "0"], None, ex.OK),
     (["expiry", "--within", "100000"], None, ex.EXPIRING),
     (["expiry", "--within", "-1"], None, ex.USAGE),
+    # The journal of a killed write: none here (tests/token/test_crash_consistency.py makes them).
+    (["journal", "show"], "PIN", ex.OK),
+    (["journal", "finish"], "PIN", ex.NOT_FOUND),
+    (["journal", "undo"], "PIN", ex.NOT_FOUND),
 ]
 # `cert doctor --fix` on a healthy token has nothing to apply.
 CASES[[i for i, c in enumerate(CASES) if c[0] == ["cert", "doctor", "--fix"]][0]] = (

@@ -74,6 +74,11 @@ def test_a_killed_create_is_named_on_the_next_run_until_the_doctor_ran(token: An
     assert "cert doctor" in listed.stderr and "Traceback" not in listed.stderr
     doctor = run("cert", "doctor")
     assert doctor.returncode == 0 and "was stopped before it finished" in doctor.stderr, doctor.stderr
+    if os.listdir(tmp_path / "state" / "ikm-tui" / "journal"):
+        # Killed after the intent was journaled: the journal, not the doctor, puts it back.
+        assert "ikm-tui journal undo" in doctor.stderr
+        undo = run("journal", "undo")
+        assert undo.returncode == 0, undo.stderr
     assert not os.listdir(tmp_path / "state" / "ikm-tui" / "journal")
     again = run("list", "--login")
     assert "was stopped" not in again.stderr

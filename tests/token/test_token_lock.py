@@ -61,3 +61,49 @@ def test_lock_file_is_private_and_waits_for_the_holder(token: Any, tmp_path: Pat
         other.release()
     finally:
         os.close(fd)
+
+
+def test_rename_and_receive_replace_at_once_leave_one_consistent_pair(token: Any, tmp_path: Path) -> None:
+    """Item 3, second half: `cert rename` interleaved with `cert receive --replace` used to report
+    success both and swap labels between the old and the new certificate. Serialised, the key
+    ends with one certificate, and key, public key and certificate carry one label."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.support.helpers import SoftCA
+
+    env = token.env()
+    env.update(IKM_PIN=token.pin, XDG_STATE_HOME=str(tmp_path / "state"))
+
+    def cli(*words: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "ikm_tui", "--module", token.module, "--token", token.label,
+                                 *words], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    csr_path = tmp_path / "web.csr"
+    made = cli("certreq", "create", "--label", "web", "--key-type", "ec:p256", "--subject", "CN=web.example.com",
+               "--out", str(csr_path))
+    assert made.wait(120) == 0, made.communicate()
+    public = x509.load_pem_x509_csr(csr_path.read_bytes()).public_key()
+    ca, pem = SoftCA(), serialization.Encoding.PEM
+    for serial in (100, 101, 102):
+        (tmp_path / f"{serial}.pem").write_bytes(ca.issue(public, "web.example.com", serial=serial).public_bytes(pem)
+                                                 + ca.cert.public_bytes(pem))
+    first = cli("cert", "receive", str(tmp_path / "100.pem"))
+    assert first.wait(120) == 0, first.communicate()
+    token.login()
+    for n, serial in enumerate((101, 102)):
+        labels = {o.label for o in token.service.run(Backend.list_objects, token.slot_id).objects
+                  if o.cls.value in ("certificate", "private_key", "public_key") and o.label}
+        (old,) = labels
+        procs = [cli("cert", "rename", old, f"renamed{n}"),
+                 cli("cert", "receive", str(tmp_path / f"{serial}.pem"), "--replace")]
+        results = [(p.wait(120), *p.communicate()) for p in procs]
+        assert all("Traceback" not in err for _, _, err in results), results
+        # The rename runs first or second; the receive takes the key's label either way.
+        assert results[1][0] == 0, results
+        objs = [o for o in token.service.run(Backend.list_objects, token.slot_id).objects
+                if o.cls.value in ("certificate", "private_key", "public_key")]
+        certs = [o for o in objs if o.cls.value == "certificate"]
+        assert len(certs) == 1 and certs[0].cert is not None and int(certs[0].cert.serial, 16) == serial, objs
+        assert len({o.label for o in objs}) == 1, [(o.cls.value, o.label) for o in objs]
+        assert len({o.id for o in objs}) == 1

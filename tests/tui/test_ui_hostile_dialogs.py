@@ -234,3 +234,72 @@ async def test_pasted_text_is_escaped_before_an_input_holds_it(hostile: Any) -> 
         assert field.value == safe_text(f"pasted{TITLE}{CLIP}\u202e")
         _clean(field.value, "pasted input")
         _clean(app.export_screenshot(), "screen after paste")
+
+
+# Pasted (bracketed paste) and typed: a C1 CSI and U+202E arrive as characters of their own.
+PASTE = f"\x1b[200~pasted{TITLE}{CLIP}\x1b[2J{LINK}\x9b2J\u2028\u202e\x1b[201~".encode()
+# Digits no dialog binds (letters are keys in the dialogs without a field: `y` copies).
+TYPED = "0909\x9b2J\u202e\u2029\u200d".encode()
+
+
+def test_raw_pty_bytes_when_hostile_text_is_pasted_or_typed_into_every_input(hostile: Any, tmp_path: Path) -> None:
+    """Must-show 2, Input values: every dialog with a text field gets the payloads pasted and
+    typed through the real terminal; no ESC/OSC/C1 or invisible separator reaches the pty."""
+    hostile.service.run(Backend.logout, hostile.slot_id)
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+    env = hostile.env()
+    env.update(TERM="xterm", COLUMNS="120", LINES="36", IKM_PIN=hostile.pin)
+    for var in ("TEXTUAL", "TEXTUAL_LOG", "NO_COLOR"):
+        env.pop(var, None)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ikm_tui", "--module", hostile.module, "--token", hostile.label],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
+        cwd=tmp_path)
+    os.close(slave)
+    out = bytearray()
+    # (key that opens the dialog, text it shows): rename, delete (type to confirm), save cert,
+    # add CA (file field), receive (file field), new request (label field), change PIN.
+    dialogs = [(b"R", b" Rename "), (b"d", b"Type"), (b"x", b"Save"), (b"a", b"Add a CA"), (b"i", b"eceive"),
+               (b"n", b"equest"), (b"P", b"PIN"), (b"p", b"ublic"), (b"D", b"octor"), (b"l", b"Log")]
+    # Not the command screen (`m`, no field): a paste holding ESC reaches it as keys, and its `c`
+    # copies the (escaped) commands with the terminal's own OSC 52, which this scan would count.
+    opened = 0
+    try:
+        _read_until(master, out, b"web\\x1b]0;owned", 30)
+        _read(master, out, 0.5)
+        for key in (b"\t", b"\x1b[C", b"\t"):  # Certificates tab, into the table
+            os.write(master, key)
+            _read(master, out, 0.4)
+        for key, expect in dialogs:
+            mark = len(out)
+            os.write(master, key)
+            _read(master, out, 0.8)
+            if expect in out[mark:]:
+                opened += 1
+            os.write(master, PASTE)
+            _read(master, out, 0.4)
+            os.write(master, TYPED)
+            _read(master, out, 0.4)
+            for _ in range(2):  # out of the dialog (and of a second one it may have opened)
+                os.write(master, b"\x1b")
+                _read(master, out, 0.4)
+        assert child.poll() is None
+        os.write(master, b"q")
+        deadline = time.monotonic() + 15
+        while child.poll() is None and time.monotonic() < deadline:
+            _read(master, out, 0.2)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(5)
+        os.close(master)
+    for payload in PAYLOADS:
+        at = bytes(out).find(payload)
+        assert payload not in out, f"{payload!r} typed or pasted reached the terminal: {bytes(out[at-300:at+200])!r}"
+    assert opened >= 8, (opened, bytes(out[-3000:]))
+    # The pasted text was shown, escaped, in the fields.
+    # The fields got the printable rest (the terminal parser and ui/text drop or escape the
+    # control and invisible characters: either way none is drawn raw).
+    assert b"pasted" in out and b"09092J" in out
+    assert b"Traceback" not in out

@@ -5,6 +5,7 @@ All functions take (backend, slot_id, ...) and run on the owner thread via `serv
 
 from __future__ import annotations
 
+from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, from_exception, NotFoundError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import require_login
@@ -119,6 +120,7 @@ def plan_delete_object(backend: Backend, slot_id: int, handle: int) -> Plan:
 def apply_delete(backend: Backend, slot_id: int, plan: Plan) -> tuple[ObjectInfo, ...]:
     listing = backend.list_objects(slot_id)
     current = recheck(listing, plan.objects)
+    journal.intend("delete", [journal.destroy_step(o) for o in current], listing)
     done: list[ObjectInfo] = []
     for o in current:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import require_login
@@ -97,6 +98,8 @@ def apply_repairs(backend: Backend, slot_id: int, report: DoctorReport) -> tuple
     listing = backend.list_objects(slot_id)
     todo = [r for r in report.repairs if r.blocked is None]
     current = recheck(listing, tuple(r.cert for r in todo))
+    journal.intend("doctor", [journal.set_step(cur, label=r.set_label, key_id=r.set_id)
+                              for r, cur in zip(todo, current)], listing)
     out: list[ReadBack] = []
     for r, cur in zip(todo, current):
         obj = backend.pkcs11_object(slot_id, cur.handle)

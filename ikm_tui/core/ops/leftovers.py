@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ikm_tui.core import journal
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.plans import ReadBack, describe, recheck
@@ -65,7 +66,9 @@ def diagnose_leftovers(backend: Backend, slot_id: int) -> Leftovers:
 
 def remove_temporary(backend: Backend, slot_id: int, found: Leftovers) -> tuple[ReadBack, ...]:
     """Delete the temporary-ID objects found (re-checked first); read back that they are gone."""
-    current = recheck(backend.list_objects(slot_id), found.temporary)
+    listing = backend.list_objects(slot_id)
+    current = recheck(listing, found.temporary)
+    journal.intend("doctor", [journal.destroy_step(o) for o in current], listing)
     for o in current:
         objects.destroy(backend, slot_id, o.handle)
     after = {o.handle for o in backend.list_objects(slot_id).objects}

@@ -20,6 +20,7 @@ from asn1crypto import csr as asn1_csr
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
+from ikm_tui.core import journal
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.x509.pem import encode as pem_encode
 from ikm_tui.core.files import PUBLIC_MODE, write_file
@@ -222,6 +223,18 @@ def extract(backend: Backend, slot_id: int, label: str) -> str:
     return request_details(backend, slot_id, label).pem
 
 
+def _journal_delete(backend: Backend, slot_id: int, label: str, key_id: bytes | None) -> None:
+    """The request copies (and the key pair) about to go, for the journal (core/journal.py)."""
+    listing = backend.list_objects(slot_id)
+    doomed = [o for o in listing.objects if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION
+              and o.label == label]
+    if key_id is not None:
+        doomed += [o for o in listing.objects if o.cls in (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
+                   and o.id == key_id]
+    # Keys first in the journal as on the token (undo cannot bring a key back; finish can).
+    journal.intend("certreq delete", [journal.destroy_step(o) for o in doomed[::-1]], listing)
+
+
 def delete(backend: Backend, slot_id: int, label: str, *, with_key: bool = False) -> tuple[str, ...]:
     """Delete the pending request (and, with `with_key`, its key pair); returns what was deleted.
 
@@ -237,6 +250,8 @@ def delete(backend: Backend, slot_id: int, label: str, *, with_key: bool = False
         if certs:
             raise IkmError(f"A certificate shares the key of request {label!r} (ID {req.key_id.hex()}).",
                            "Delete only the request (leave out --with-key); the key belongs to that certificate.")
+    _journal_delete(backend, slot_id, label, req.key_id if with_key else None)
+    if with_key:
         for obj in keys:
             objects.destroy_object(obj)
             done.append("private key" if objects.object_class(obj) is ObjClass.PRIVATE_KEY else "public key")

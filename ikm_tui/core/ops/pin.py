@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.p11.softhsm import token_file
 from ikm_tui.core.pin import Pin
 
 
@@ -25,6 +27,9 @@ def change_pin(backend: Backend, slot_id: int, old: Pin, new: Pin) -> None:
     if info.pin.user_locked:
         raise IkmError("The user PIN is locked; it cannot be changed with the old PIN.",
                        "Unlock it with the SO PIN / PUK first.", "CKR_PIN_LOCKED", 0xA4, "Changing the PIN")
+    # Only that it ran, never a PIN. C_SetPIN is one call, but SoftHSM rewrites its token file
+    # in place: a copy of it goes beside the journal first (core/p11/softhsm.token_file).
+    journal.intend("pin change", [{"do": "pin", **journal.keep_copy(token_file(backend.module_path, info.serial))}])
     try:
         backend.session(slot_id).set_pin(old.reveal(), new.reveal())
     except Exception as exc:  # noqa: BLE001

@@ -20,8 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from ikm_tui.core import journal
 from ikm_tui.core.conventions import REQUEST_APPLICATION
-from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11 import objects, softhsm
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.labels import label_problem
 from ikm_tui.core.errors import AlreadyPresentError, IkmError, RefusedError, from_exception
@@ -250,6 +251,12 @@ def apply_receive(backend: Backend, slot_id: int, preview: ReceivePreview, *, re
     from ikm_tui.core.ops.repair_ids import id_for_receive
 
     key_id = id_for_receive(backend, slot_id, key, assign_id)
+    current = {o.handle for o in listing.objects}
+    journal.intend("receive", [journal.create_step(ObjClass.CERTIFICATE, preview.label, key_id, preview.leaf.der,
+                                                   category=CATEGORY_TOKEN_USER)]
+                   + [journal.destroy_step(o) for o in existing]
+                   + [journal.destroy_step(r) for r in preview.pending_requests if r.handle in current], listing,
+                   softhsm.object_files(backend.module_path, listing.token.serial))
     try:
         handle = write_certificate(backend, slot_id, preview.leaf.der, preview.label, key_id,
                                    CATEGORY_TOKEN_USER)

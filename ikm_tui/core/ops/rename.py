@@ -5,6 +5,7 @@ All functions take (backend, slot_id, ...) and run on the owner thread via `serv
 
 from __future__ import annotations
 
+from ikm_tui.core import journal
 from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.errors import IkmError, from_exception, NotFoundError, RefusedError
 from ikm_tui.core.model import ObjClass, ObjectInfo
@@ -67,6 +68,7 @@ def apply_rename(backend: Backend, slot_id: int, plan: Plan) -> tuple[ReadBack, 
     assert plan.new_label is not None
     listing = backend.list_objects(slot_id)
     current = recheck(listing, plan.objects)
+    journal.intend("rename", [journal.set_step(o, label=plan.new_label) for o in current], listing)
     errors = []
     for o in current:
         try:

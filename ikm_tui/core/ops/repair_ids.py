@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, RefusedError, from_exception
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.p11.backend import Backend
@@ -209,6 +210,7 @@ def apply_id_repair(backend: Backend, slot_id: int, repair: IdRepair) -> dict[in
     if repair.blocked:
         raise IkmError(f"Not applied: {repair.blocked}.", "Resolve that first.", operation=_OP)
     _recheck(backend.list_objects(slot_id), repair.objects)
+    journal.intend("repair", [journal.set_step(o, key_id=repair.new_id) for o in repair.objects])
     done: list[ObjectInfo] = []
     for o in repair.objects:
         try:
@@ -242,6 +244,7 @@ def apply_public_key(backend: Backend, slot_id: int, repair: PublicKeyRepair) ->
     _recheck(backend.list_objects(slot_id), (repair.key, repair.cert))
     spki = x509.load_der_x509_certificate(repair.cert.value or b"").public_key().public_bytes(
         Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    journal.intend("doctor", [journal.create_step(ObjClass.PUBLIC_KEY, repair.cert.label, repair.key.id)])
     try:
         return objects.create_public_key(backend, slot_id, spki, repair.key.id, repair.cert.label)
     except ValueError as exc:

@@ -15,6 +15,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
+from ikm_tui.core import journal
+from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.x509.pem import encode as pem_encode
 from ikm_tui.core.errors import IkmError, from_exception, RefusedError
 # Looked up through its module at call time, so a replacement (a test giving the token fewer
@@ -126,10 +128,14 @@ def create_request(
                        "Choose another label, or `ikm-tui certreq delete` the old request first.")
 
     _step(progress, "keygen", f"Generating {spec} on the token")
+    # Under the token lock no other key, certificate or request has this label, so the journal can
+    # find what this run made by label (the pair starts under a temporary CKA_ID).
+    journal.intend("certreq create", _create_steps(label, key_id, None))
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
     undo_store: Callable[[], None] | None = None
     try:
         der = _sign_new_request(pair, spec, hash_choice, name, sans, key_usage, eku, progress)
+        journal.intend("certreq create", _create_steps(label, pair.info.key_id, der))
         _step(progress, "store", "Saving the request")
         where, path, warnings, undo_store = pending.store_request(backend, slot_id, label, der, store)
     except BaseException as exc:
@@ -143,6 +149,12 @@ def create_request(
     _step(progress, "done", "Request created")
     return RequestResult(label, pair.info.key_id, str(spec), hash_choice.name or None, der, where, path,
                          tuple(warnings))
+
+
+def _create_steps(label: str, key_id: bytes | None, der: bytes | None) -> list[journal.Step]:
+    return [journal.create_step(ObjClass.PRIVATE_KEY, label, key_id, key="private"),
+            journal.create_step(ObjClass.PUBLIC_KEY, label, key_id, key="public"),
+            journal.create_step(ObjClass.DATA, label, None, der, app=REQUEST_APPLICATION, key="request")]
 
 
 def _sign_new_request(pair: KeyPair, spec: KeySpec, hash_choice: HashChoice, name: asn1_x509.Name,

@@ -40,6 +40,7 @@ from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.flows.request_flow import ensure_login, select_certificate
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
+from ikm_tui.ui.writes import GUARD
 from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
@@ -145,9 +146,9 @@ async def receive_certs(main: FlowHost, certs: tuple[bytes, ...], fmt: str, sour
     if choice is None:
         main.notify("Nothing was written.")
         return
-    result = await svc.arun(receive.apply_receive, ref.slot_id, preview, replace=choice.replace,
-                            with_chain=choice.with_chain, assign_id=choice.assign_id, force=choice.force,
-                            now=now)
+    result = await GUARD.arun(svc, ref.slot_id, "cert receive", receive.apply_receive, preview,
+                              replace=choice.replace, with_chain=choice.with_chain, assign_id=choice.assign_id,
+                              force=choice.force, now=now)
     await main.open_token(ref)
     select_certificate(main, result.written.handle, result.written.label)
     lines = [f"Stored {result.written.label!r} (id {result.written.id.hex()}) next to its key."]
@@ -264,7 +265,7 @@ async def delete_flow(main: FlowHost, obj: ObjectInfo) -> None:
     if not confirmed:
         main.notify("Nothing was deleted.")
         return
-    done = await svc.arun(delete_ops.apply_delete, ref.slot_id, plan)
+    done = await GUARD.arun(svc, ref.slot_id, "delete", delete_ops.apply_delete, plan)
     await main.open_token(ref)
     main.notify(plain("Deleted: " + "; ".join(plans_ops.describe(o) for o in done)), title="Deleted", markup=False)
 
@@ -298,7 +299,7 @@ async def rename_flow(main: FlowHost, obj: ObjectInfo) -> None:
                                        + [f"  {plans_ops.describe(o)}" for o in plan.objects]
                                        + [f"Warning: {w}" for w in plan.warnings]), yes="Rename")):
         return
-    results = await svc.arun(rename_ops.apply_rename, ref.slot_id, plan)
+    results = await GUARD.arun(svc, ref.slot_id, "cert rename", rename_ops.apply_rename, plan)
     await main.open_token(ref)
     report = rename_report(results, new)
     lines = ["Read back in a fresh session:", *report.lines("  ")]
@@ -355,12 +356,12 @@ async def doctor_flow(main: FlowHost) -> None:
     lines: list[str] = []
     for r in ids.id_repairs:
         if r.blocked is None:
-            back = await svc.arun(repair_ids.apply_id_repair, ref.slot_id, r)
+            back = await GUARD.arun(svc, ref.slot_id, "cert doctor --fix", repair_ids.apply_id_repair, r)
             lines += [f"{plans_ops.describe(o)}: CKA_ID now {r.new_id.hex()} "
                       + ("(ok)" if back.get(o.handle) == r.new_id else "(READ BACK differs)") for o in r.objects]
     if ids.id_repairs:
         report = await svc.arun(doctor_ops.diagnose, ref.slot_id)
-    results = await svc.arun(doctor_ops.apply_repairs, ref.slot_id, report)
+    results = await GUARD.arun(svc, ref.slot_id, "cert doctor --fix", doctor_ops.apply_repairs, report)
     await main.open_token(ref)
     bad = [r for r in results if not r.ok] + [line for line in lines if line.endswith("differs)")]
     lines += [f"{plans_ops.describe(r.obj)}: label|id now {r.wanted!r} "

@@ -29,6 +29,7 @@ from ikm_tui.ui.widgets.requests_pane import RequestsPane, request_notes, reques
 from ikm_tui.ui.screens.save_screen import SavePathScreen
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
+from ikm_tui.ui.writes import GUARD
 from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
@@ -141,12 +142,12 @@ async def _create(main: FlowHost, svc: Any, slot_id: int, form: RequestFormResul
     await main.mount(progress, after=main.query_one("#topbar"))
     try:
         if self_signed:
-            return await svc.arun(requests.create_self_signed, slot_id, form.key_type, form.label, form.subject,
-                                  form.sans, form.key_usage, form.eku, form.hash, form.days or 365, form.key_id,
-                                  progress=progress.hook)
-        return await svc.arun(requests.create_request, slot_id, form.key_type, form.label, form.subject,
-                              form.sans, form.key_usage, form.eku, form.hash, form.key_id,
-                              progress=progress.hook)
+            return await GUARD.arun(svc, slot_id, "cert create", requests.create_self_signed, form.key_type,
+                                    form.label, form.subject, form.sans, form.key_usage, form.eku, form.hash,
+                                    form.days or 365, form.key_id, progress=progress.hook)
+        return await GUARD.arun(svc, slot_id, "certreq create", requests.create_request, form.key_type, form.label,
+                                form.subject, form.sans, form.key_usage, form.eku, form.hash, form.key_id,
+                                progress=progress.hook)
     finally:
         await progress.remove()
 
@@ -239,7 +240,7 @@ async def delete_request(main: FlowHost, label: str) -> None:
     svc = main.ikm.service_for(ref.module_path)
     if with_key and not await ensure_login(main, svc, "Deleting the key pair needs a login with the user PIN."):
         return
-    done = await svc.arun(pending_ops.delete, ref.slot_id, label, with_key=with_key)
+    done = await GUARD.arun(svc, ref.slot_id, "certreq delete", pending_ops.delete, label, with_key=with_key)
     await main.open_token(ref)
     main.notify(plain(f"Deleted: {', '.join(done)} ({label})"), title="Request deleted", markup=False)
 
@@ -264,7 +265,7 @@ async def recreate_request(main: FlowHost, label: str) -> None:
     progress = RequestProgress(f"Signing a new request for {label}…")
     await main.mount(progress, after=main.query_one("#topbar"))
     try:
-        await svc.arun(requests.recreate, ref.slot_id, label, progress=progress.hook)
+        await GUARD.arun(svc, ref.slot_id, "certreq recreate", requests.recreate, label, progress=progress.hook)
     finally:
         await progress.remove()
     await main.open_token(ref)

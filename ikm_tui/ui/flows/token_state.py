@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.widgets import Static
 
@@ -19,7 +19,7 @@ from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.mechanism_table import MechanismTable
 from ikm_tui.ui.widgets.object_table import ObjectTable
 from ikm_tui.ui.widgets.requests_pane import RequestsPane
-from ikm_tui.ui.text import literal
+from ikm_tui.ui.text import literal, plain
 from ikm_tui.ui.widgets.token_tree import ModuleEntry, TokenRef, TokenTree
 
 if TYPE_CHECKING:
@@ -116,3 +116,61 @@ async def offer_relogin(main: FlowHost, ref: TokenRef) -> None:
         # After the confirmation has left the screen stack: pushing the PIN dialog while the
         # dismissal is still pending would let that pop take the PIN dialog instead.
         main.call_after_refresh(main.action_toggle_login)
+
+
+_JOURNALS_SHOWN: set[str] = set()
+
+
+async def check_journal(main: FlowHost, ref: TokenRef) -> None:
+    """At open: a write on this token that was killed half-way (its journal, core/journal.py) is
+    shown once, with how far it got; logged in, the operator can finish or undo it here."""
+    from ikm_tui.core import journal
+    from ikm_tui.core.ops import journal_fix
+    from ikm_tui.core.p11.backend import Backend
+    from ikm_tui.core.tokenlock import token_key
+    from ikm_tui.ui.screens.journal_screen import JournalScreen
+
+    svc = main.ikm.service_for(ref.module_path)
+    info = await svc.arun(Backend.token_info, ref.slot_id)
+    key = token_key(svc.module_path, info.serial, info.label)
+    note = journal.journal_path(key, create=False)
+    entry = journal.unfinished(note)
+    if entry is None or key in _JOURNALS_SHOWN:
+        return
+    if not (main.listing is not None and main.listing.logged_in):
+        # Private keys are hidden: the state cannot be judged yet. The dialog comes after login.
+        main.notify(plain(journal.advice(entry) + " Log in (l) to finish or undo it here."),
+                    title="Interrupted write on this token", severity="warning", timeout=30, markup=False)
+        return
+    _JOURNALS_SHOWN.add(key)
+    lines = [journal.advice(entry)]
+    if journal.has_steps(entry):
+        state = await svc.arun(journal_fix.journal_state, ref.slot_id, entry)
+        lines.append(f"The token is {state.state.upper()}:")
+        lines += [f"  {line}" for line in state.lines()]
+    choice = await main.app.push_screen_wait(JournalScreen("\n".join(lines), can_act=journal.has_steps(entry)))
+    if choice is None:
+        return
+    await _repair_from_journal(main, ref, note, entry, choice)
+
+
+async def _repair_from_journal(main: FlowHost, ref: TokenRef, note: Any, entry: dict[str, Any], way: str) -> None:
+    import asyncio
+
+    from ikm_tui.core import journal
+    from ikm_tui.core.ops import journal_fix
+    from ikm_tui.core.tokenlock import TokenLock
+    from ikm_tui.core.tokenlock import lock_dir
+
+    svc = main.ikm.service_for(ref.module_path)
+    lock = TokenLock(lock_dir() / f"{note.stem}.lock")  # the lock a CLI writer of this token takes
+    await asyncio.to_thread(lock.acquire, timeout=30.0)
+    try:
+        state = await svc.arun(journal_fix.finish if way == "finish" else journal_fix.undo, ref.slot_id, entry)
+        if state.state in ("before", "after", "unknown"):
+            journal.end(note)
+    finally:
+        lock.release()
+    await main.open_token(ref)
+    main.notify(plain(f"Journal {way}: the token is {state.state.upper()} the interrupted write."),
+                title="Interrupted write", markup=False)

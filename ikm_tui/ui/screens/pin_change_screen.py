@@ -24,6 +24,7 @@ from ikm_tui.ui.widgets.pin_input import PinInput, debug_log_warning
 from ikm_tui.ui.screens.pin_screen import flag_lines
 from ikm_tui.ui.text import literal
 from ikm_tui.ui.workers import start
+from ikm_tui.ui.writes import GUARD
 from ikm_tui.core.p11.backend import Backend
 
 _FIELDS = ("#pinchg-old", "#pinchg-new", "#pinchg-again")
@@ -150,7 +151,7 @@ class PinChangeScreen(ModalScreen[bool]):
         old, new = self.query_one("#pinchg-old", Input), self.query_one("#pinchg-new", Input)
         try:
             # Pin(...) straight into the call: no local holds a PIN string.
-            await self.service.arun(change_pin, self.slot_id, Pin(old.value), Pin(new.value))
+            await GUARD.arun(self.service, self.slot_id, "pin change", change_pin, Pin(old.value), Pin(new.value))
         except IkmError as err:
             self._clear()
             self._error(f"{err}\nThe PIN was not changed; nothing is retried.")

@@ -1,0 +1,100 @@
+"""Issue #19: the journal of a multi-object write cut short names the half-done state, and
+`ikm-tui journal finish|undo` reaches the state after or before it (deterministic half of
+must-show 1; tests/token/test_crash_consistency.py sends the real signals).
+
+The cut is a fault on the Nth object handle the operation asks for (tests/support/faults.py,
+around the real SoftHSM backend), with the journal active as the CLI makes it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pkcs11.exceptions as p11x
+import pytest
+
+from ikm_tui.cli.main import main
+from ikm_tui.core import journal
+from ikm_tui.core.errors import IkmError
+from ikm_tui.core.ops import delete as delete_ops
+from ikm_tui.core.ops import rename as rename_ops
+from ikm_tui.core.p11.backend import Backend
+from ikm_tui.core.tokenlock import token_key
+from tests.support import faults
+
+
+def _run(tok: Any, *words: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("IKM_PIN", tok.pin)
+    try:
+        return main(["--module", tok.module, "--token", tok.label, *words])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+def _labels(tok: Any) -> list[tuple[str, str]]:
+    return sorted((o.cls.value, o.label) for o in tok.service.run(Backend.list_objects, tok.slot_id).objects)
+
+
+@pytest.fixture
+def web(token: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    assert _run(token, "cert", "create", "--label", "web", "--key-type", "ec:p256", "--subject", "CN=web",
+                monkeypatch=monkeypatch) == 0
+    token.login()
+    yield token
+
+
+def _cut(tok: Any, op: Any, *args: Any, on_call: int) -> None:
+    """Run op with the journal active and the on_call-th object handle failing: a half-done write."""
+    info = tok.service.run(Backend.token_info, tok.slot_id)
+    note = journal.journal_path(token_key(tok.service.module_path, info.serial, info.label))
+    journal.begin(note, ["test", op.__name__], info.label)
+    journal.ACTIVE.append(note)
+    plan = faults.FaultPlan().fail("pkcs11_object", p11x.DeviceRemoved, on_call=on_call)
+    try:
+        with faults.installed(tok.service, plan), pytest.raises(IkmError):
+            tok.service.run(op, tok.slot_id, *args)
+    finally:
+        journal.ACTIVE.clear()
+
+
+BEFORE = [("certificate", "web"), ("private_key", "web"), ("public_key", "web")]
+AFTER = [("certificate", "site"), ("private_key", "site"), ("public_key", "site")]
+
+
+@pytest.mark.parametrize("way", ["finish", "undo"])
+def test_a_half_renamed_pair_is_named_and_finished_or_undone(web: Any, way: str, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    plan = web.service.run(rename_ops.plan_rename, web.slot_id, "web", "site")
+    _cut(web, rename_ops.apply_rename, plan, on_call=2)
+    half = _labels(web)
+    assert half not in (BEFORE, AFTER), half
+    capsys.readouterr()
+    assert _run(web, "journal", "show", "--json", monkeypatch=monkeypatch) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "ikm-tui/journal-show/v1" and doc["state"] == "partial"
+    assert any(": done" in s for s in doc["steps"]) and any(": not done" in s for s in doc["steps"]), doc
+    # While it stands, another write to the token is refused (3) and changes nothing.
+    assert _run(web, "cert", "rename", "site", "other", monkeypatch=monkeypatch) == 3
+    assert "journal show" in capsys.readouterr().err
+    assert _labels(web) == half
+    assert _run(web, "journal", way, monkeypatch=monkeypatch) == 0
+    assert _labels(web) == (AFTER if way == "finish" else BEFORE)
+    assert _run(web, "journal", way, monkeypatch=monkeypatch) == 4  # gone with the half-done state
+
+
+def test_a_half_deleted_pair_cannot_be_undone_but_finished(web: Any, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    plan = web.service.run(delete_ops.plan_delete_key, web.slot_id, "web")
+    assert [o.cls.value for o in plan.objects] == ["private_key", "public_key"]
+    _cut(web, delete_ops.apply_delete, plan, on_call=2)
+    assert _labels(web) == [("certificate", "web"), ("public_key", "web")]
+    capsys.readouterr()
+    # A destroyed private key cannot come back: undo says so (3) and writes nothing.
+    assert _run(web, "journal", "undo", monkeypatch=monkeypatch) == 3
+    err = capsys.readouterr().err
+    assert "cannot be brought back" in err and "journal finish" in err
+    assert _labels(web) == [("certificate", "web"), ("public_key", "web")]
+    assert _run(web, "journal", "finish", monkeypatch=monkeypatch) == 0
+    assert _labels(web) == [("certificate", "web")]
