@@ -290,19 +290,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     module, label = ensure_demo_token(get_service)
     if args.no_tui or getattr(args, "json", False):
-        result(args, token=label, module=module, pin=DEMO_PIN, softhsm2_conf=_conf())
-        print(f"demo token {DEMO_LABEL!r} ready (PIN {DEMO_PIN}); SOFTHSM2_CONF={_conf()}")
-        print(f"use it: SOFTHSM2_CONF={_conf()} ikm-tui --module {module} --token {label!r}")
+        import os
+
+        conf = os.environ.get("SOFTHSM2_CONF", "")
+        result(args, token=label, module=module, pin=DEMO_PIN, softhsm2_conf=conf)
+        print(f"demo token {DEMO_LABEL!r} ready (PIN {DEMO_PIN}); SOFTHSM2_CONF={conf}")
+        print(f"use it: SOFTHSM2_CONF={conf} ikm-tui --module {module} --token {label!r}")
         return 0
     from ikm_tui.cli.common import get_pin
 
     return run_tui(module, label, demo_pin=DEMO_PIN, login_pin=get_pin(args))
-
-
-def _conf() -> str:
-    import os
-
-    return os.environ.get("SOFTHSM2_CONF", "")
 
 
 def _plain_output() -> None:
