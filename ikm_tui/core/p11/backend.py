@@ -49,7 +49,7 @@ from ikm_tui.core.p11.loader import load_library, valued_handles
 from ikm_tui.core.p11.progress import Previews, Progress
 from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.p11.remote import remote_environment
-from ikm_tui.core.p11.tokeninfo import RawModule
+from ikm_tui.core.p11.tokeninfo import RawModule, read_token
 from ikm_tui.core.p11.unreadable import describe_object, describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin, pin_problem
@@ -99,7 +99,7 @@ class Backend:
             token_info: TokenInfo | None = None
             if slot.flags & pkcs11.SlotFlag.TOKEN_PRESENT:
                 try:
-                    token = slot.get_token()
+                    token = read_token(slot)
                     self._tokens[slot.slot_id] = token
                     token_info = self._token_info(slot.slot_id, token)
                 except p11x.TokenNotPresent:
@@ -151,7 +151,7 @@ class Backend:
         if refresh or slot_id not in self._tokens:
             for slot in self.lib.get_slots(token_present=True):
                 if slot.slot_id == slot_id:
-                    self._tokens[slot_id] = slot.get_token()
+                    self._tokens[slot_id] = read_token(slot)
                     break
             else:
                 raise IkmError(
