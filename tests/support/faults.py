@@ -39,8 +39,10 @@ from ikm_tui.core.model import PinState, SlotInfo, TokenInfo
 ExcSpec = type[BaseException] | BaseException
 
 # Calls that still work with the token pulled out (they return "no token" rather than fail).
-_WITHOUT_TOKEN = frozenset({"close", "logout", "forget_sessions", "module_info", "slots", "rescan",
-                            "find_slot", "is_logged_in", "detach", "simulate_reinsertion"})
+# Calls that work with no token in the slot (`_recent_slots` is find_slot's slot list: slots(),
+# or on a remote module the one read within the last second).
+_WITHOUT_TOKEN = frozenset({"close", "logout", "forget_sessions", "module_info", "slots", "_recent_slots",
+                            "rescan", "find_slot", "is_logged_in", "detach", "simulate_reinsertion"})
 _PIN_FLAG_NAMES = ("user_pin_count_low", "user_pin_final_try", "user_pin_locked")
 
 
