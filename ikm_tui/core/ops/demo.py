@@ -67,7 +67,10 @@ class _CA:
         if key_cert_sign_without_ca:
             ku = x509.KeyUsage(True, False, False, False, False, True, False, False, False)
         else:
-            ku = x509.KeyUsage(True, False, True, False, False, False, False, False, False)
+            # keyEncipherment only for RSA: an EC key cannot encipher, and our own lint (rightly)
+            # warned about the demo's EC certificate when it carried it.
+            rsa_key = isinstance(public_key, rsa.RSAPublicKey)
+            ku = x509.KeyUsage(True, False, rsa_key, False, False, False, False, False, False)
         b = b.add_extension(ku, critical=True)
         eku = [ExtendedKeyUsageOID.CLIENT_AUTH]
         if server:
