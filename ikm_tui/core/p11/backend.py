@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import time
+from collections.abc import Callable
 from typing import cast
 
 import pkcs11
@@ -18,15 +19,7 @@ from pkcs11 import Attribute, Mechanism, MechanismFlag, Object, Session, Token, 
 from ikm_tui.core import uri as uris
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.lockout import LoginResult, after_failure, check_before_login
-from ikm_tui.core.model import (
-    Listing,
-    MechanismInfo,
-    ModuleInfo,
-    ObjectInfo,
-    PinState,
-    SlotInfo,
-    TokenInfo,
-)
+from ikm_tui.core.model import Listing, MechanismInfo, ModuleInfo, ObjectInfo, PinState, SlotInfo, TokenInfo
 from ikm_tui.core.p11.attributes import (
     CLASS_ORDER,
     CLASS_UNMAP,
@@ -335,10 +328,12 @@ class Backend:
             logged_in=logged_in,
         )
 
-    def set_call_sink(self, sink: Sink | None) -> None:
-        """Where every PKCS#11 call is recorded (None: nowhere); the service sets it."""
+    def set_call_sink(self, sink: Sink | None, wanted: Callable[[], bool] | None = None) -> None:
+        """Where every PKCS#11 call is recorded (None: nowhere); the service sets it. `wanted()`:
+        whether the sink keeps calls now (None: always); calls it would drop are not summarised."""
         if self.calls is not None:
             self.calls.set_sink(sink)
+            self.calls.wanted = wanted
 
     def _note(self, what: str, why: str) -> None:
         if self.calls is not None:
@@ -357,6 +352,7 @@ class Backend:
                 return None
             if self.calls is not None:
                 self._raw_objects.record = self.calls.emit
+                self._raw_objects.recording = self.calls.recording
         return self._raw_objects
 
     def _in_memory_module(self) -> bool:
