@@ -319,6 +319,8 @@ def _encode_indented(data: Any, write: Callable[[str], object]) -> None:
     # Leaves by exact type (no subclasses: an IntEnum or str subclass takes the general path).
     plain = {str: encode_str, bool: lambda b: "true" if b else "false", int: _int_repr,
              type(None): lambda _: "null"}
+    # ',\n<indent>"key": ' by indent, then key: a listing repeats the same ~30 keys per object.
+    heads: dict[str, dict[str, str]] = {}
 
     def enc(o: Any, pad: str) -> None:
         if isinstance(o, str):
@@ -338,17 +340,26 @@ def _encode_indented(data: Any, write: Callable[[str], object]) -> None:
                 append("{}")
                 return
             inner = pad + "  "
-            sep = "{\n" + inner
+            known = heads.get(inner)
+            if known is None:
+                known = heads[inner] = {}
+            first = True
             for key, value in o.items():
-                leaf = plain.get(type(value))
-                if leaf is not None and type(key) is str:
-                    append(sep + encode_str(key) + ": " + leaf(value))
+                if type(key) is str:
+                    head = known.get(key)
+                    if head is None:
+                        head = known[key] = ",\n" + inner + encode_str(key) + ": "
                 else:
-                    append(sep)
-                    append(_json_key(key))
-                    append(": ")
+                    head = ",\n" + inner + _json_key(key) + ": "
+                if first:
+                    head = "{" + head[1:]
+                    first = False
+                leaf = plain.get(type(value))
+                if leaf is not None:
+                    append(head + leaf(value))
+                else:
+                    append(head)
                     enc(value, inner)
-                sep = ",\n" + inner
             append("\n" + pad + "}")
         elif isinstance(o, (list, tuple)):
             if not o:

@@ -61,3 +61,22 @@ def test_trace_entries_from_the_service(token: Any) -> None:
     assert "C_FindObjects" in names and names[-1] == "list_objects"
     login = next(e for e in entries if e.function == "login")
     assert "***" in login.args and token.pin not in " ".join(e.args for e in entries)
+
+
+def test_calls_nobody_keeps_are_not_summarised(token: Any) -> None:
+    """Without a tracer the fast path's reads are not summarised (issue 16); one attached later
+    gets the next listing's reads."""
+    svc = token.service
+    assert not svc.tracers
+    inter = svc.run(lambda b: b.calls)
+    assert inter is not None and inter.sink is not None and not inter.recording()
+    svc.run(Backend.list_objects, token.slot_id)
+    entries: list[Any] = []
+    svc.tracers.append(entries.append)
+    try:
+        assert inter.recording()
+        svc.run(Backend.list_objects, token.slot_id)
+    finally:
+        svc.tracers.remove(entries.append)
+    names = [e.function for e in entries]
+    assert "C_FindObjectsInit" in names and "list_objects" in names

@@ -9,7 +9,6 @@ from functools import lru_cache
 from struct import error as struct_error
 from typing import Any, cast
 
-from asn1crypto.core import ObjectIdentifier, OctetString, PrintableString
 from pkcs11 import Attribute, KeyType, Mechanism, Object, ObjectClass, TokenFlag
 from pkcs11.attributes import AttributeMapper
 
@@ -173,6 +172,8 @@ def make_mapper() -> AttributeMapper:
 def unwrap_ec_point(raw: bytes) -> bytes:
     """CKA_EC_POINT is a DER OCTET STRING around the point on SoftHSM/OpenSC; some give it raw."""
     if raw and raw[0] == 0x04:
+        from asn1crypto.core import OctetString  # here: asn1crypto is ~20 ms a listing of certificates needs not
+
         try:
             octet = OctetString.load(raw)
             inner = octet.native
@@ -192,6 +193,8 @@ def curve_name(params: bytes | None) -> str | None:
 @lru_cache(maxsize=256)
 def _curve_name(params: bytes) -> str | None:
     # Cached: a token holds thousands of keys on a handful of curves.
+    from asn1crypto.core import ObjectIdentifier, PrintableString  # here: see unwrap_ec_point
+
     try:
         oid = ObjectIdentifier.load(params).dotted
         known = names.curve_by_oid(oid)

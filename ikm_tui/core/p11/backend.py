@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import time
+from collections.abc import Callable
 from typing import cast
 
 import pkcs11
@@ -18,16 +19,9 @@ from pkcs11 import Attribute, Mechanism, MechanismFlag, Object, Session, Token, 
 from ikm_tui.core import uri as uris
 from ikm_tui.core.errors import IkmError, from_exception
 from ikm_tui.core.p11.lockout import LoginResult, after_failure, check_before_login
-from ikm_tui.core.model import (
-    Listing,
-    MechanismInfo,
-    ModuleInfo,
-    ObjectInfo,
-    PinState,
-    SlotInfo,
-    TokenInfo,
-)
+from ikm_tui.core.model import Listing, MechanismInfo, ModuleInfo, ObjectInfo, PinState, SlotInfo, TokenInfo
 from ikm_tui.core.p11.attributes import (
+    ATTRS_BY_CLASS,
     CLASS_ORDER,
     CLASS_UNMAP,
     COMMON_SET,
@@ -335,10 +329,12 @@ class Backend:
             logged_in=logged_in,
         )
 
-    def set_call_sink(self, sink: Sink | None) -> None:
-        """Where every PKCS#11 call is recorded (None: nowhere); the service sets it."""
+    def set_call_sink(self, sink: Sink | None, wanted: Callable[[], bool] | None = None) -> None:
+        """Where every PKCS#11 call is recorded (None: nowhere); the service sets it. `wanted()`:
+        whether the sink keeps calls now (None: always); calls it would drop are not summarised."""
         if self.calls is not None:
             self.calls.set_sink(sink)
+            self.calls.wanted = wanted
 
     def _note(self, what: str, why: str) -> None:
         if self.calls is not None:
@@ -357,6 +353,7 @@ class Backend:
                 return None
             if self.calls is not None:
                 self._raw_objects.record = self.calls.emit
+                self._raw_objects.recording = self.calls.recording
         return self._raw_objects
 
     def _in_memory_module(self) -> bool:
@@ -367,13 +364,11 @@ class Backend:
             return False
 
     def _list_batched(self, sess: Session, tinfo: TokenInfo, preview: Previews) -> list[ObjectInfo] | None:
-        """All objects: one search, one C_GetAttributeValue per object (two for certificates).
+        """All objects: a search for all, one for certificates (valued_handles), a read per object.
 
-        Searches cost more than reads on SoftHSM (it checks every object of the token on each
-        pass: ~0.1 s per pass at 5,000 objects), so there is one search for everything, and the
-        first read asks for the union of the class attributes: the class says which of them
-        apply. CKA_VALUE is left out of that union (on a key it is secret material) and read
-        only for certificates and data objects.
+        A certificate is read with its class's attributes and CKA_VALUE; another object with the
+        union of the class attributes (its class says which apply), without CKA_VALUE (on a key
+        it is secret material; a data object's is read next).
 
         None when the fast path is unavailable or the module returned an error: the caller then
         lists through python-pkcs11, which maps the error (or succeeds where we could not).
@@ -390,11 +385,16 @@ class Backend:
         objects: list[ObjectInfo] = []
         try:
             with_value = valued_handles(raw, h, self.module_path)
-            first_valued = read_template([*UNION, Attribute.VALUE]) if with_value else first
+            # Found by class: only its attributes (a certificate's 7, not 27: SoftHSM looks up each).
+            by_class = {k: read_template(ATTRS_BY_CLASS[k]) for k in set(with_value.values())}
             for x in raw.find(h):
-                valued = x in with_value
-                values = read_or_unreadable(tinfo, x, raw.read, h, x, first_valued if valued else first, unpack,
-                                            not_applicable)
+                known = with_value.get(x)
+                valued = known is not None
+                tpl = first if known is None else by_class[known]
+                values = read_or_unreadable(tinfo, x, raw.read, h, x, tpl, unpack, not_applicable)
+                if valued and isinstance(values, dict) and values.get(Attribute.CLASS) != known:
+                    tpl = read_template([*UNION, Attribute.VALUE])  # another class since the search
+                    values = read_or_unreadable(tinfo, x, raw.read, h, x, tpl, unpack, not_applicable)
                 if isinstance(values, ObjectInfo):  # this object only: listed as unreadable
                     objects.append(values)
                     continue

@@ -205,6 +205,10 @@ class Interposer:
         self.real_address = ctypes.c_void_p.from_address(id(lib) + offset).value or 0
         self.real = FunctionList.from_address(self.real_address)
         self.sink: Sink | None = None
+        # Whether the sink's owner keeps calls now (None: always). The CLI's service drops them
+        # unless --trace is given: then the calls are not even summarised (a tenth of a
+        # 1,000-certificate listing's owner-thread time was the summaries of its reads).
+        self.wanted: Callable[[], bool] | None = None
         # Calls made before a sink was set (while the module loads), handed to the first sink.
         self.pending: list[tuple[str, str, str, float, float]] = []
         self.table = FunctionList()
@@ -230,7 +234,7 @@ class Interposer:
                 sink, pending = self.sink, self.pending
             except AttributeError:
                 return int(real(*args))
-            if sink is None and len(pending) >= limit:
+            if sink is None and len(pending) >= limit or not self.recording():
                 return int(real(*args))
             started = monotonic()
             rv = int(real(*args))
@@ -259,8 +263,17 @@ class Interposer:
             except Exception:  # noqa: BLE001
                 pass
 
+    def recording(self) -> bool:
+        """Whether a call made now would be kept: callers skip summarising it when not."""
+        if self.sink is None:
+            return len(self.pending) < _PENDING_MAX
+        wanted = self.wanted
+        return wanted is None or wanted()
+
     def emit(self, name: str, args: str, rv: int | str, started: float, duration: float) -> None:
         """Record a call made outside python-pkcs11 (the fast path) or a note about one."""
+        if not self.recording():
+            return
         entry = (name, args, rv if isinstance(rv, str) else ckr_name(rv), started, duration)
         sink = self.sink
         if sink is None:

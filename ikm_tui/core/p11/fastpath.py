@@ -188,10 +188,13 @@ class RawObjects:
         self._find_final = _FindObjectsFinal(fl.C_FindObjectsFinal)
         # The call trace (calltrace.Interposer.emit): (function, summary, rv, started, seconds).
         self.record: Callable[[str, str, int, float, float], None] | None = None
+        # False while nobody keeps the trace (calltrace.Interposer.recording): no summaries then.
+        self.recording: Callable[[], bool] = _always
+
 
     def _traced(self, name: str, summary: Callable[[], str], fn: Any, *args: Any) -> int:
         record = self.record
-        if record is None:
+        if record is None or not self.recording():
             return int(fn(*args))
         started = time.monotonic()
         rv = int(fn(*args))
@@ -270,7 +273,7 @@ class RawObjects:
         return out
 
     def _get_traced(self, session: int, handle: int, arr: Any, types: Sequence[int]) -> int:
-        if self.record is None:
+        if self.record is None or not self.recording():
             return int(self._get(session, handle, arr, len(types)))
 
         def summary() -> str:
@@ -307,6 +310,10 @@ class RawObjects:
                 raise BatchError("C_GetAttributeValue", CKR_OK)
             out[t] = unpack[t](ctypes.string_at(tpl.addresses[i], size))
         return out
+
+
+def _always() -> bool:
+    return True
 
 
 def _names(types: Sequence[int]) -> str:

@@ -54,8 +54,8 @@ def load_library(path: str, given: str) -> LoadedModule:
     return LoadedModule(lib, tuple(said.lines(20)), calls)
 
 
-def valued_handles(raw: RawObjects, h: int, path: str) -> set[int]:
-    """Certificates (and, on remote modules, data objects), found by class first.
+def valued_handles(raw: RawObjects, h: int, path: str) -> dict[int, ObjectClass]:
+    """Certificates (and, on remote modules, data objects), found by class first: handle -> class.
 
     Why: these objects need CKA_VALUE, which the union read leaves out (on a key it is secret
     material), so without knowing them each costs a second read. Through p11-kit-client every
@@ -66,8 +66,8 @@ def valued_handles(raw: RawObjects, h: int, path: str) -> set[int]:
     and 5,000 certificates, no change on the mixed bench tokens (a third certificates); a
     token of keys only pays the search for nothing.
     """
-    out: set[int] = set()
+    out: dict[int, ObjectClass] = {}
     remote = quirks_for(path).remote
     for klass in (ObjectClass.CERTIFICATE, ObjectClass.DATA) if remote else (ObjectClass.CERTIFICATE,):
-        out.update(raw.find(h, [(int(Attribute.CLASS), ulong_pack(klass))]))
+        out.update(dict.fromkeys(raw.find(h, [(int(Attribute.CLASS), ulong_pack(klass))]), klass))
     return out

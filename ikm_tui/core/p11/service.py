@@ -210,7 +210,7 @@ class TokenService:
                     # Every C_* call the backend makes is traced too (core/p11/calltrace.py).
                     hook = getattr(self._backend, "set_call_sink", None)
                     if callable(hook):
-                        hook(self._record_call)
+                        hook(self._record_call, self._keeps_calls)
                 except Exception as exc:  # noqa: BLE001
                     self._load_error = from_exception(exc, "Loading the module")
                     raise self._load_error from None
@@ -275,6 +275,10 @@ class TokenService:
                 tracer(entry)
             except Exception:  # noqa: BLE001 - a broken tracer must not break calls
                 pass
+
+    def _keeps_calls(self) -> bool:
+        """What _record_call keeps: with a tracer attached, or while loading (see _trace)."""
+        return bool(self.tracers) or self._loading
 
     def _record_call(self, function: str, args: str, result: str, started: float, seconds: float) -> None:
         """One PKCS#11 call (owner thread), traced before the operation that made it."""

@@ -17,19 +17,16 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.ops import request_files
-from ikm_tui.core.ops.ca_issue import issue_planned, plan_issue
 from ikm_tui.core.ops.pending_machine import pending_on_machine
 from ikm_tui.core.x509.info import public_key_identity
 from ikm_tui.ui.flows.manage_flow import receive_certs, selected_object
 from ikm_tui.ui.flows.request_flow import ensure_login
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
-from ikm_tui.ui.screens.issue_preview import IssuePreviewScreen
-from ikm_tui.ui.screens.issue_result import IssueResultScreen
-from ikm_tui.ui.screens.issue_source import IssueSource, IssueSourceScreen
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 
 if TYPE_CHECKING:
+    from ikm_tui.ui.screens.issue_source import IssueSource
     from ikm_tui.ui.flows.host import FlowHost
 
 
@@ -75,6 +72,13 @@ async def issue_flow(main: FlowHost, ca: ObjectInfo) -> None:
     svc: Any = main.ikm.service_for(ref.module_path)
     if not await ensure_login(main, svc, "Issuing signs with the CA's private key: log in with the user PIN."):
         return
+    # Here, not at the top: these screens and the CA code they show (asn1crypto) were ~35 ms of
+    # the TUI's start-up, beside its first listing; they are needed once issuing starts.
+    from ikm_tui.core.ops.ca_issue import issue_planned, plan_issue
+    from ikm_tui.ui.screens.issue_preview import IssuePreviewScreen
+    from ikm_tui.ui.screens.issue_result import IssueResultScreen
+    from ikm_tui.ui.screens.issue_source import IssueSourceScreen
+
     pending = await svc.arun(pending_on_machine)
     choice: IssueSource | None = await main.app.push_screen_wait(IssueSourceScreen(ca.label, pending))
     if choice is None:

@@ -23,7 +23,6 @@ from ikm_tui.core.ops import receive, receive_gate
 from ikm_tui.core.ops import rename as rename_ops
 from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.text.readback import rename_report
-from ikm_tui.core.x509.certfile import CertBundle
 from ikm_tui.core.x509.pem import encode as pem_encode
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.model import ObjClass, ObjectInfo
@@ -44,6 +43,7 @@ from ikm_tui.ui.writes import GUARD
 from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
+    from ikm_tui.core.x509.certfile import CertBundle  # asn1crypto, PKCS#7/12: when a file is read
     from ikm_tui.ui.flows.host import FlowHost
 
 _PAIR = (ObjClass.CERTIFICATE, ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY)
