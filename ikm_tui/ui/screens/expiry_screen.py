@@ -123,12 +123,15 @@ class ExpiryScreen(Screen[None]):
             when = r.not_after.date().isoformat() if r.not_after else "-"
             key = {"private": "yes", "public": "yes (public)", None: "no"}[r.key]
             table.add_row(literal_text(text, style), literal_text(when), literal_text(key, "" if r.key else "dim"),
-                          literal_text(r.module), literal_text(r.token), literal_text(r.label),
+                          # The module's file name: its full path pushed label and subject off
+                          # an 120-column screen (the filter still matches the whole path).
+                          literal_text(r.module.rsplit("/", 1)[-1]), literal_text(r.token), literal_text(r.label),
                           literal_text(r.subject))
         expired = sum(1 for r in self.rows if r.expired)
         soon = sum(1 for r in self.rows if not r.expired and r.within(SOON_DAYS))
         order = COLUMNS[self.sort_column] + (" (reversed)" if self.reverse else "")
-        parts = [f"All tokens: {len(self.rows)} certificates on {self.tokens} tokens",
+        parts = [f"All tokens: {len(self.rows)} certificate{'' if len(self.rows) == 1 else 's'} on "
+                 f"{self.tokens} token{'' if self.tokens == 1 else 's'}",
                  f"{expired} EXPIRED, {soon} <{SOON_DAYS}d", f"by {order}"]
         if self.needle:
             parts.append(f"{len(rows)} match")
