@@ -34,8 +34,9 @@ lint before it is written, and is recorded in the CA's issue log
 `ca sign` first shows what it will issue (subject, SANs, key usage, EKU, validity, profile,
 serial) and asks on a terminal; --yes issues without asking. Without a terminal (or with --json)
 and without --yes it prints the plan and exits 3, having signed nothing.
-A request pending on another token of this module is named by its label (--request-label),
-with --request-token when several tokens hold one of that label.
+A request pending on another token of this machine is named by its label (--request-label),
+with --request-token when several tokens hold one of that label. Every module is searched: the
+CA's, the others ikm-tui finds (`ikm-tui tokens` lists them) and each --remote.
 """
 
 CA_KEY_TYPES = ("ec:p256", "ec:p384", "rsa:3072", "rsa:4096")
@@ -99,7 +100,7 @@ def register(sub: Subparsers) -> None:
     q.add_argument("request", metavar="REQUEST", nargs="?",
                    help="the PKCS#10 request file (PEM or DER); or name a pending one with --request-label")
     q.add_argument("--request-label", metavar="LABEL",
-                   help="sign the request pending under LABEL on a token of this module (`certreq list`)")
+                   help="sign the request pending under LABEL on any token of any module (`certreq list`)")
     q.add_argument("--request-token", metavar="LABEL|URI",
                    help="the token holding that pending request (default: the one token that has it)")
     q.add_argument("--ca", required=True, metavar="L", help="label of the CA certificate and key on this token")
@@ -171,6 +172,8 @@ def _request_source(args: argparse.Namespace, svc: TokenService, csr_der: bytes 
     """(DER request, where it came from): the REQUEST file or the pending request --request-label."""
     from ikm_tui.cli.exitcodes import UsageError
     from ikm_tui.core.ops.pending_machine import find_pending
+    from ikm_tui.core.p11.modules import discover
+    from ikm_tui.core.p11.service import get_service
 
     if (args.request is None) == (args.request_label is None):
         raise UsageError("Give either a REQUEST file or --request-label LABEL (one of them).",
@@ -179,7 +182,9 @@ def _request_source(args: argparse.Namespace, svc: TokenService, csr_der: bytes 
         raise UsageError("--request-token names where --request-label is pending.", "Add --request-label.")
     if csr_der is not None:
         return csr_der, f"file {args.request}"
-    found = svc.run(find_pending, args.request_label, args.request_token)
+    # Every module of the machine (other libraries, --remote ones), not only the CA's.
+    found = find_pending(svc, discover(getattr(args, "module", None)), get_service, args.request_label,
+                         args.request_token)
     return found.request.der, found.source
 
 

@@ -18,7 +18,8 @@ from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate, display_name
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.ui import describe
-from ikm_tui.ui.flows import cli_login, issue_flow, listing_view, login_flow, manage_flow, request_flow, token_state
+from ikm_tui.ui.flows import cli_login, issue_flow, listing_view, login_flow, manage_flow, mechanisms_view
+from ikm_tui.ui.flows import request_flow, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
 from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
@@ -239,7 +240,7 @@ class MainScreen(Screen[None]):
                 reinserted = self.current == ref and self.listing is not None and self.listing.logged_in
                 listing = await svc.arun(Backend.list_objects, ref.slot_id)
                 mechanisms = None
-            if mechanisms is None:
+            if mechanisms is None and not mechanisms_view.deferred(ref):
                 mechanisms = await svc.arun(Backend.mechanisms, ref.slot_id)
         except IkmError as err:
             if err.ckr_name not in token_state.GONE:
@@ -252,7 +253,7 @@ class MainScreen(Screen[None]):
         self.listing = listing
         self._show_listing(listing)
         request_flow.load_requests(self)
-        self.query_one("#mechanisms", MechanismTable).show(mechanisms)
+        mechanisms_view.show(self, ref, mechanisms)
         self._show_current_details()
         start(self, token_state.check_journal(self, ref), name="journal", group="journal", exclusive=False)
         if reinserted:
@@ -313,6 +314,7 @@ class MainScreen(Screen[None]):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_bindings()
         self._show_current_details()
+        mechanisms_view.tab_shown(self)
 
     def show_object(self, obj: ObjectInfo) -> None:
         listing = self.listing

@@ -165,3 +165,37 @@ def test_request_and_receive_on_a_remote_token(host: RemoteHost, tmp_path: Path)
     assert any(o["is_ca"] and o["subject"] == "CN=Remote Test CA" for o in certs.values())
     # The PIN went to the module, not into the remote command's environment or argv.
     assert PIN not in host.command and os.environ.get("IKM_PIN") is None
+
+
+def test_ca_signs_a_request_pending_on_a_token_of_another_module(host: RemoteHost, service: Any, module_path: str,
+                                                                 tmp_path: Path) -> None:
+    """`ca sign --request-label` finds a request pending on another module's token: the CA is on a
+    local SoftHSM token (libsofthsm2.so), the request on a token reached only through --remote
+    (p11-kit-client.so): two tokens, two module paths, one machine."""
+    tok = new_token(service, module_path)
+    try:
+        ca_pem, out = tmp_path / "ca.pem", tmp_path / "far-web.pem"
+        ca = ["--module", module_path, "--token", tok.label]
+        done = host.ikm(*ca, "ca", "create", "--label", "lab-ca", "--key-type", "ec:p256", "--subject",
+                        "CN=Lab CA,O=ikm", "--out", str(ca_pem), pin=True, remote=False)
+        assert done.returncode == 0, done.stderr
+        done = host.ikm("--module", "remote", "--token", host.label, "certreq", "create", "--label", "far-web",
+                        "--key-type", "ec:p256", "--subject", "CN=far-web.example,O=ikm", "--san",
+                        "DNS:far-web.example", "--out", str(tmp_path / "far-web.csr"), pin=True)
+        assert done.returncode == 0, done.stderr
+        # Without --remote the request is nowhere this machine's modules can see.
+        done = host.ikm(*ca, "ca", "sign", "--request-label", "far-web", "--ca", "lab-ca", "--out", str(out),
+                        "--yes", pin=True, remote=False)
+        assert done.returncode == ex.NOT_FOUND and "any token of this machine" in done.stderr, done.stderr
+        done = host.ikm(*ca, "ca", "sign", "--request-label", "far-web", "--request-token", host.label, "--ca",
+                        "lab-ca", "--out", str(out), "--yes", "--json", pin=True)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["plan"]["request"] == f"pending request 'far-web' on token {host.label!r} of module remote"
+        ok = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", str(ca_pem), str(out)],
+                            capture_output=True, text=True)
+        assert ok.returncode == 0, ok.stdout + ok.stderr
+        cert = x509.load_pem_x509_certificate(out.read_bytes())
+        assert cert.subject.rfc4514_string() == "CN=far-web.example,O=ikm"
+    finally:
+        delete_token(tok)

@@ -2,7 +2,9 @@
 
 `tests/support/delay_relay.py` holds every RPC request 20 ms in front of `p11-kit remote`, so each
 PKCS#11 call costs one round trip, as ssh to a host that far away would. The listing's budget is one
-attribute read per object plus a constant handful of calls (load, slots, session, searches).
+attribute read per object plus a constant handful of calls (load, slots, session, searches). The relay
+also counts the round trips: opening the token and listing it costs at most objects + 15 of them, and
+the mechanism list (one round trip per mechanism) is read once per token.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11.modules import remote_candidates
 from ikm_tui.core.p11.remote import client_module, request
 from ikm_tui.core.p11.service import get_service
-from tests.support.remote import delayed_remote, far_token_with_certs
+from tests.support.remote import delayed_remote, far_token_with_certs, round_trips
 
 RTT = 0.020
 N = 100
@@ -31,7 +33,8 @@ def test_hundred_certificates_over_a_20ms_link(tmp_path: Path, module_path: str,
     home = far_token_with_certs(tmp_path / "far", module_path, "hundred", N)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    request([delayed_remote(home, module_path, RTT)])
+    count = tmp_path / "round-trips"
+    request([delayed_remote(home, module_path, RTT, count)])
     try:
         cand = remote_candidates()[0]
         started = time.monotonic()
@@ -39,10 +42,16 @@ def test_hundred_certificates_over_a_20ms_link(tmp_path: Path, module_path: str,
         svc.wait_ready()
         slot = svc.run(Backend.find_slot, "hundred")
         token_shown = time.monotonic() - started
+        loaded = len(round_trips(count))
         previews: list[tuple[float, int]] = []
         listing = svc.run(Backend.list_objects, slot,
                           progress=lambda part: previews.append((time.monotonic() - started, len(part.objects))))
         listed = time.monotonic() - started
+        opened = round_trips(count)[loaded:]
+        mechanisms = svc.run(Backend.mechanisms, slot)
+        first_read = len(round_trips(count))
+        assert svc.run(Backend.mechanisms, slot) == mechanisms  # kept: no round trip
+        again = len(round_trips(count)) - first_read
     finally:
         request([])
     certs = [o for o in listing.objects if o.cert is not None and o.cert.not_after is not None]
@@ -55,3 +64,6 @@ def test_hundred_certificates_over_a_20ms_link(tmp_path: Path, module_path: str,
     assert previews[0][0] < 1.0 and previews[0][1] > 0
     assert [n for _, n in previews] == sorted(n for _, n in previews) and len(previews) >= 3
     assert listed < budget
+    print(f"round trips: {loaded} to load the module and find the token, {len(opened)} to open and list it")
+    assert len(opened) <= N + 15 and "C_GetMechanismInfo" not in opened
+    assert len(mechanisms) > 10 and again == 0

@@ -1,5 +1,7 @@
-"""`python -m tests.support.delay_relay MS CMD...`: run CMD (speaking p11-kit's RPC on stdin/stdout)
-and hold every request message MS milliseconds before passing it on: a link with that round-trip time.
+"""`python -m tests.support.delay_relay [--count FILE] MS CMD...`: run CMD (speaking p11-kit's RPC on
+stdin/stdout) and hold every request message MS milliseconds before passing it on: a link with that
+round-trip time. With --count, each request's RPC call id is appended to FILE, one line each: the
+round trips a test can count (p11-kit/rpc-message.h numbers the calls).
 
 p11-kit's RPC (p11-kit/rpc-transport.c): one version byte, then messages of a 12-byte header (call
 id, options length, body length: big-endian uint32) and the options and body. Each PKCS#11 call is
@@ -17,7 +19,7 @@ import threading
 import time
 
 
-def _requests(src: int, dst: int, delay: float) -> None:
+def _requests(src: int, dst: int, delay: float, count: int | None = None) -> None:
     pending = b""
     handshake = True
     while True:
@@ -39,6 +41,9 @@ def _requests(src: int, dst: int, delay: float) -> None:
             else:
                 break
             message, pending = pending[:size], pending[size:]
+            if count is not None and not handshake:
+                _, olen, _ = struct.unpack(">III", message[:12])  # the body starts with the call id
+                os.write(count, b"%d\n" % struct.unpack(">I", message[12 + olen:16 + olen])[0])
             time.sleep(delay)
             os.write(dst, message)
             handshake = False
@@ -53,13 +58,17 @@ def _replies(src: int, dst: int) -> None:
 
 
 def main(argv: list[str]) -> int:
+    count: int | None = None
+    if argv[0] == "--count":
+        count = os.open(argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        argv = argv[2:]
     delay = float(argv[0]) / 1000.0
     child = subprocess.Popen(argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert child.stdin is not None and child.stdout is not None
     t = threading.Thread(target=_replies, args=(child.stdout.fileno(), 1), daemon=True)
     t.start()
     try:
-        _requests(0, child.stdin.fileno(), delay)
+        _requests(0, child.stdin.fileno(), delay, count)
     except OSError:
         pass
     child.wait()

@@ -45,7 +45,23 @@ def far_token_with_certs(root: Path, module: str, label: str, count: int) -> sof
     return home
 
 
-def delayed_remote(home: softhsm.SoftHsmHome, module: str, rtt: float) -> str:
-    """The --remote command reaching `home` over a link of `rtt` seconds."""
-    return (f"{sys.executable} {RELAY} {int(rtt * 1000)} "
+def delayed_remote(home: softhsm.SoftHsmHome, module: str, rtt: float, count: Path | None = None) -> str:
+    """The --remote command reaching `home` over a link of `rtt` seconds; `count`: where the relay
+    writes one line per PKCS#11 call (round_trips() reads it)."""
+    counting = f"--count {count} " if count is not None else ""
+    return (f"{sys.executable} {RELAY} {counting}{int(rtt * 1000)} "
             f"env SOFTHSM2_CONF={home.conf} p11-kit remote {module}")
+
+
+# p11-kit/rpc-message.h's call ids (the enum follows CK_FUNCTION_LIST: C_Initialize is 1).
+RPC_CALLS = {1: "C_Initialize", 3: "C_GetInfo", 4: "C_GetSlotList", 5: "C_GetSlotInfo", 6: "C_GetTokenInfo",
+             7: "C_GetMechanismList", 8: "C_GetMechanismInfo", 10: "C_OpenSession", 24: "C_GetAttributeValue",
+             26: "C_FindObjectsInit", 27: "C_FindObjects", 28: "C_FindObjectsFinal"}
+
+
+def round_trips(count: Path) -> list[str]:
+    """The RPC call ids the relay passed on so far, one per round trip (p11-kit/rpc-message.h)."""
+    try:
+        return [RPC_CALLS.get(int(line), line) for line in count.read_text().split()]
+    except FileNotFoundError:
+        return []

@@ -80,3 +80,22 @@ def test_calls_nobody_keeps_are_not_summarised(token: Any) -> None:
         svc.tracers.remove(entries.append)
     names = [e.function for e in entries]
     assert "C_FindObjectsInit" in names and "list_objects" in names
+
+
+def test_one_token_info_call_per_token_read(token: Any) -> None:
+    """slots() and token_info() read each token with one C_GetTokenInfo: the trace shim hands
+    python-pkcs11's CK_TOKEN_INFO to the backend for the PIN lengths and memory (a second call
+    was a second round trip on a remote module)."""
+    entries: list[Any] = []
+    token.service.tracers.append(entries.append)
+    try:
+        slots = token.service.run(Backend.slots)
+        info = token.service.run(Backend.token_info, token.slot_id)
+    finally:
+        token.service.tracers.remove(entries.append)
+    names = [e.function for e in entries]
+    present = [s for s in slots if s.token is not None]
+    assert names.count("C_GetTokenInfo") == len(present) + 1, names
+    mine = next(s.token for s in slots if s.slot_id == token.slot_id)
+    assert mine is not None and mine.min_pin_len == info.min_pin_len == 4 and mine.max_pin_len == 255
+    assert mine.pin == info.pin and mine.label == info.label == token.label

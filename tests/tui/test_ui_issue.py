@@ -144,3 +144,49 @@ async def test_hostile_request_text_is_shown_literally(token: Any, tmp_path: Pat
         preview = await wait_for_screen(pilot, IssuePreviewScreen, timeout=30)
         assert f"subject: {dn}" in preview.plain_text and f"pending request {label!r}" in preview.plain_text
         assert app.is_running
+
+
+async def test_pending_requests_of_another_module_are_offered(token: Any, tmp_path: Path, module_path: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source dialog lists requests pending on any module in the tree: here one on a token
+    reached only through --remote (p11-kit-client.so), beside this module's own."""
+    import os
+    import sys
+
+    from ikm_tui.core.p11 import softhsm
+    from ikm_tui.core.p11.modules import remote_candidates
+    from ikm_tui.core.p11.remote import client_module, request
+    from tests.conftest import PIN, SO_PIN
+
+    if client_module() is None or shutil.which("p11-kit") is None:
+        pytest.skip("p11-kit-client.so / p11-kit missing (bootstrap)")
+    ca_and_request(token, tmp_path)
+    far = softhsm.make_home(tmp_path / "far")
+    softhsm.init_token(far, "far", PIN, SO_PIN)
+    command = f"env SOFTHSM2_CONF={far.conf} p11-kit remote {module_path}"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    env = {**os.environ, "IKM_PIN": PIN}
+    made = subprocess.run([sys.executable, "-m", "ikm_tui", "--remote", command, "--module", "remote", "--token",
+                           "far", "certreq", "create", "--label", "far-req", "--key-type", "ec:p256", "--subject",
+                           "CN=far-req.example", "--out", str(tmp_path / "far.csr")],
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    request([command])
+    try:
+        remote = remote_candidates()[0]
+        app = make_app(module=token.module, token=token.label, modules=[token.module, remote.path],
+                       ascii_only=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await select_cert(pilot, "flow-ca")
+            await pilot.press("I")
+            source = await wait_for_screen(pilot, IssueSourceScreen, timeout=30)
+            where = {p.request.label: (p.token_label, p.module) for p in source.pending}
+            assert where["web-flow"] == (token.label, "") and where["far-req"] == ("far", "remote"), where
+            options = source.query_one("#issue-pending", OptionList)
+            shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+            assert any("far-req" in s and "[token far · remote]" in s for s in shown), shown
+            await pilot.press("escape")
+    finally:
+        request([])

@@ -10,11 +10,10 @@ import contextlib
 import ctypes
 import time
 from collections.abc import Callable
-from typing import cast
 
 import pkcs11
 import pkcs11.exceptions as p11x
-from pkcs11 import Attribute, Mechanism, MechanismFlag, Object, Session, Token, TokenFlag
+from pkcs11 import Attribute, Object, Session, Token, TokenFlag
 
 from ikm_tui.core import uri as uris
 from ikm_tui.core.errors import IkmError, from_exception
@@ -40,15 +39,15 @@ from ikm_tui.core.p11.modules import canonical
 from ikm_tui.core.p11.fastpath import BatchError, RawObjects
 from ikm_tui.core.p11.calltrace import Sink, ckr_name
 from ikm_tui.core.p11.loader import load_library, valued_handles
+from ikm_tui.core.p11.mechlist import MechanismCache
 from ikm_tui.core.p11.progress import Previews, Progress
 from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.p11.remote import remote_environment
-from ikm_tui.core.p11.tokeninfo import RawModule, read_token
+from ikm_tui.core.p11.tokeninfo import RawModule, RawTokenInfo, read_token
 from ikm_tui.core.p11.unreadable import describe_object, describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin, pin_problem
 
-# Errors meaning the token or our session is gone, as opposed to one unreadable attribute.
 
 class Backend:
     """One loaded module. Not thread-safe by design: the TokenService calls it from one thread."""
@@ -58,6 +57,8 @@ class Backend:
         loaded = load_library(self.module_path, module_path)
         self.lib, self.load_messages, self.calls = loaded.lib, loaded.messages, loaded.calls
         self.raw = RawModule(self.module_path, ctypes.addressof(self.calls.table) if self.calls else None)
+        if self.calls is not None:
+            self.calls.on_token_info = self.raw.remember  # one C_GetTokenInfo per token read (taken())
         self.mapper = make_mapper()
         # slot_id -> (session, logged_in). One session per token keeps handles stable.
         self._sessions: dict[int, tuple[Session, bool]] = {}
@@ -66,6 +67,7 @@ class Backend:
         self._objects: dict[int, dict[int, Object | ObjectInfo]] = {}
         self._tokens: dict[int, Token] = {}
         self._slots_read: tuple[float, list[SlotInfo]] = (float("-inf"), [])
+        self._mechs = MechanismCache(quirks_for(self.module_path).remote)
 
     # ----- module, slots, tokens -------------------------------------------------------------
     def module_info(self) -> ModuleInfo:
@@ -83,6 +85,7 @@ class Backend:
         self._sessions.clear()
         self._objects.clear()
         self._tokens.clear()
+        self._mechs.clear()
         with remote_environment(self.module_path):  # a remote's client may start its command again
             self.lib.reinitialize()
         return self.slots()
@@ -95,7 +98,7 @@ class Backend:
                 try:
                     token = read_token(slot)
                     self._tokens[slot.slot_id] = token
-                    token_info = self._token_info(slot.slot_id, token)
+                    token_info = self._token_info(slot.slot_id, token, self.raw.taken(slot.slot_id))
                 except p11x.TokenNotPresent:
                     token_info = None
             out.append(SlotInfo(
@@ -116,10 +119,10 @@ class Backend:
 
     def token_info(self, slot_id: int) -> TokenInfo:
         token = self._token(slot_id, refresh=True)
-        return self._token_info(slot_id, token)
+        return self._token_info(slot_id, token, self.raw.taken(slot_id))
 
-    def _token_info(self, slot_id: int, token: Token) -> TokenInfo:
-        raw = self.raw.token_info(slot_id)
+    def _token_info(self, slot_id: int, token: Token, raw: RawTokenInfo | None = None) -> TokenInfo:
+        raw = raw or self.raw.token_info(slot_id)
         flags = int(raw.flags) if raw else int(token.flags)
         return TokenInfo(
             label=token.label.strip(),
@@ -189,19 +192,8 @@ class Backend:
         )
 
     def mechanisms(self, slot_id: int) -> list[MechanismInfo]:
-        slot = self._token(slot_id).slot
-        out: list[MechanismInfo] = []
-        for mech in slot.get_mechanisms():
-            try:
-                info = slot.get_mechanism_info(mech)
-                flags = flags_names(info.flags, MechanismFlag)
-                lo, hi = int(cast(int, info.min_key_length)), int(cast(int, info.max_key_length))
-            except p11x.PKCS11Error:
-                flags, lo, hi = (), 0, 0
-            name = mech.name if isinstance(mech, Mechanism) else f"0x{int(mech):08x}"
-            out.append(MechanismInfo(f"CKM_{name}", int(mech), lo, hi, flags))
-        out.sort(key=lambda m: m.name)
-        return out
+        """The token's mechanisms; on a remote module read once per token (core/p11/mechlist.py)."""
+        return self._mechs.read(slot_id, self._token(slot_id).slot)
 
     # ----- sessions and login -----------------------------------------------------------------
     def session(self, slot_id: int) -> Session:
@@ -278,6 +270,7 @@ class Backend:
         self._sessions.clear()
         self._objects.clear()
         self._tokens.clear()
+        self._mechs.clear()
 
     def logout(self, slot_id: int) -> None:
         old = self._sessions.pop(slot_id, None)

@@ -209,6 +209,9 @@ class Interposer:
         # unless --trace is given: then the calls are not even summarised (a tenth of a
         # 1,000-certificate listing's owner-thread time was the summaries of its reads).
         self.wanted: Callable[[], bool] | None = None
+        # Called with (slot id, CK_TOKEN_INFO pointer) after each successful C_GetTokenInfo, so
+        # the backend reads PIN lengths and memory from that call instead of making another.
+        self.on_token_info: Callable[[int, int], None] | None = None
         # Calls made before a sink was set (while the module loads), handed to the first sink.
         self.pending: list[tuple[str, str, str, float, float]] = []
         self.table = FunctionList()
@@ -240,6 +243,8 @@ class Interposer:
             rv = int(real(*args))
             duration = monotonic() - started
             try:
+                if rv == 0 and name == "C_GetTokenInfo" and self.on_token_info is not None and args[1]:
+                    self.on_token_info(args[0] or 0, args[1])  # c_void_p passes 0 as None
                 entry = (name, summarize(name, args, True), ckr_name(rv), started, duration)
                 if sink is None:
                     pending.append(entry)

@@ -70,6 +70,8 @@ class RawModule:
         initialised instance on modules such as p11-kit-client.so, which export no C_* symbols
         besides C_GetFunctionList); else the module's exported symbols."""
         self._dll = ctypes.CDLL(path)
+        # slot id -> the CK_TOKEN_INFO of the last C_GetTokenInfo python-pkcs11 made (remember()).
+        self._last: dict[int, _TokenInfo] = {}
         if function_list:
             from ikm_tui.core.p11.calltrace import FunctionList
 
@@ -88,28 +90,48 @@ class RawModule:
             self._close_all.restype = CK_ULONG
             self._close_all.argtypes = [CK_ULONG]
 
+    def remember(self, slot_id: int, info_address: int) -> None:
+        """Keep a copy of the CK_TOKEN_INFO a C_GetTokenInfo just filled (the trace shim calls this)."""
+        size = ctypes.sizeof(_TokenInfo)
+        self._last[int(slot_id)] = _TokenInfo.from_buffer_copy(ctypes.string_at(info_address, size))
+
+    def taken(self, slot_id: int) -> RawTokenInfo | None:
+        """The fields of the C_GetTokenInfo read_token() just made, without a second call.
+
+        Why: through p11-kit-client each call is a round trip, and `slots()` read every token
+        twice (python-pkcs11's Token, then these fields). Falls back to a call of its own when
+        the call was not seen (no trace shims on this python-pkcs11 build).
+        """
+        last = self._last.pop(int(slot_id), None)
+        return _fields(last) if last is not None else self.token_info(slot_id)
+
     def token_info(self, slot_id: int) -> RawTokenInfo | None:
         if self._get_token_info is None:
             return None
         info = _TokenInfo()
         rv = self._get_token_info(slot_id, ctypes.byref(info))
+        self._last.pop(int(slot_id), None)  # this call's own copy: taken() must not reuse it later
         if rv != 0:
             return None
-        return RawTokenInfo(
-            flags=int(info.flags),
-            min_pin_len=_num(info.ulMinPinLen),
-            max_pin_len=_num(info.ulMaxPinLen),
-            total_public_memory=_num(info.ulTotalPublicMemory),
-            free_public_memory=_num(info.ulFreePublicMemory),
-            total_private_memory=_num(info.ulTotalPrivateMemory),
-            free_private_memory=_num(info.ulFreePrivateMemory),
-        )
+        return _fields(info)
 
     def close_all_sessions(self, slot_id: int) -> int | None:
         """C_CloseAllSessions: python-pkcs11 leaks the session of a failed login; this frees it."""
         if self._close_all is None:
             return None
         return int(self._close_all(slot_id))
+
+
+def _fields(info: _TokenInfo) -> RawTokenInfo:
+    return RawTokenInfo(
+        flags=int(info.flags),
+        min_pin_len=_num(info.ulMinPinLen),
+        max_pin_len=_num(info.ulMaxPinLen),
+        total_public_memory=_num(info.ulTotalPublicMemory),
+        free_public_memory=_num(info.ulFreePublicMemory),
+        total_private_memory=_num(info.ulTotalPrivateMemory),
+        free_private_memory=_num(info.ulFreePrivateMemory),
+    )
 
 
 def read_token(slot: pkcs11.Slot, tries: int = 5, pause: float = 0.02) -> pkcs11.Token:

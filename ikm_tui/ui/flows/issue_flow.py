@@ -1,4 +1,4 @@
-"""The CA's "Issue certificate…" flow: pick a request (file or pending on a token of this module),
+"""The CA's "Issue certificate…" flow: pick a request (file or pending on any token of any module),
 preview what will be issued, sign on the token, write the certificate, offer to receive it here.
 
 Same shape as ui.manage_flow: one coroutine run as an App-owned worker; dialogs are awaited with
@@ -8,6 +8,7 @@ the UI never blocks and a token error reaches the App's one error dialog.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,8 @@ from ikm_tui.core.errors import IkmError
 from ikm_tui.core.files import PUBLIC_MODE, write_file
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.ops import request_files
-from ikm_tui.core.ops.pending_machine import pending_on_machine
+from ikm_tui.core.ops.pending_machine import PendingOnToken, pending_everywhere
+from ikm_tui.core.p11.modules import ModuleCandidate, canonical
 from ikm_tui.core.x509.info import public_key_identity
 from ikm_tui.ui.flows.manage_flow import receive_certs, selected_object
 from ikm_tui.ui.flows.request_flow import ensure_login
@@ -66,6 +68,19 @@ def _key_here(listing: Listing | None, csr_der: bytes) -> bool:
     return request_files.key_on_token(listing, ident)
 
 
+async def _pending_in_tree(main: FlowHost, svc: Any) -> tuple[PendingOnToken, ...]:
+    """Pending requests of every module in the tree (each read on its owner thread, in parallel)."""
+    loaded = [e for e in main.entries if e.error is None]
+    # Services made here, on the event loop: service_for touches the trace pane.
+    services = {canonical(e.path): main.ikm.service_for(e.path) for e in loaded}
+    cands = [ModuleCandidate(e.path, e.source, e.name) for e in loaded]
+    search = await asyncio.to_thread(pending_everywhere, svc, cands, lambda path: services[canonical(path)])
+    if search.unreadable:
+        main.notify(plain(f"Pending requests of {', '.join(search.unreadable)} could not be read."),
+                    title="Some modules not read", severity="warning", markup=False)
+    return search.found
+
+
 async def issue_flow(main: FlowHost, ca: ObjectInfo) -> None:
     ref = main.current
     assert ref is not None
@@ -79,7 +94,7 @@ async def issue_flow(main: FlowHost, ca: ObjectInfo) -> None:
     from ikm_tui.ui.screens.issue_result import IssueResultScreen
     from ikm_tui.ui.screens.issue_source import IssueSourceScreen
 
-    pending = await svc.arun(pending_on_machine)
+    pending = await _pending_in_tree(main, svc)
     choice: IssueSource | None = await main.app.push_screen_wait(IssueSourceScreen(ca.label, pending))
     if choice is None:
         return

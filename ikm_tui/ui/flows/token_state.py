@@ -48,7 +48,9 @@ def clear_token_panes(main: FlowHost) -> None:
     for table_id in ("#keys", "#certs"):
         main.query_one(table_id, ObjectTable).clear_objects()
     main.query_one("#requests", RequestsPane).show([])
-    main.query_one("#mechanisms", MechanismTable).show([])
+    mechanisms = main.query_one("#mechanisms", MechanismTable)
+    mechanisms.show([])
+    mechanisms.pending = None  # nothing to read for a token no longer shown
 
 
 def show_removed(main: FlowHost, ref: TokenRef, err: IkmError | None) -> None:

@@ -1,5 +1,5 @@
-"""IssueSourceScreen: what the CA on the token should sign — a request file, or a request pending on a
-token of this module — with the profile, the validity and where the certificate goes.
+"""IssueSourceScreen: what the CA on the token should sign — a request file, or a request pending on any
+token of any module in the tree — with the profile, the validity and where the certificate goes.
 
 The file is read here (core, no token involved): a wrong path or a file that holds no request is
 said inside the dialog so the operator can correct it; only an `IssueSource` leaves it.
@@ -91,13 +91,14 @@ class IssueSourceScreen(ModalScreen[IssueSource | None]):
             yield Static(literal(f"Issue a certificate with CA {self.ca_label!r}", "bold"), classes="dialog-title")
             with VerticalScroll(id="issue-source-body"):
                 yield Static(literal("A pending request of this machine (Enter picks it):"))
-                options = [Option(literal(f"{p.request.label}  {p.request.subject}  [token {p.token_label}]"))
+                options = [Option(literal(f"{p.request.label}  {p.request.subject}  [token {p.token_label}"
+                                          + (f" · {p.module}]" if p.module else "]")))
                            for p in self.pending]
                 pending = OptionList(*options, id="issue-pending")
                 pending.display = bool(options)
                 yield pending
                 if not options:
-                    yield Static(literal("(no pending requests on the tokens of this module)", "dim"))
+                    yield Static(literal("(no pending requests on the tokens of this machine)", "dim"))
                 yield Static(literal("or a request file (PEM or DER, e.g. made by openssl req):"))
                 yield Input(id="issue-file", placeholder="path to the .csr file; empty: the request selected above")
                 with Horizontal(classes="issue-row"):

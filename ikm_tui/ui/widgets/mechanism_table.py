@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -10,10 +11,15 @@ from textual.widgets import DataTable
 from ikm_tui.core.model import MechanismInfo
 from ikm_tui.ui.text import literal_text as literal
 
+if TYPE_CHECKING:
+    from ikm_tui.ui.widgets.token_tree import TokenRef
+
 
 class MechanismTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        # The token whose list is still to be read (a remote one: ui/flows/mechanisms_view.py).
+        self.pending: TokenRef | None = None
 
     def on_mount(self) -> None:
         self.add_columns("Mechanism", "Key sizes", "Flags")
