@@ -171,9 +171,15 @@ def intend(op: str, steps: list[Step], listing: Listing | None = None, files: li
 def is_hollow(o: ObjectInfo) -> bool:
     """An object a killed C_CreateObject can leave: SoftHSM makes the object file first and writes
     the attributes after, so it is unreadable, or a certificate with no value, or a data object
-    with no label, application or value."""
+    with no label, application or value; a killed C_GenerateKeyPair, a key with no label and no
+    CKA_ID but the temporary one (seen with ca create, ec:p256: a public key with neither)."""
     return (UNREADABLE_FLAG in o.flags or (o.cls is ObjClass.CERTIFICATE and not o.value)
-            or (o.cls is ObjClass.DATA and not (o.label or o.application or o.value)))
+            or (o.cls is ObjClass.DATA and not (o.label or o.application or o.value))
+            or (o.cls in _KEYS and not o.label and (not o.id or o.id.startswith(_TEMP_ID))))
+
+
+_KEYS = (ObjClass.PUBLIC_KEY, ObjClass.PRIVATE_KEY)
+_TEMP_ID = b"ikm-tui-pending-"  # core/p11/keygen.py (ops/leftovers.TEMP_ID_PREFIX)
 
 
 def count_hollow(listing: Listing) -> int:
