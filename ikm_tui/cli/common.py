@@ -255,7 +255,7 @@ def _lock_token(svc: TokenService, slot: int) -> None:
     if not report_only:
         journal.begin(note, HOLD.argv, info.label)
         HOLD.journal = note
-        journal.ACTIVE.append(note)
+        journal.activate(note)
 
 
 def print_json(data: Any) -> None:

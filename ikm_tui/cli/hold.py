@@ -15,7 +15,7 @@ WRITERS = {
     ("certreq_command", "create"), ("certreq_command", "delete"), ("certreq_command", "recreate"),
     ("cert_command", "receive"), ("cert_command", "add"), ("cert_command", "delete"),
     ("cert_command", "rename"), ("cert_command", "doctor"), ("cert_command", "create"),
-    ("key_command", "delete"), ("pin_command", "change"),
+    ("key_command", "delete"), ("pin_command", "change"), ("ca_command", "create"),
     ("journal_command", "finish"), ("journal_command", "undo"),
 }
 

@@ -411,7 +411,7 @@ def _run(argv: list[str], process: bool = False) -> int:
                     from ikm_tui.core import journal
 
                     journal.end(HOLD.journal)
-                    journal.ACTIVE.clear()
+                    journal.activate(None)
                     HOLD.journal = None
                 HOLD.uninstall()
                 from ikm_tui.core.tokenlock import release_all

@@ -14,6 +14,9 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +29,32 @@ Step = dict[str, Any]
 # imported: that module loads pkcs11, which a reading command's journal check does not need).
 UNREADABLE_FLAG = "unreadable"
 
-# The note the running command writes its intent to (set by the CLI under the token lock).
-ACTIVE: list[Path] = []
+# The note the running operation writes its intent to: set by the CLI under the token lock
+# (one token per command) and by the TUI's write guard around each write (ui/writes.py). A
+# context variable, not a process-wide slot: the TUI may write two tokens at once, and the
+# owner thread runs each call in the context it was submitted from (core/p11/service.py), so
+# an operation's intent reaches its own token's note, never the other's.
+_NOTE: ContextVar[Path | None] = ContextVar("ikm_tui_journal_note", default=None)
+
+
+def current() -> Path | None:
+    """The note of the operation running in this context (None: no journal, e.g. library use)."""
+    return _NOTE.get()
+
+
+def activate(path: Path | None) -> None:
+    """Make `path` the note of everything this context runs from now on (the CLI: one command)."""
+    _NOTE.set(path)
+
+
+@contextmanager
+def recording(path: Path) -> Iterator[None]:
+    """`path` is the note of the calls submitted inside the block (a TUI write)."""
+    token = _NOTE.set(path)
+    try:
+        yield
+    finally:
+        _NOTE.reset(token)
 
 
 def journal_dir(*, create: bool = True) -> Path:
@@ -70,9 +97,10 @@ def _copy_path(path: Path) -> Path:
 
 def keep_copy(store: Path | None) -> Step:
     """Copy a module's store file beside the active journal (0600); the step keys that name both."""
-    if store is None or not ACTIVE:
+    note = current()
+    if store is None or note is None:
         return {}
-    copy = _copy_path(ACTIVE[-1])
+    copy = _copy_path(note)
     write_file(copy, read_input(store, what="token store", limit=1 << 26), overwrite=True, mode=SECRET_MODE)
     return {"store": str(store), "copy": str(copy)}
 
@@ -125,9 +153,9 @@ def intend(op: str, steps: list[Step], listing: Listing | None = None, files: li
     before, so one the write leaves half-made is known as this run's. A no-op when no command
     journal is active (library use, tests calling ops directly).
     """
-    if not ACTIVE:
+    path = current()
+    if path is None:
         return
-    path = ACTIVE[-1]
     entry = read(path) or {"version": 1, "argv": ["?"], "pid": os.getpid(), "started": "?", "steps": []}
     entry.setdefault("op", op)
     if listing is not None:
@@ -143,9 +171,15 @@ def intend(op: str, steps: list[Step], listing: Listing | None = None, files: li
 def is_hollow(o: ObjectInfo) -> bool:
     """An object a killed C_CreateObject can leave: SoftHSM makes the object file first and writes
     the attributes after, so it is unreadable, or a certificate with no value, or a data object
-    with no label, application or value."""
+    with no label, application or value; a killed C_GenerateKeyPair, a key with no label and no
+    CKA_ID but the temporary one (seen with ca create, ec:p256: a public key with neither)."""
     return (UNREADABLE_FLAG in o.flags or (o.cls is ObjClass.CERTIFICATE and not o.value)
-            or (o.cls is ObjClass.DATA and not (o.label or o.application or o.value)))
+            or (o.cls is ObjClass.DATA and not (o.label or o.application or o.value))
+            or (o.cls in _KEYS and not o.label and (not o.id or o.id.startswith(_TEMP_ID))))
+
+
+_KEYS = (ObjClass.PUBLIC_KEY, ObjClass.PRIVATE_KEY)
+_TEMP_ID = b"ikm-tui-pending-"  # core/p11/keygen.py (ops/leftovers.TEMP_ID_PREFIX)
 
 
 def count_hollow(listing: Listing) -> int:

@@ -68,13 +68,13 @@ class WriteGuard:
                                    "half-way on this token; nothing was changed.",
                                    "Run `ikm-tui journal show`, then `journal finish` or `journal undo`.")
             journal.begin(note, ["tui", what])
-            journal.ACTIVE.append(note)
-            return await svc.arun(fn, slot_id, *args, **kwargs)
+            # The note travels with this call (a context variable the owner thread runs it
+            # in): a write to another token at the same time records into its own note.
+            with journal.recording(note):
+                return await svc.arun(fn, slot_id, *args, **kwargs)
         finally:
             if note is not None:
                 journal.end(note)
-                if note in journal.ACTIVE:
-                    journal.ACTIVE.remove(note)
             lock.release()
             self.active -= 1
             self._done()

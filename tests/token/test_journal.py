@@ -50,13 +50,13 @@ def _cut(tok: Any, op: Any, *args: Any, on_call: int) -> None:
     info = tok.service.run(Backend.token_info, tok.slot_id)
     note = journal.journal_path(token_key(tok.service.module_path, info.serial, info.label))
     journal.begin(note, ["test", op.__name__], info.label)
-    journal.ACTIVE.append(note)
+    journal.activate(note)
     plan = faults.FaultPlan().fail("pkcs11_object", p11x.DeviceRemoved, on_call=on_call)
     try:
         with faults.installed(tok.service, plan), pytest.raises(IkmError):
             tok.service.run(op, tok.slot_id, *args)
     finally:
-        journal.ACTIVE.clear()
+        journal.activate(None)
 
 
 BEFORE = [("certificate", "web"), ("private_key", "web"), ("public_key", "web")]
@@ -98,3 +98,66 @@ def test_a_half_deleted_pair_cannot_be_undone_but_finished(web: Any, monkeypatch
     assert _labels(web) == [("certificate", "web"), ("public_key", "web")]
     assert _run(web, "journal", "finish", monkeypatch=monkeypatch) == 0
     assert _labels(web) == [("certificate", "web")]
+
+
+def test_two_tokens_written_at_once_each_record_into_their_own_journal(
+        service: Any, module_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two TUI writes (ui/writes.GUARD) on two tokens of one module at the same time: each
+    operation's intent lands in its own token's note. The first operation to reach the owner
+    thread hangs on its first call until the other write has begun its note too, so a note slot
+    shared by the process (the last one begun) would take the wrong token's intent."""
+    import asyncio
+    import threading
+
+    from ikm_tui.ui.writes import GUARD
+    from tests.conftest import delete_token, new_token
+
+    toks = {name: new_token(service, module_path) for name in ("alpha", "beta")}
+    try:
+        notes = {}
+        for name, tok in toks.items():
+            assert _run(tok, "cert", "create", "--label", name, "--key-type", "ec:p256", "--subject",
+                        f"CN={name}", monkeypatch=monkeypatch) == 0
+            tok.login()
+            notes[name] = journal.journal_path(token_key(module_path, tok.service.run(
+                Backend.token_info, tok.slot_id).serial, tok.label))
+        plans = {name: service.run(rename_ops.plan_rename, tok.slot_id, name, name + "2")
+                 for name, tok in toks.items()}
+        seen: dict[str, Any] = {}
+
+        def rename_and_read(backend: Any, slot_id: int, plan: Any, name: str) -> Any:
+            out = rename_ops.apply_rename(backend, slot_id, plan)
+            seen[name] = journal.read(notes[name])  # before the guard ends the note
+            return out
+
+        plan = faults.FaultPlan().hang("list_objects", 20.0, on_call=1)
+
+        def release_when_both_begun() -> None:
+            for _ in range(400):
+                if plan.hanging.is_set() and all(n.exists() for n in notes.values()):
+                    break
+                threading.Event().wait(0.05)
+            plan.release.set()
+
+        async def both() -> None:
+            await asyncio.gather(*(GUARD.arun(service, toks[n].slot_id, "cert rename", rename_and_read, plans[n], n)
+                                   for n in toks))
+
+        with faults.installed(service, plan):
+            releaser = threading.Thread(target=release_when_both_begun)
+            releaser.start()
+            asyncio.run(both())
+            releaser.join()
+        assert plan.calls["list_objects"] >= 2
+        for name, entry in seen.items():
+            assert entry is not None and entry.get("op") == "rename", (name, entry)
+            steps = entry["steps"]
+            assert len(steps) == 3 and {s["label"] for s in steps} == {name}, (name, steps)
+            assert {s["new"]["label"] for s in steps} == {name + "2"}, (name, steps)
+        assert set(seen) == {"alpha", "beta"}
+        for name, tok in toks.items():
+            assert {label for _, label in _labels(tok)} == {name + "2"}
+            assert not notes[name].exists()
+    finally:
+        for tok in toks.values():
+            delete_token(tok)

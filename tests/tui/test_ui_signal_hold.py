@@ -1,20 +1,25 @@
 """Issue #19: SIGTERM during a token write in the TUI waits for the write and its read-back.
 
-The real app under a pty renames a key pair and its certificate (`R`); SIGTERM goes out the
-moment the rename's journal holds its intent (the instant before the first write). Before
-ui/writes.py the process died of the signal wherever it was (status -15); now it leaves with
-143 once the rename is complete, and every object carries the new label.
+The real app under a pty renames a key pair and its certificate (`R`). The only change from
+production is a fault plan (tests/support/faults.py) in the child: the rename's second object
+handle hangs, so one object is renamed and the others are not yet. SIGTERM goes out then; the
+hang is released only once the app has shown that it holds the signal, or has exited. Without
+the hold (ui/writes.py) the process leaves mid-write and the token stays half-renamed (checked
+by switching GUARD.hold off); with it the app leaves with 143 once the rename is complete, and
+every object carries the new label.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import struct
 import subprocess
 import sys
 import termios
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -26,14 +31,36 @@ from tests.tui.test_ui_hostile_everywhere import _read, _read_until
 from cryptography.hazmat.primitives import serialization
 
 
-def _intent(state: Path) -> bool:
-    for f in (state / "ikm-tui" / "journal").glob("*.json"):
-        try:
-            if '"steps": [{' in f.read_text():
-                return True
-        except OSError:
-            pass
-    return False
+# The TUI (`ikm_tui.cli.main.main` with no command) with the rename's second object handle
+# hanging until the test drops a `go` file; `hanging` says the write is stopped half-way.
+CHILD = textwrap.dedent("""
+    import sys, threading, time
+    from pathlib import Path
+    from tests.support import faults
+    from ikm_tui.core.p11.service import get_service
+    from ikm_tui.cli.main import main
+
+    module, flags, argv = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
+    svc = get_service(module)
+    svc.wait_ready()
+    plan = faults.FaultPlan().hang("pkcs11_object", seconds=60, on_call=2)
+    faults.install(svc, plan)
+
+    def watch():
+        plan.hanging.wait(120)
+        (flags / "hanging").touch()
+        while not (flags / "go").exists():
+            time.sleep(0.01)
+        plan.release.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    sys.exit(main(argv))
+""")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _screen_text(out: bytearray) -> bytes:
+    return re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", bytes(out))
 
 
 def test_sigterm_during_a_tui_rename_waits_for_it(token: Any, tmp_path: Path) -> None:
@@ -45,10 +72,12 @@ def test_sigterm_during_a_tui_rename_waits_for_it(token: Any, tmp_path: Path) ->
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     env = token.env()
-    env.update(TERM="xterm", COLUMNS="120", LINES="36", IKM_PIN=token.pin, XDG_STATE_HOME=str(tmp_path / "state"))
+    env.update(TERM="xterm", COLUMNS="120", LINES="36", IKM_PIN=token.pin, XDG_STATE_HOME=str(tmp_path / "state"),
+               PYTHONPATH=str(REPO))
     for var in ("TEXTUAL", "TEXTUAL_LOG", "NO_COLOR"):
         env.pop(var, None)
-    child = subprocess.Popen([sys.executable, "-m", "ikm_tui", "--module", token.module, "--token", token.label],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, token.module, str(tmp_path),
+                              "--module", token.module, "--token", token.label],
                              stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
                              close_fds=True, cwd=tmp_path)
     os.close(slave)
@@ -64,10 +93,16 @@ def test_sigterm_during_a_tui_rename_waits_for_it(token: Any, tmp_path: Path) ->
         _read(master, out, 0.3)
         os.write(master, b"\x7f\x7f\x7fsite\r")
         end = time.monotonic() + 30
-        while not _intent(tmp_path / "state") and child.poll() is None:
-            assert time.monotonic() < end, bytes(out[-2000:])
-            time.sleep(0.0005)
+        while not (tmp_path / "hanging").exists():
+            assert time.monotonic() < end and child.poll() is None, bytes(out[-2000:])
+            _read(master, out, 0.05)
         child.send_signal(signal.SIGTERM)
+        # Held: the app says so and waits. Not held: it leaves now, mid-write.
+        end = time.monotonic() + 15
+        while b"SIGTERM: finishing" not in _screen_text(out) and child.poll() is None:
+            assert time.monotonic() < end, bytes(out[-2000:])
+            _read(master, out, 0.1)
+        (tmp_path / "go").touch()
         deadline = time.monotonic() + 30
         while child.poll() is None and time.monotonic() < deadline:
             _read(master, out, 0.2)

@@ -16,6 +16,7 @@ from asn1crypto import keys
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
+from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, NotFoundError, RefusedError, from_exception
 from ikm_tui.core.model import ObjClass
 from ikm_tui.core.ops import ca_log
@@ -23,6 +24,7 @@ from ikm_tui.core.ops import capabilities as caps
 from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.extract import find_certificate
 from ikm_tui.core.ops.pending import key_identity
+from ikm_tui.core.ops.requests import cert_create_steps, intend_keygen
 from ikm_tui.core.ops.token_signing import check_choice, check_new_label, key_signer, key_spec, pick_hash, subject_name
 from ikm_tui.core.x509.signing import sign_certificate
 from ikm_tui.core.p11 import objects
@@ -90,6 +92,8 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
     if not name.chosen:
         raise IkmError("A CA needs a subject DN.", "Give --subject, e.g. 'CN=Lab CA,O=Example'.")
     start, end = validity(days, None)
+    # Journaled as cert create (core/ops/requests.py): the pair by label, then the certificate.
+    intend_keygen(backend, slot_id, "ca create", cert_create_steps(label, key_id, None, CATEGORY_AUTHORITY))
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose())
     cert_obj: TokenObject | None = None
     try:
@@ -100,6 +104,7 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
                                extensions=issue.ca_extensions(spki, spki.sha1, path_len))
         csrlib.verify_self_signed(der)
         refuse_on_lint_errors(der, [der], None)
+        journal.intend("ca create", cert_create_steps(label, pair.info.key_id, der, CATEGORY_AUTHORITY))
         cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_AUTHORITY)
     except BaseException as exc:
         if cert_obj is not None:

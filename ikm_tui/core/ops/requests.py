@@ -28,7 +28,7 @@ from ikm_tui.core.ops.common import require_login
 from ikm_tui.core.ops.pending import PendingRequest
 from ikm_tui.core.ops.token_signing import check_choice, check_new_label, key_signer, key_spec, pick_hash, subject_name
 from ikm_tui.core.model import ObjClass
-from ikm_tui.core.p11 import objects
+from ikm_tui.core.p11 import objects, softhsm
 from ikm_tui.core.p11.objects import TokenObject
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, generate_protected_pair, public_info
@@ -130,7 +130,7 @@ def create_request(
     _step(progress, "keygen", f"Generating {spec} on the token")
     # Under the token lock no other key, certificate or request has this label, so the journal can
     # find what this run made by label (the pair starts under a temporary CKA_ID).
-    journal.intend("certreq create", _create_steps(label, key_id, None))
+    intend_keygen(backend, slot_id, "certreq create", _create_steps(label, key_id, None))
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
     undo_store: Callable[[], None] | None = None
     try:
@@ -155,6 +155,25 @@ def _create_steps(label: str, key_id: bytes | None, der: bytes | None) -> list[j
     return [journal.create_step(ObjClass.PRIVATE_KEY, label, key_id, key="private"),
             journal.create_step(ObjClass.PUBLIC_KEY, label, key_id, key="public"),
             journal.create_step(ObjClass.DATA, label, None, der, app=REQUEST_APPLICATION, key="request")]
+
+
+def intend_keygen(backend: Backend, slot_id: int, op: str, steps: list[journal.Step]) -> None:
+    """The first intent of an operation that generates a key pair, with the token as it was
+    (its hollow objects, SoftHSM's object files): a pair a killed C_GenerateKeyPair left
+    half-written is then known as this run's, and finish/undo delete it."""
+    if journal.current() is None:
+        return  # no journal (library use): the listing is not needed
+    listing = backend.list_objects(slot_id)
+    journal.intend(op, steps, listing, softhsm.object_files(backend.module_path, listing.token.serial))
+
+
+def cert_create_steps(label: str, key_id: bytes | None, der: bytes | None, category: int) -> list[journal.Step]:
+    """A key pair and its certificate under one label (cert create, ca create): `der` None
+    until signed (a run killed before that can only be undone)."""
+    return [journal.create_step(ObjClass.PRIVATE_KEY, label, key_id, key="private"),
+            journal.create_step(ObjClass.PUBLIC_KEY, label, key_id, key="public"),
+            journal.create_step(ObjClass.CERTIFICATE, label, key_id if der is not None else None, der,
+                                category=category, key="certificate")]
 
 
 def _sign_new_request(pair: KeyPair, spec: KeySpec, hash_choice: HashChoice, name: asn1_x509.Name,
@@ -221,6 +240,9 @@ def create_self_signed(
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise IkmError(f"--days must be a whole number of at least 1, not {days!r}.", "Give e.g. --days 365.")
     _step(progress, "keygen", f"Generating {spec} on the token")
+    # As certreq create: the intent first (the pair starts under a temporary CKA_ID, so it is
+    # found by label), then again with the final ID and the certificate, which finish can write.
+    intend_keygen(backend, slot_id, "cert create", cert_create_steps(label, key_id, None, CATEGORY_TOKEN_USER))
     pair = generate_protected_pair(backend, slot_id, spec, label, key_id, KeyPurpose.from_key_usage(key_usage))
     cert_obj: TokenObject | None = None
     try:
@@ -232,6 +254,7 @@ def create_self_signed(
                                            eku=list(eku), is_ca=is_ca)
         except ValueError as exc:
             raise IkmError(f"The certificate could not be made: {exc}.", "The key pair was deleted.") from None
+        journal.intend("cert create", cert_create_steps(label, pair.info.key_id, der, CATEGORY_TOKEN_USER))
         _step(progress, "store", "Writing the certificate to the token")
         cert_obj = objects.create_certificate(backend, slot_id, der, label, pair.info.key_id, CATEGORY_TOKEN_USER)
     except BaseException as exc:
@@ -331,6 +354,15 @@ def _replace_stored(backend: Backend, slot_id: int, label: str, der: bytes,
     """Store the new copy first and only then drop the old ones: a failure leaves the old request."""
     old_objects = pending.token_copies(backend, slot_id, label)
     old_file = pending.request_file(backend, slot_id, label)
+    listing = backend.list_objects(slot_id)
+    # An old copy with the very same bytes (RSA PKCS#1 v1.5 signs deterministically) cannot be
+    # told from the new one: it is not named, and either of the two left is the request.
+    old_copies = [o for o in listing.objects if o.cls is ObjClass.DATA and o.label == label
+                  and o.application == REQUEST_APPLICATION and o.value != der]
+    journal.intend("certreq recreate", [journal.create_step(ObjClass.DATA, label, None, der,
+                                                            app=REQUEST_APPLICATION, key="request")]
+                   + [journal.destroy_step(o) for o in old_copies], listing,
+                   softhsm.object_files(backend.module_path, listing.token.serial))
     where, path, warnings, _undo = pending.store_request(backend, slot_id, label, der, store)
     for obj in old_objects:
         objects.destroy_object(obj)

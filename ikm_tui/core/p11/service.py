@@ -2,12 +2,15 @@
 
 python-pkcs11 initialises modules without locking (C_Initialize(NULL)) and SoftHSM then crashes
 under concurrent calls, so every call to a Backend, including its construction, happens on the
-service's own thread. Callers get plain dataclasses back.
+service's own thread. Callers get plain dataclasses back. Each call runs in a copy of the
+context it was submitted from (contextvars), so what a caller sets there for its operation (the
+journal note of a token write, core/journal.py) travels with that call and no other.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import itertools
 import queue
 import threading
@@ -41,6 +44,7 @@ class _Job(NamedTuple):
     args: tuple[object, ...]
     kwargs: dict[str, object]
     ticket: int
+    context: contextvars.Context  # the submitter's, copied: the call runs in it
 
 
 _STOP = object()
@@ -195,7 +199,7 @@ class TokenService:
                                (time.monotonic() - started) * 1000.0, started))
 
     def _one(self, job: _Job) -> None:
-        fut, name, fn, args, kwargs, ticket = job
+        fut, name, fn, args, kwargs, ticket, context = job
         if not fut.set_running_or_notify_cancel():
             self._finished(ticket)
             return
@@ -218,7 +222,7 @@ class TokenService:
             else:
                 if self._backend is None:
                     raise self._load_error or IkmError("The module is not loaded.")
-                value = _invoke(self._backend, fn, args, kwargs)
+                value = context.run(_invoke, self._backend, fn, args, kwargs)
             fut.set_result(value)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
             err = exc if isinstance(exc, IkmError) else from_exception(exc, name)
@@ -238,7 +242,7 @@ class TokenService:
                 self._early.clear()
             self._loading = False
         # Drop references so a PIN does not linger in this frame's locals.
-        del job, fut, args, kwargs
+        del job, fut, args, kwargs, context
 
     def _finished(self, ticket: int) -> None:
         with self._activity_lock:
@@ -312,14 +316,15 @@ class TokenService:
         return self._submit("wrap_backend", wrap_backend, (), {}).result()
 
     def _submit(self, name: str, fn: Callable[..., T] | None, args: tuple[object, ...],
-                kwargs: dict[str, object]) -> concurrent.futures.Future[T]:
+                kwargs: dict[str, object], context: contextvars.Context | None = None,
+                ) -> concurrent.futures.Future[T]:
         if self._closed:
             raise IkmError("The token service is closed.")
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         ticket = next(self._tickets)
         with self._activity_lock:
             self._waiting[ticket] = name
-        self._queue.put(_Job(fut, name, fn, args, kwargs, ticket))
+        self._queue.put(_Job(fut, name, fn, args, kwargs, ticket, context or contextvars.copy_context()))
         return fut
 
     # ----- facades ----------------------------------------------------------------------------
@@ -349,6 +354,7 @@ class TokenService:
         error; it is None, and nothing is called, when make_args returns None.
         """
         out: concurrent.futures.Future[R | None] = concurrent.futures.Future()
+        context = contextvars.copy_context()  # the caller's, not the owner thread's at chain time
 
         def forward(done: concurrent.futures.Future[R]) -> None:
             exc = done.exception()
@@ -367,7 +373,7 @@ class TokenService:
                 if args is None:
                     out.set_result(None)
                     return
-                self._submit(_call_name(fn), fn, args, {}).add_done_callback(forward)
+                self._submit(_call_name(fn), fn, args, {}, context).add_done_callback(forward)
             except BaseException as exc:  # noqa: BLE001 - a closed service, a bad make_args
                 if not out.done():
                     out.set_exception(exc)
