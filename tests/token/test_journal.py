@@ -161,3 +161,23 @@ def test_two_tokens_written_at_once_each_record_into_their_own_journal(
     finally:
         for tok in toks.values():
             delete_token(tok)
+
+
+def test_a_taken_label_is_refused_before_the_intent_is_written(web: Any) -> None:
+    """A create whose label another key has is refused before the journal names it: an intent
+    that named `web` would let `journal undo` after a kill take the existing key for this run's."""
+    from ikm_tui.core.ops.requests import intend_keygen, cert_create_steps
+
+    info = web.service.run(Backend.token_info, web.slot_id)
+    note = journal.journal_path(token_key(web.service.module_path, info.serial, info.label))
+    journal.begin(note, ["test", "cert", "create"], info.label)
+    journal.activate(note)
+    try:
+        with pytest.raises(IkmError, match="labelled 'web' already exists"):
+            web.service.run(intend_keygen, web.slot_id, "cert create", cert_create_steps("web", None, None, 0))
+    finally:
+        journal.activate(None)
+    entry = journal.read(note)
+    assert entry is not None and not journal.has_steps(entry)
+    journal.end(note)
+    assert ("private_key", "web") in _labels(web) and ("certificate", "web") in _labels(web)

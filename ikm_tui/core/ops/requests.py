@@ -31,7 +31,7 @@ from ikm_tui.core.model import ObjClass
 from ikm_tui.core.p11 import objects, softhsm
 from ikm_tui.core.p11.objects import TokenObject
 from ikm_tui.core.p11.backend import Backend
-from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, generate_protected_pair, public_info
+from ikm_tui.core.p11.keygen import KeyPair, KeyPurpose, generate_protected_pair, public_info, refuse_taken
 from ikm_tui.core.p11.keys import KeySpec, key_kind
 from ikm_tui.core.p11.objects import CATEGORY_TOKEN_USER
 from ikm_tui.core.x509 import csr as csrlib
@@ -164,6 +164,13 @@ def intend_keygen(backend: Backend, slot_id: int, op: str, steps: list[journal.S
     if journal.current() is None:
         return  # no journal (library use): the listing is not needed
     listing = backend.list_objects(slot_id)
+    # Refused here, before the intent is written, as key generation would refuse it: an intent
+    # naming a label another key already has would let `journal undo` take that key for this run's.
+    label, key_id = steps[0]["label"], steps[0]["id"]
+    kinds = (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY, ObjClass.CERTIFICATE)
+    mine = [o for o in listing.objects if o.cls in kinds]
+    refuse_taken(any(o.label == label for o in mine), key_id is not None and any(o.id.hex() == key_id for o in mine),
+                 label, bytes.fromhex(key_id) if key_id is not None else None)
     journal.intend(op, steps, listing, softhsm.object_files(backend.module_path, listing.token.serial))
 
 

@@ -87,13 +87,19 @@ def find_keys(sess: Session, *, label: str | None = None, key_id: bytes | None =
 
 def refuse_duplicates(sess: Session, label: str, key_id: bytes | None) -> None:
     """IkmError when a key or certificate already has this label or CKA_ID."""
-    if find_keys(sess, label=label):
+    refuse_taken(bool(find_keys(sess, label=label)), key_id is not None and bool(find_keys(sess, key_id=key_id)),
+                 label, key_id)
+
+
+def refuse_taken(label_taken: bool, id_taken: bool, label: str, key_id: bytes | None) -> None:
+    """The duplicate refusal, for a caller that already knows (from a listing) what is taken."""
+    if label_taken:
         raise IkmError(
             f"A key or certificate labelled {label!r} already exists on the token.",
             "Choose another label, or delete the old one first (`ikm-tui list --login` shows them).",
             operation=_OP,
         )
-    if key_id is not None and find_keys(sess, key_id=key_id):
+    if id_taken and key_id is not None:
         raise IkmError(
             f"A key or certificate with ID {key_id.hex()} already exists on the token.",
             "Choose another --id, or leave it out to use the SHA-1 of the public key.",
