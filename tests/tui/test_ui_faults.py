@@ -35,7 +35,7 @@ from ikm_tui.ui.widgets.token_activity import TokenActivity
 from ikm_tui.ui.flows.token_state import REINSERTED, REMOVED, absent_hints
 from ikm_tui.ui.widgets.token_tree import ModuleEntry, TokenTree
 from tests.support.fixtures.make_snapshot_token import FIXED_NOW
-from tests.tui.test_ui_hostile_everywhere import _read, _read_until
+from tests.support import pty
 from tests.tui.test_ui_requests import fill, open_form
 from tests.support.ui_helpers import SIZE, app_for, settle, wait_for, wait_for_screen
 
@@ -391,15 +391,15 @@ def test_sighup_on_a_pty_restores_terminal_and_closes_sessions(token: Any) -> No
     os.close(slave)
     out = bytearray()
     try:
-        _read_until(master, out, token.label.encode(), 30)
-        _read(master, out, 0.5)
+        pty.read_until(master, out, token.label.encode(), 30)
+        pty.read(master, out, 0.5)
         assert b"\x1b[?1049h" in out  # alternate screen on
         mark = len(out)
         child.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while child.poll() is None and time.monotonic() < deadline:
-            _read(master, out, 0.1)
-        _read(master, out, 0.3)
+            pty.read(master, out, 0.1)
+        pty.read(master, out, 0.3)
         assert child.poll() == HANGUP_EXIT, f"exit status {child.poll()}"
     finally:
         if child.poll() is None:

@@ -4,13 +4,8 @@ In-process for what each widget holds, then the real app under a pty for the raw
 
 from __future__ import annotations
 
-import fcntl
 import os
-import struct
-import subprocess
 import sys
-import termios
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -33,7 +28,7 @@ from ikm_tui.ui.screens.receive_screen import CertSourceScreen
 from ikm_tui.ui.widgets.object_table import ObjectTable
 from tests.conftest import delete_token, new_token
 from tests.support.ui_helpers import SIZE, app_for, settle, wait_for_screen
-from tests.tui.test_ui_hostile_everywhere import _read, _read_until
+from tests.support import pty
 
 # Terminal title, clipboard write (OSC 52), clear screen, a hyperlink (OSC 8), a C1 CSI, and the
 # invisible characters that make two labels look alike.
@@ -138,21 +133,12 @@ async def test_prefilled_inputs_titles_and_delete_confirm_use_the_escaped_label(
 
 def test_raw_pty_bytes_through_the_rename_and_add_ca_dialogs(hostile: Any, tmp_path: Path) -> None:
     hostile.service.run(Backend.logout, hostile.slot_id)
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    env = hostile.env()
-    env.update(TERM="xterm", COLUMNS="120", LINES="36", IKM_PIN=hostile.pin)
-    for var in ("TEXTUAL", "TEXTUAL_LOG", "NO_COLOR"):
-        env.pop(var, None)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ikm_tui", "--module", hostile.module, "--token", hostile.label],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
-        cwd=tmp_path)
-    os.close(slave)
+    child, master = pty.spawn([sys.executable, "-m", "ikm_tui", "--module", hostile.module, "--token", hostile.label],
+                              pty.pty_env(hostile.env(), IKM_PIN=hostile.pin), cwd=tmp_path)
     out = bytearray()
     try:
-        _read_until(master, out, b"web\\x1b]0;owned", 30)
-        _read(master, out, 0.5)
+        pty.read_until(master, out, b"web\\x1b]0;owned", 30)
+        pty.read(master, out, 0.5)
         steps: list[tuple[bytes, bytes | None]] = [
             (b"\t", None), (b"\x1b[C", None), (b"\t", None),  # Certificates tab, into the table
             (b"R", b" Rename "), (b"\x1b", None),
@@ -161,18 +147,13 @@ def test_raw_pty_bytes_through_the_rename_and_add_ca_dialogs(hostile: Any, tmp_p
         for key, expect in steps:
             os.write(master, key)
             if expect is not None:
-                _read_until(master, out, expect, 15)
-            _read(master, out, 0.4)
+                pty.read_until(master, out, expect, 15)
+            pty.read(master, out, 0.4)
         assert child.poll() is None
         os.write(master, b"q")
-        deadline = time.monotonic() + 15
-        while child.poll() is None and time.monotonic() < deadline:
-            _read(master, out, 0.2)
+        pty.wait_exit(child, master, out)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(5)
-        os.close(master)
+        pty.close(child, master)
     for payload in PAYLOADS:
         assert payload not in out, f"{payload!r} from the token or file reached the terminal"
     assert b"Evil CA\\x1b]0;owned" in out  # the add-CA dialog was really shown, escaped
@@ -246,17 +227,8 @@ def test_raw_pty_bytes_when_hostile_text_is_pasted_or_typed_into_every_input(hos
     """Must-show 2, Input values: every dialog with a text field gets the payloads pasted and
     typed through the real terminal; no ESC/OSC/C1 or invisible separator reaches the pty."""
     hostile.service.run(Backend.logout, hostile.slot_id)
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    env = hostile.env()
-    env.update(TERM="xterm", COLUMNS="120", LINES="36", IKM_PIN=hostile.pin)
-    for var in ("TEXTUAL", "TEXTUAL_LOG", "NO_COLOR"):
-        env.pop(var, None)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ikm_tui", "--module", hostile.module, "--token", hostile.label],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
-        cwd=tmp_path)
-    os.close(slave)
+    child, master = pty.spawn([sys.executable, "-m", "ikm_tui", "--module", hostile.module, "--token", hostile.label],
+                              pty.pty_env(hostile.env(), IKM_PIN=hostile.pin), cwd=tmp_path)
     out = bytearray()
     # (key that opens the dialog, text it shows): rename, delete (type to confirm), save cert,
     # add CA (file field), receive (file field), new request (label field), change PIN.
@@ -266,34 +238,29 @@ def test_raw_pty_bytes_when_hostile_text_is_pasted_or_typed_into_every_input(hos
     # copies the (escaped) commands with the terminal's own OSC 52, which this scan would count.
     opened = 0
     try:
-        _read_until(master, out, b"web\\x1b]0;owned", 30)
-        _read(master, out, 0.5)
+        pty.read_until(master, out, b"web\\x1b]0;owned", 30)
+        pty.read(master, out, 0.5)
         for key in (b"\t", b"\x1b[C", b"\t"):  # Certificates tab, into the table
             os.write(master, key)
-            _read(master, out, 0.4)
+            pty.read(master, out, 0.4)
         for key, expect in dialogs:
             mark = len(out)
             os.write(master, key)
-            _read(master, out, 0.8)
+            pty.read(master, out, 0.8)
             if expect in out[mark:]:
                 opened += 1
             os.write(master, PASTE)
-            _read(master, out, 0.4)
+            pty.read(master, out, 0.4)
             os.write(master, TYPED)
-            _read(master, out, 0.4)
+            pty.read(master, out, 0.4)
             for _ in range(2):  # out of the dialog (and of a second one it may have opened)
                 os.write(master, b"\x1b")
-                _read(master, out, 0.4)
+                pty.read(master, out, 0.4)
         assert child.poll() is None
         os.write(master, b"q")
-        deadline = time.monotonic() + 15
-        while child.poll() is None and time.monotonic() < deadline:
-            _read(master, out, 0.2)
+        pty.wait_exit(child, master, out)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(5)
-        os.close(master)
+        pty.close(child, master)
     for payload in PAYLOADS:
         at = bytes(out).find(payload)
         assert payload not in out, f"{payload!r} typed or pasted reached the terminal: {bytes(out[at-300:at+200])!r}"

@@ -8,14 +8,8 @@ test looks for the data's payloads only.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import select
-import struct
-import subprocess
 import sys
-import termios
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -40,6 +34,7 @@ from ikm_tui.ui.widgets.trace_pane import TracePane
 from ikm_tui.ui.workers import start
 from ikm_tui.core.p11.backend import Backend
 from tests.conftest import delete_token, new_token
+from tests.support import pty
 from tests.support.ui_helpers import SIZE, app_for, settle, wait_for_screen
 
 CLICK = "[@click=app.quit]"
@@ -167,49 +162,22 @@ async def test_every_pane_and_dialog_shows_hostile_text_literally(hostile_token:
 
 
 # ----- the real app on a pty ---------------------------------------------------------------------
-def _read(fd: int, sink: bytearray, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        ready, _, _ = select.select([fd], [], [], 0.05)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                return
-            if not chunk:
-                return
-            sink += chunk
-
-
-def _read_until(fd: int, sink: bytearray, needle: bytes, timeout: float) -> None:
-    end = time.monotonic() + timeout
-    while needle not in sink:
-        assert time.monotonic() < end, f"{needle!r} never reached the terminal"
-        _read(fd, sink, 0.2)
-
-
 def test_raw_terminal_output_holds_no_escape_from_the_data(hostile_token: Any) -> None:
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    env = hostile_token.env()
-    env.update(TERM="xterm", COLUMNS="120", LINES="36")
-    for var in ("IKM_PIN", "TEXTUAL", "TEXTUAL_LOG", "NO_COLOR"):
-        env.pop(var, None)
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ikm_tui", "--module", hostile_token.module, "--token", TOKEN_LABEL],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True)
-    os.close(slave)
+    env = pty.pty_env(hostile_token.env())
+    env.pop("IKM_PIN", None)
+    child, master = pty.spawn([sys.executable, "-m", "ikm_tui", "--module", hostile_token.module,
+                               "--token", TOKEN_LABEL], env)
     out = bytearray()
     try:
         # The tree and the status bar show the token label once the token is listed.
-        _read_until(master, out, b"[@click=app.quit]\\x1b]0;pwn", 30)
-        _read(master, out, 0.5)
+        pty.read_until(master, out, b"[@click=app.quit]\\x1b]0;pwn", 30)
+        pty.read(master, out, 0.5)
         keys_ = [b"\t", b"\x1b[C", b"\x1b[C", b"\x1b[C", b"\x1b[C",  # tabs: Certificates .. Trace
                  b"\x1b[D", b"\x1b[D", b"\x1b[D", b"\t",  # back to Certificates, into the table
                  b"m", b"\x1b", b"l", b"\x1b", b"?", b"\x1b"]  # commands, PIN dialog, help
         for key in keys_:
             os.write(master, key)
-            _read(master, out, 0.4)
+            pty.read(master, out, 0.4)
         assert child.poll() is None, "the app quit on its own: a [@click=app.quit] went live?"
         # Every stop was reached: the Trace tab, the certificate's details (its lint), the
         # command lines, the PIN dialog and the help.
@@ -217,16 +185,11 @@ def test_raw_terminal_output_holds_no_escape_from_the_data(hostile_token: Any) -
                      b"ikm-tui: keys, certificates"):
             assert seen in out, seen
         os.write(master, b"q")
-        deadline = time.monotonic() + 15
-        while child.poll() is None and time.monotonic() < deadline:
-            _read(master, out, 0.2)
+        pty.wait_exit(child, master, out)
         assert child.poll() == 0, f"exit status {child.poll()}"
-        _read(master, out, 0.3)
+        pty.read(master, out, 0.3)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(5)
-        os.close(master)
+        pty.close(child, master)
     for payload in RAW_PAYLOADS:
         assert payload not in out, f"{payload!r} from the token data reached the terminal"
     assert b"Traceback" not in out

@@ -11,14 +11,10 @@ every object carries the new label.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import signal
-import struct
-import subprocess
 import sys
-import termios
 import textwrap
 import time
 from pathlib import Path
@@ -27,7 +23,7 @@ from typing import Any
 from ikm_tui.core.p11 import keys, objects
 from ikm_tui.core.p11.backend import Backend
 from tests.tui.test_ui_hostile_dialogs import _cert
-from tests.tui.test_ui_hostile_everywhere import _read, _read_until
+from tests.support import pty
 from cryptography.hazmat.primitives import serialization
 
 
@@ -69,48 +65,34 @@ def test_sigterm_during_a_tui_rename_waits_for_it(token: Any, tmp_path: Path) ->
     der = _cert("web", ca=False).public_bytes(serialization.Encoding.DER)
     token.service.run(objects.write_certificate, token.slot_id, der, "web", b"\x42")
     token.service.run(Backend.logout, token.slot_id)
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-    env = token.env()
-    env.update(TERM="xterm", COLUMNS="120", LINES="36", IKM_PIN=token.pin, XDG_STATE_HOME=str(tmp_path / "state"),
-               PYTHONPATH=str(REPO))
-    for var in ("TEXTUAL", "TEXTUAL_LOG", "NO_COLOR"):
-        env.pop(var, None)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, token.module, str(tmp_path),
-                              "--module", token.module, "--token", token.label],
-                             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-                             close_fds=True, cwd=tmp_path)
-    os.close(slave)
+    env = pty.pty_env(token.env(), IKM_PIN=token.pin, XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(REPO))
+    child, master = pty.spawn([sys.executable, "-c", CHILD, token.module, str(tmp_path),
+                               "--module", token.module, "--token", token.label], env, cwd=tmp_path)
     out = bytearray()
     try:
-        _read_until(master, out, b"web", 30)
-        _read(master, out, 0.5)
+        pty.read_until(master, out, b"web", 30)
+        pty.read(master, out, 0.5)
         for key in (b"\t", b"\x1b[C", b"\t"):  # Certificates tab, into the table
             os.write(master, key)
-            _read(master, out, 0.4)
+            pty.read(master, out, 0.4)
         os.write(master, b"R")
-        _read_until(master, out, b" Rename ", 15)
-        _read(master, out, 0.3)
+        pty.read_until(master, out, b" Rename ", 15)
+        pty.read(master, out, 0.3)
         os.write(master, b"\x7f\x7f\x7fsite\r")
         end = time.monotonic() + 30
         while not (tmp_path / "hanging").exists():
             assert time.monotonic() < end and child.poll() is None, bytes(out[-2000:])
-            _read(master, out, 0.05)
+            pty.read(master, out, 0.05)
         child.send_signal(signal.SIGTERM)
         # Held: the app says so and waits. Not held: it leaves now, mid-write.
         end = time.monotonic() + 15
         while b"SIGTERM: finishing" not in _screen_text(out) and child.poll() is None:
             assert time.monotonic() < end, bytes(out[-2000:])
-            _read(master, out, 0.1)
+            pty.read(master, out, 0.1)
         (tmp_path / "go").touch()
-        deadline = time.monotonic() + 30
-        while child.poll() is None and time.monotonic() < deadline:
-            _read(master, out, 0.2)
+        pty.wait_exit(child, master, out, 30)
     finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(5)
-        os.close(master)
+        pty.close(child, master)
     assert child.returncode == 128 + signal.SIGTERM, (child.returncode, bytes(out[-1500:]))
     token.login()
     labels = sorted((o.cls.value, o.label) for o in token.service.run(Backend.list_objects, token.slot_id).objects)
