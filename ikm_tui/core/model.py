@@ -142,6 +142,9 @@ class ObjectInfo:
     application: str | None = None  # data objects
     cert_category: int | None = None
     trusted: bool | None = None
+    # No CKA_ID attribute at all (CKR_ATTRIBUTE_TYPE_INVALID), not an empty one: tpm2-pkcs11 stores a
+    # certificate written without an ID that way, and Java's SunPKCS11 then cannot load the token.
+    id_absent: bool = False
 
     @property
     def id_hex(self) -> str:

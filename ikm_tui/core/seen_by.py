@@ -11,6 +11,9 @@ tests/interop/test_pairing_matrix.py, which checks every prediction against the 
   without a key is a TrustedCertEntry only with CKA_TRUSTED; otherwise Java does not list it.
 - NSS: nickname `token:label` (`(NULL)` without a label); flags `u,u,u` when a private key with the
   same non-empty CKA_ID exists; before login, when a *public-key object* with that CKA_ID exists.
+- Java, tpm2-pkcs11: a certificate written without an ID (`pkcs11-tool --write-object` without
+  --id) has no CKA_ID attribute at all; SunPKCS11's keystore load reads CKA_ID of every certificate,
+  gets CKR_ATTRIBUTE_TYPE_INVALID and fails ("load failed"): keytool lists nothing on that token.
 - OpenSSL engine: finds a private key by URI; the key's own label (cert labels do not count) or,
   failing a unique label, its CKA_ID. Any Ed25519 private key makes it fail to enumerate keys.
 
@@ -145,10 +148,17 @@ class _Index:
         self.cert_labels = Counter(o.label for o in objs if o.cls is ObjClass.CERTIFICATE)
         self.priv_labels = Counter(o.label for o in objs if o.cls is ObjClass.PRIVATE_KEY)
         self.priv_ids = Counter(o.id for o in objs if o.cls is ObjClass.PRIVATE_KEY)
+        self.java_fails = any(o.cls is ObjClass.CERTIFICATE and o.id_absent for o in objs)
         self.ed25519 = any(o.cls is ObjClass.PRIVATE_KEY and o.key_type in ("ed25519", "ed448") for o in objs)
 
 
+_JAVA_LOAD_FAILS = JavaView("", None, "a certificate on this token has no CKA_ID attribute at all: Java's "
+                            "keystore load fails (CKR_ATTRIBUTE_TYPE_INVALID) and lists nothing; give it an ID")
+
+
 def _java_for_cert(ix: _Index, cert: ObjectInfo) -> JavaView:
+    if ix.java_fails:
+        return _JAVA_LOAD_FAILS
     keys = ix.privs_by_id.get(cert.id, []) if cert.id else []
     siblings = ix.certs_by_id.get(cert.id, []) if cert.id else []
     alias = _java_alias(cert, ix.cert_labels)
@@ -243,6 +253,8 @@ def _for_key(ix: _Index, key: ObjectInfo, by_cert: dict[int, SeenBy]) -> SeenBy:
     if tools_partner is not None:
         cv = by_cert[tools_partner]
         java, nss = cv.java, cv.nss
+    elif ix.java_fails:
+        java, nss = _JAVA_LOAD_FAILS, None
     elif not key.id:
         java, nss = JavaView("", None, "empty CKA_ID: Java drops a key without a certificate of its ID"), None
     else:

@@ -97,3 +97,17 @@ def test_different_ids_disagree_and_say_so() -> None:
 def test_ed25519_key_blinds_the_engine() -> None:
     listing = _listing(_priv("k", b"\x01", 1), _cert("k", b"\x01", 2), _priv("ed", b"\x02", 3, pk="ee", kt="ed25519"))
     assert not seen_by(listing)[2].openssl.finds  # type: ignore[union-attr]
+
+
+def test_a_cert_without_a_cka_id_attribute_blinds_java_to_the_whole_token() -> None:
+    """tpm2-pkcs11 keeps no CKA_ID on a cert pkcs11-tool wrote without --id; SunPKCS11's load fails
+    on it (CKR_ATTRIBUTE_TYPE_INVALID), so even a well-paired cert is not listed (measured in
+    tests/interop/test_pairing_matrix.py). NSS still pairs the others."""
+    good = (_priv("k", b"\x01", 1), _cert("k", b"\x01", 2))
+    assert seen_by(_listing(*good, _cert("noid", b"", 3)))[2].java.entry == "PrivateKeyEntry"
+    v = seen_by(_listing(*good, _cert("noid", b"", 3, id_absent=True)))
+    assert v[2].java.entry == "" and "load fails" in v[2].java.why
+    assert v[1].java.entry == "" and v[3].java.entry == ""
+    assert v[2].nss is not None and v[2].nss.flags == "u,u,u"
+    assert "Java: not listed (a certificate on this token has no CKA_ID attribute" in seen_by_lines(
+        _listing(*good, _cert("noid", b"", 3, id_absent=True)), good[1])[0]

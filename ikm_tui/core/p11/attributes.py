@@ -243,6 +243,7 @@ def describe_attrs(klass: Any, attrs: dict[Any, Any], handle: int, tinfo: TokenI
         "handle": handle,
         "uri": uris.object_uri(tinfo.label, tinfo.serial, cls.value, label, bytes(obj_id)),
         "private": bool(attrs.get(Attribute.PRIVATE, False)),
+        "id_absent": cls is ObjClass.CERTIFICATE and Attribute.ID not in attrs,
     }
     if cls in (ObjClass.PRIVATE_KEY, ObjClass.PUBLIC_KEY, ObjClass.SECRET_KEY):
         kt = attrs.get(Attribute.KEY_TYPE)
