@@ -79,6 +79,28 @@ def test_ca_create_sign_crl_verify_with_openssl(mtoken: ModToken, tmp_path: Path
     assert r.returncode != 0 and "certificate revoked" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
+@pytest.mark.parametrize("key_type", ["ec:p384", "rsa:4096"])
+def test_ca_create_larger_keys_or_the_exact_refusal(mtoken: ModToken, tmp_path: Path, key_type: str) -> None:
+    ca_pem = tmp_path / "ca.pem"
+    res = run_cli(mtoken, "ca", "create", "--label", "big-ca", "--key-type", key_type, "--subject", "CN=Big CA",
+                  "--out", str(ca_pem))
+    mtoken.login()
+    if mtoken.kind == "tpm2" and key_type == "rsa:4096":
+        # The TPM makes RSA 1024-3072 only: refused before any write, naming the CKR, and the advice
+        # lists only key types `ca create` takes (not rsa:2048, which it refuses for a CA).
+        assert res.returncode == 1, res.stderr
+        assert "cannot make rsa:4096 keys" in res.stderr and "1024-3072 bits" in res.stderr, res.stderr
+        assert "CKR_MECHANISM_INVALID" in res.stderr
+        advice = res.stderr.split("Pick one it supports:", 1)[1].split(".")[0]
+        assert [k.strip() for k in advice.split(",")] == ["rsa:3072", "ec:p256", "ec:p384"], res.stderr
+        assert _labels(mtoken) == [] and not ca_pem.exists()
+        return
+    assert res.returncode == 0, res.stderr
+    r = openssl("verify", "-x509_strict", "-CAfile", str(ca_pem), str(ca_pem))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _labels(mtoken) == [("certificate", "big-ca"), ("private_key", "big-ca"), ("public_key", "big-ca")]
+
+
 # ----- journal ----------------------------------------------------------------------------------
 
 def _pair(tok: ModToken, label: str) -> None:
