@@ -134,32 +134,39 @@ def test_journaled_rename_leaves_no_note(mtoken: ModToken) -> None:
     assert json.loads(res.stdout)["state"] in ("none", None), res.stdout
 
 
-@pytest.mark.parametrize("way", ["finish", "undo"])
-def test_half_done_rename_is_finished_or_undone(mtoken: ModToken, way: str) -> None:
+def _cut(tok: ModToken, op: Any, plan: Any) -> None:
+    """Run op with the journal active and the second object handle failing (tests/support/faults.py
+    around this module's real backend), then leave the note as a killed run leaves it."""
     import pkcs11.exceptions as p11x
 
     from ikm_tui.core import journal
     from ikm_tui.core.errors import IkmError
-    from ikm_tui.core.ops import rename as rename_ops
     from tests.support import faults
 
-    _pair(mtoken, "web")
-    plan = mtoken.service.run(rename_ops.plan_rename, mtoken.slot_id, "web", "site")
-    note = _note(mtoken)
-    journal.begin(note, ["test", "apply_rename"], mtoken.label)
+    note = _note(tok)
+    journal.begin(note, ["test", op.__name__], tok.label)
     journal.activate(note)
     cut = faults.FaultPlan().fail("pkcs11_object", p11x.DeviceRemoved, on_call=2)
     try:
-        with faults.installed(mtoken.service, cut), pytest.raises(IkmError):
-            mtoken.service.run(rename_ops.apply_rename, mtoken.slot_id, plan)
+        with faults.installed(tok.service, cut), pytest.raises(IkmError):
+            tok.service.run(op, tok.slot_id, plan)
     finally:
         journal.activate(None)
     # As if that run had been killed: a note whose process still lives is a write in progress.
     entry = journal.read(note)
     assert entry is not None
     journal.write_entry(note, entry | {"pid": _dead_pid()})
-    refresh(mtoken)
-    mtoken.login()
+    refresh(tok)
+    tok.login()
+
+
+@pytest.mark.parametrize("way", ["finish", "undo"])
+def test_half_done_rename_is_finished_or_undone(mtoken: ModToken, way: str) -> None:
+    from ikm_tui.core.ops import rename as rename_ops
+
+    _pair(mtoken, "web")
+    _cut(mtoken, rename_ops.apply_rename, mtoken.service.run(rename_ops.plan_rename, mtoken.slot_id, "web", "site"))
+    note = _note(mtoken)
     half = _labels(mtoken)
     assert half not in (BEFORE, AFTER), half
     res = run_cli(mtoken, "journal", "show", "--json")
@@ -170,6 +177,27 @@ def test_half_done_rename_is_finished_or_undone(mtoken: ModToken, way: str) -> N
     mtoken.login()
     assert _labels(mtoken) == (AFTER if way == "finish" else BEFORE)
     assert not note.exists()
+
+
+def test_half_done_delete_cannot_be_undone_but_finished(mtoken: ModToken) -> None:
+    from ikm_tui.core.ops import delete as delete_ops
+
+    _pair(mtoken, "web")
+    plan = mtoken.service.run(delete_ops.plan_delete_key, mtoken.slot_id, "web")
+    assert [o.cls.value for o in plan.objects] == ["private_key", "public_key"]
+    _cut(mtoken, delete_ops.apply_delete, plan)
+    assert _labels(mtoken) == [("certificate", "web"), ("public_key", "web")]
+    # A destroyed private key cannot come back: undo says so (3) and writes nothing.
+    res = run_cli(mtoken, "journal", "undo")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "cannot be brought back" in res.stderr and "journal finish" in res.stderr
+    mtoken.login()
+    assert _labels(mtoken) == [("certificate", "web"), ("public_key", "web")]
+    res = run_cli(mtoken, "journal", "finish")
+    assert res.returncode == 0, res.stdout + res.stderr
+    mtoken.login()
+    assert _labels(mtoken) == [("certificate", "web")]
+    assert not _note(mtoken).exists()
 
 
 def _dead_pid() -> int:
@@ -191,15 +219,23 @@ def test_expiry_json_sees_the_certificates_with_days_left(mtoken: ModToken) -> N
         der = ca.issue(ec.generate_private_key(ec.SECP256R1()).public_key(), f"exp{days}.test", serial=500 + i,
                        days=days).public_bytes(serialization.Encoding.DER)
         mtoken.service.run(write_certificate, mtoken.slot_id, der, f"exp{days}", bytes([0x40 + i]))
+    # And one with its key on the token, made by the module itself.
+    res = run_cli(mtoken, "cert", "create", "--label", "paired", "--key-type", "ec:p256", "--subject", "CN=paired",
+                  "--days", "20")
+    assert res.returncode == 0, res.stderr
     res = run_cli(mtoken, "expiry", "--within", "10", "--json", pin=None)
     assert res.returncode == 6, res.stdout + res.stderr  # one is due
     doc = json.loads(res.stdout)
     mine = {c["label"]: c for c in doc["certificates"] if c["token"] == mtoken.label}
-    assert set(mine) == {"exp40", "exp5"}, doc
+    assert set(mine) == {"exp40", "exp5", "paired"}, doc
     assert mine["exp40"]["days_left"] in (39, 40) and not mine["exp40"]["due"]
     assert mine["exp5"]["days_left"] in (4, 5) and mine["exp5"]["due"]
+    assert mine["paired"]["days_left"] in (19, 20) and not mine["paired"]["due"]
+    # Without a PIN the public key object tells that the key is on the token.
+    assert mine["paired"]["key_on_token"] and mine["paired"]["key"] == "public", mine["paired"]
+    assert not mine["exp5"]["key_on_token"] and mine["exp5"]["key"] is None
     assert doc["due"] >= 1 and not [p for p in doc["problems"] if p["counts"]], doc["problems"]
-    assert [c["label"] for c in doc["certificates"] if c["token"] == mtoken.label] == ["exp5", "exp40"]
+    assert [c["label"] for c in doc["certificates"] if c["token"] == mtoken.label] == ["exp5", "paired", "exp40"]
 
 
 # ----- export-config ----------------------------------------------------------------------------
