@@ -101,6 +101,37 @@ def test_ca_create_larger_keys_or_the_exact_refusal(mtoken: ModToken, tmp_path: 
     assert _labels(mtoken) == [("certificate", "big-ca"), ("private_key", "big-ca"), ("public_key", "big-ca")]
 
 
+def test_ca_signs_a_request_pending_on_the_same_token_then_receive_pairs_it(mtoken: ModToken,
+                                                                            tmp_path: Path) -> None:
+    """The whole lifecycle on one token: its CA signs the request pending there (a file on tpm2,
+    which keeps no data objects), and `cert receive` pairs the certificate with the key."""
+    from ikm_tui.core.ops import pending as pending_ops
+
+    ca_pem = tmp_path / "ca.pem"
+    res = run_cli(mtoken, "ca", "create", "--label", "own-ca", "--key-type", "ec:p256", "--subject", "CN=Own CA",
+                  "--out", str(ca_pem))
+    assert res.returncode == 0, res.stderr
+    res = run_cli(mtoken, "certreq", "create", "--label", "leaf", "--key-type", "ec:p256", "--subject", "CN=leaf",
+                  "--san", "DNS:leaf.test", "--out", str(tmp_path / "leaf.csr"))
+    assert res.returncode == 0, res.stderr
+    leaf = tmp_path / "leaf.pem"
+    res = run_cli(mtoken, "ca", "sign", "--yes", "--request-label", "leaf", "--request-token", mtoken.label,
+                  "--ca", "own-ca", "--out", str(leaf))
+    assert res.returncode == 0, res.stderr
+    r = openssl("verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", str(ca_pem), str(leaf))
+    assert r.returncode == 0, r.stdout + r.stderr
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(leaf.read_bytes() + ca_pem.read_bytes())
+    res = run_cli(mtoken, "cert", "receive", str(chain))
+    assert res.returncode == 0, res.stderr
+    mtoken.login()
+    lst = listing(mtoken)
+    cert = next(o for o in lst.objects if o.cls is ObjClass.CERTIFICATE and o.label == "leaf")
+    key = lst.by_handle(lst.pairing.cert_to_key[cert.handle])
+    assert key is not None and key.label == "leaf" and key.id == cert.id
+    assert mtoken.service.run(pending_ops.list_requests, mtoken.slot_id) == ()
+
+
 # ----- journal ----------------------------------------------------------------------------------
 
 def _pair(tok: ModToken, label: str) -> None:
