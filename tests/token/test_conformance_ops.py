@@ -191,6 +191,25 @@ def _cut(tok: ModToken, op: Any, plan: Any) -> None:
     tok.login()
 
 
+def test_journaled_receive_replace_leaves_one_certificate_and_no_note(mtoken: ModToken, tmp_path: Path) -> None:
+    """receive --replace writes the new certificate before it destroys the old one, journaled."""
+    old_pem = tmp_path / "old.pem"
+    res = run_cli(mtoken, "cert", "create", "--label", "web", "--key-type", "ec:p256", "--subject", "CN=web",
+                  "--out", str(old_pem))
+    assert res.returncode == 0, res.stderr
+    ca = SoftCA()
+    new = ca.issue(x509.load_pem_x509_certificate(old_pem.read_bytes()).public_key(), "web.test", serial=4242)
+    chain = tmp_path / "new.pem"
+    chain.write_bytes(new.public_bytes(serialization.Encoding.PEM) + ca.cert.public_bytes(serialization.Encoding.PEM))
+    res = run_cli(mtoken, "cert", "receive", str(chain), "--replace")
+    assert res.returncode == 0, res.stderr
+    mtoken.login()
+    assert not _note(mtoken).exists()
+    certs = [o for o in listing(mtoken).objects if o.cls is ObjClass.CERTIFICATE and o.label == "web"]
+    assert len(certs) == 1 and certs[0].value == new.public_bytes(serialization.Encoding.DER)
+    assert ("private_key", "web") in _labels(mtoken)
+
+
 @pytest.mark.parametrize("way", ["finish", "undo"])
 def test_half_done_rename_is_finished_or_undone(mtoken: ModToken, way: str) -> None:
     from ikm_tui.core.ops import rename as rename_ops
