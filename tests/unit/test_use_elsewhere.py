@@ -46,6 +46,13 @@ def test_engine_uri_falls_back_to_label_and_id() -> None:
     assert any("engine will not find" in w for w in bundle("openssl", u).warnings)
 
 
+def test_tpm2_engine_config_warns_that_the_engine_cannot_log_in() -> None:
+    """Measured in tests/token/test_conformance_ops.py: libp11's engine loaded breaks tpm2-pkcs11's login."""
+    warned = bundle("openssl", use(module="/usr/lib/x86_64-linux-gnu/libtpm2_pkcs11.so.1")).warnings
+    assert any("cannot log in" in w and "tpm2-tss issue 3151" in w and "pkcs11-provider" in w for w in warned)
+    assert not any("cannot log in" in w for w in bundle("openssl", use()).warnings)
+
+
 def test_the_pin_is_a_placeholder_in_mq_and_absent_elsewhere() -> None:
     for t in TARGETS:
         text = "".join(a.text for a in bundle(t, use()).files)

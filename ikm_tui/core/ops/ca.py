@@ -87,7 +87,7 @@ def create_ca(backend: Backend, slot_id: int, spec: KeySpec | str, label: str, s
     check_new_label(label)
     check_path_len(path_len)
     require_login(backend, slot_id, "Creating a CA")
-    hash_choice = pick_hash(check_choice(backend, slot_id, spec), hash)
+    hash_choice = pick_hash(check_choice(backend, slot_id, spec, CA_KEY_TYPES), hash)
     name = subject_name(subject)
     if not name.chosen:
         raise IkmError("A CA needs a subject DN.", "Give --subject, e.g. 'CN=Lab CA,O=Example'.")

@@ -166,6 +166,9 @@ def preview_receive(backend: Backend, slot_id: int, certs: tuple[bytes, ...] | l
             matches.append((der, fields, keys))
     if not matches:
         raise _no_match_error(listing, len(certs))
+    if len(matches) > 1:  # a certificate on the token as it is (its own CA, in the chain sent back) is no leaf
+        present = {o.value for o in listing.objects if o.cls is ObjClass.CERTIFICATE}
+        matches = [m for m in matches if m[0] not in present] or matches
     if len(matches) > 1:
         names = "; ".join(f"{m[1].subject} -> {describe_key(m[2][0][0])}" for m in matches)
         raise IkmError(f"Several certificates in the file match keys on this token: {names}.",

@@ -98,14 +98,16 @@ def pick_hash(choice: KeyChoice, hash_name: str | None) -> HashChoice:
     raise IkmError(f"Unknown hash {hash_name!r}.", f"Use one of {', '.join(HASHES)}.")
 
 
-def check_choice(backend: Backend, slot_id: int, spec: KeySpec) -> KeyChoice:
-    """What the token offers for `spec` (IkmError with CKR_MECHANISM_INVALID when it cannot make it)."""
+def check_choice(backend: Backend, slot_id: int, spec: KeySpec, offered: tuple[str, ...] = KEY_TYPES) -> KeyChoice:
+    """What the token offers for `spec` (IkmError with CKR_MECHANISM_INVALID when it cannot make it);
+    `offered`: the key types the calling operation takes (a CA takes fewer), the only ones advised."""
     key_type = str(spec)
     if key_type not in KEY_TYPES:
         raise IkmError(f"Key type {key_type} is not offered.", f"Use one of {', '.join(KEY_TYPES)}.")
     choice = caps.capabilities(backend, slot_id).choice(key_type)
     if not choice.supported:
-        supported = caps.capabilities(backend, slot_id).supported
+        # Advise only what this operation also takes: `ca create` refuses rsa:2048 the token can make.
+        supported = [k for k in caps.capabilities(backend, slot_id).supported if k in offered]
         raise IkmError(f"This token cannot make {key_type} keys: {choice.reason}.",
                        f"Pick one it supports: {', '.join(supported) or 'none'}.",
                        "CKR_MECHANISM_INVALID", 0x70)

@@ -36,6 +36,8 @@ class ModuleQuirks:
     function_list_per_caller: bool = False
     # Every PKCS#11 call is one network/socket round trip.
     remote: bool = False
+    # Cannot log in from inside OpenSSL with libp11's pkcs11 engine loaded (why, and what to use instead).
+    engine_login_fails: str = ""
     # What to do when the module fails to load (its C_Initialize failed).
     load_hint: str = ""
     notes: str = ""
@@ -56,6 +58,11 @@ QUIRKS: tuple[ModuleQuirks, ...] = (
             "once with the lockout authorisation: `tpm2_dictionarylockout --clear-lockout` "
             "(tpm2-tools)."),
         no_data_objects=True, foreign_objects_need_reinit=True,
+        engine_login_fails=(
+            "tpm2-pkcs11 cannot log in inside `openssl -engine pkcs11` (libp11): its TPM session salt "
+            "is encrypted with OpenSSL's RSA, which fails while that engine is loaded (\"Could not create "
+            "rsa key\", then \"Login failed\"; tpm2-software/tpm2-tss issue 3151). Use the provider "
+            "config (pkcs11-provider) or the tpm2-openssl provider for this key."),
         load_hint=("tpm2-pkcs11 needs a TPM it can reach and a store: start tpm2-abrmd (or check "
                    "/dev/tpmrm0), set TPM2_PKCS11_TCTI (e.g. tabrmd:bus_type=system) and "
                    "TPM2_PKCS11_STORE, and create the store with `tpm2_ptool init`. If you do not "

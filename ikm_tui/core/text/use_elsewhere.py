@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ikm_tui.core.errors import RefusedError
+from ikm_tui.core.p11.quirks import quirks_for
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.core.seen_by import PRIVATE_KEY_ENTRY, USER_FLAGS, EngineView, JavaView, NssView
 from ikm_tui.core.text.equivalents import PIN_PLACEHOLDER
@@ -226,6 +227,8 @@ def openssl_bundle(use: KeyUse) -> Bundle:
         warn.append(f"libengine-pkcs11-openssl is not installed here; dynamic_path assumes {engine}.")
     if not have_provider:
         warn.append(f"pkcs11-provider is not installed here; openssl-provider.cnf assumes {provider}.")
+    if quirks_for(use.module).engine_login_fails:
+        warn.append(quirks_for(use.module).engine_login_fails)
     readme = _readme("OpenSSL 3 for this token", [
         f"Key {use.key_label!r}: {uri}", "",
         "openssl-engine.cnf    engine section (libengine-pkcs11-openssl)",
