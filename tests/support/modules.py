@@ -21,6 +21,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -281,6 +282,7 @@ class CountingRelay:
                 s.close()
             except OSError:
                 pass
+        self.listen.unlink(missing_ok=True)
 
 
 @dataclass
@@ -306,5 +308,11 @@ def start_p11kit(root: Path, procs: Processes, provider: str, uri: str,
     server = procs.start(["p11-kit", "server", "-f", "-n", str(sock), "--provider", provider,
                           uri], root / "p11-kit-server.log", env)
     _wait(sock.exists, "p11-kit server", proc=server)
-    relay = CountingRelay(root / "relay.sock", sock)
+    # p11-kit-client.so reads P11_KIT_SERVER_ADDRESS once per loaded library, and python-pkcs11
+    # loads a path once per process: every set-up of this process (one per test file using the
+    # `modules` fixture) listens at the same address, so a client an earlier file loaded reaches
+    # this file's server instead of a socket that is gone ("No initialised token is visible").
+    listen = Path(tempfile.gettempdir()) / f"ikm-p11kit-relay-{os.getpid()}.sock"
+    listen.unlink(missing_ok=True)
+    relay = CountingRelay(listen, sock)
     return P11KitSetup(module, sock, relay)
