@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import select
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from textual.pilot import Pilot
 
 from ikm_tui.core.text.plain_terminal import ascii_only, to_ascii
 from tests.conftest import delete_token, new_token
+from tests.support import pty
 from tests.support.ui_helpers import settle
 from tests.tui.test_ui_navigation import later_app
 
@@ -46,40 +45,19 @@ def _env(tok: Any) -> dict[str, str]:
 def _run_in_pty(argv: list[str], env: dict[str, str], keys: bytes = b"", until: bytes = b"",
                 timeout: float = 30.0) -> tuple[bytes, int]:
     """Run argv on a pty of 80x24; once `until` has been seen, type `keys`; all output and rc."""
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
-                            start_new_session=True)
-    os.close(slave)
-    out, typed, end = b"", not keys, time.monotonic() + timeout
+    proc, master = pty.spawn(argv, env, rows=24, cols=80)
+    out, end = bytearray(), time.monotonic() + timeout
     try:
-        while time.monotonic() < end:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # EIO: the child closed the pty
-                    break
-                if not chunk:
-                    break
-                out += chunk
-            if not typed and until in out:
-                time.sleep(0.5)  # let the first frame settle
-                os.write(master, keys)
-                typed = True
-            if proc.poll() is not None and not ready:
-                break
+        if keys:
+            pty.read_until(master, out, until, timeout)
+            pty.read(master, out, 0.5)  # let the first frame settle
+            os.write(master, keys)
+        pty.wait_exit(proc, master, out, max(end - time.monotonic(), 1))
+        pty.read(master, out, 0.2)
         rc = proc.wait(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return out, rc
+        pty.close(proc, master)
+    return bytes(out), rc
 
 
 def _token_uri() -> str:

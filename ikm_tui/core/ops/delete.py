@@ -9,7 +9,7 @@ from ikm_tui.core import journal
 from ikm_tui.core.errors import IkmError, from_exception, NotFoundError
 from ikm_tui.core.model import ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import require_login
-from ikm_tui.core.ops.plans import KINDS, Plan, ambiguous, describe, labels_of, recheck, select
+from ikm_tui.core.ops.plans import KINDS, Plan, ambiguous, describe, labels_of, one_certificate, recheck, select
 from ikm_tui.core.p11 import objects
 from ikm_tui.core.p11.backend import Backend
 from ikm_tui.core.sanitize import safe_text
@@ -18,18 +18,7 @@ from ikm_tui.core.sanitize import safe_text
 def plan_delete_cert(backend: Backend, slot_id: int, label: str, key_id: bytes | None = None,
                      sha256: str | None = None) -> Plan:
     listing = backend.list_objects(slot_id)
-    found = select(listing, label, (ObjClass.CERTIFICATE,), key_id, sha256)
-    if not found:
-        raise NotFoundError(f"No certificate labelled {safe_text(label)!r}"
-                       + (f" with id {key_id.hex()}" if key_id is not None else "") + " on this token. "
-                       f"Certificates present: {safe_text(labels_of(listing, (ObjClass.CERTIFICATE,)))}.",
-                       "Check the label with `ikm-tui list`.", operation="Deleting the certificate")
-    if len(found) > 1:
-        same_id = len({o.id for o in found}) == 1
-        hint = ("They share one CKA_ID: pick one with --sha256 PREFIX (its fingerprint)." if same_id
-                else "Pick one with --id HEX (or --sha256 PREFIX).")
-        raise ambiguous("certificate", label, found, hint)
-    cert = found[0]
+    cert = one_certificate(listing, label, key_id, sha256, "Deleting the certificate")
     warnings = []
     key = listing.pairing.cert_to_key.get(cert.handle)
     if key is not None:

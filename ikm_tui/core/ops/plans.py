@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ikm_tui.core.errors import IkmError, RefusedError
+from ikm_tui.core.errors import IkmError, NotFoundError, RefusedError
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.ops.common import describe_key
 from ikm_tui.core.sanitize import safe_text
@@ -95,3 +95,23 @@ def recheck(listing: Listing, planned: tuple[ObjectInfo, ...]) -> list[ObjectInf
                            "nothing was changed.", "Run the command again and check what it prints.")
         out.append(cur)
     return out
+
+
+def one_certificate(listing: Listing, label: str, key_id: bytes | None, sha256: str | None,
+                    operation: str) -> ObjectInfo:
+    """The one certificate with this label (narrowed by CKA_ID / SHA-256 prefix), else the
+    not-found or ambiguous error naming `operation` (delete and extract ask the same question)."""
+    found = select(listing, label, (ObjClass.CERTIFICATE,), key_id, sha256)
+    if not found:
+        raise NotFoundError(f"No certificate labelled {safe_text(label)!r}"
+                            + (f" with id {key_id.hex()}" if key_id is not None else "") + " on this token. "
+                            f"Certificates present: {safe_text(labels_of(listing, (ObjClass.CERTIFICATE,)))}.",
+                            "Check the label with `ikm-tui list`.", operation=operation)
+    if len(found) > 1:
+        same_id = len({o.id for o in found}) == 1
+        hint = ("They share one CKA_ID: pick one with --sha256 PREFIX (its fingerprint)." if same_id
+                else "Pick one with --id HEX (or --sha256 PREFIX).")
+        err = ambiguous("certificate", label, found, hint)
+        err.operation = operation
+        raise err
+    return found[0]
