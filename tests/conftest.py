@@ -23,6 +23,9 @@ os.environ["SOFTHSM2_CONF"] = str(_RUN_DIR / "softhsm2.conf")
 os.environ["XDG_DATA_HOME"] = str(_RUN_DIR / "xdg")
 # Journals and lock files of this run, apart from the user's (and other runs').
 os.environ["XDG_STATE_HOME"] = str(_RUN_DIR / "state")
+# The certificate parse cache (core/x509/certcache.py) and remote module copies of this run.
+os.environ["XDG_CACHE_HOME"] = str(_RUN_DIR / "cache")
+os.environ.pop("IKM_CERT_CACHE", None)
 os.environ.pop("IKM_PIN", None)
 os.environ.pop("IKM_MODULE", None)
 

@@ -167,7 +167,8 @@ def resolve_module(args: argparse.Namespace) -> str:
     return cands[0].path
 
 
-def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[TokenService, int]:
+def open_token(args: argparse.Namespace, *, login: bool | None = None,
+               meanwhile: Callable[[], object] | None = None) -> tuple[TokenService, int]:
     """(service, slot_id) for the selected module and token; logs in when a PIN is available."""
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.p11.service import get_service
@@ -177,9 +178,14 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None) -> tuple[
     module = resolve_module(args)
     svc = get_service(module)
     # The owner thread now loads the module: C_Initialize runs without the GIL (SoftHSM reads
-    # every object file of its tokens then), so import the certificate parser meanwhile instead
-    # of importing it later on the owner thread, on the listing's critical path.
-    import ikm_tui.core.x509.info  # noqa: F401
+    # every object file of its tokens then), so meanwhile load the certificates this user listed
+    # before (parsing the others imports cryptography: core/x509/certcache.py) and whatever the
+    # command needs next (`meanwhile`), instead of doing it later on the critical path.
+    from ikm_tui.core.x509 import certcache
+
+    certcache.preload()
+    if meanwhile is not None:
+        meanwhile()
     svc.wait_ready()
     if getattr(args, "trace", None):
         from ikm_tui.core.p11.trace import file_tracer

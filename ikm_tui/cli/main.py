@@ -247,7 +247,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.uri import token_uri
 
-    svc, slot = open_token(args)
+    # seen_by is imported while the module loads (see open_token).
+    svc, slot = open_token(args, meanwhile=(lambda: __import__("ikm_tui.core.seen_by")) if args.json else None)
     listing = svc.run(Backend.list_objects, slot)
     t = listing.token
     show_commands(args, "list", module=svc.module_path, token_label=t.label, token_serial=t.serial,

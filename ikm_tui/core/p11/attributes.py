@@ -267,13 +267,13 @@ def describe_attrs(klass: Any, attrs: dict[Any, Any], handle: int, tinfo: TokenI
             fields["bits"] = int(attrs[Attribute.VALUE_LEN]) * 8
         fields["key_type"] = key_type
     elif cls is ObjClass.CERTIFICATE:
-        # Imported here, not at the top: the CLI imports cryptography on its main thread
-        # while this thread loads the module (see cliutil.open_token).
-        from ikm_tui.core.x509.info import parse_certificate
+        # Imported here, not at the top: cryptography is imported only for certificates this
+        # user has not listed before (core/x509/certcache.py).
+        from ikm_tui.core.x509.certcache import cert_fields
 
         value = attrs.get(Attribute.VALUE)
         fields["value"] = bytes(value) if value else b""
-        fields["cert"] = parse_certificate(fields["value"])
+        fields["cert"] = cert_fields(fields["value"])
         fields["public_key_id"] = fields["cert"].public_key_id
         fields["key_type"] = fields["cert"].key_type or None
         fields["bits"] = fields["cert"].bits

@@ -47,6 +47,7 @@ from ikm_tui.core.p11.tokeninfo import RawModule, RawTokenInfo, read_token
 from ikm_tui.core.p11.unreadable import describe_object, describe_or_unreadable, read_or_unreadable
 from ikm_tui.core.pairing import pair_objects
 from ikm_tui.core.pin import Pin, pin_problem
+from ikm_tui.core.x509 import certcache
 
 
 class Backend:
@@ -310,6 +311,7 @@ class Backend:
         else:
             # No python-pkcs11 Object yet: pkcs11_object() makes one when an action needs it.
             self._objects[slot_id] = {o.handle: o for o in objects}
+        certcache.flush()  # what was parsed for the first time, for the next listing
         # A stable order for screens and scripts: by class, then label, then CKA_ID.
         objects.sort(key=lambda o: (CLASS_ORDER.get(o.cls, 9), o.label, o.id, o.handle))
         logged_in = self.is_logged_in(slot_id)
