@@ -186,6 +186,7 @@ def open_token(args: argparse.Namespace, *, login: bool | None = None,
     certcache.preload()
     if meanwhile is not None:
         meanwhile()
+    certcache.prepare(stop=svc.loaded)
     svc.wait_ready()
     if getattr(args, "trace", None):
         from ikm_tui.core.p11.trace import file_tracer

@@ -117,3 +117,16 @@ def test_the_cache_is_bounded_and_keeps_what_was_just_listed(cache_home: Path,
     kept = marshal.loads(path.read_bytes())
     assert len(kept) == 3
     assert parse_certificate(ders[4]).sha256 in kept
+
+
+def test_prepare_makes_the_same_fields_ahead_and_stops_when_told(cache_home: Path) -> None:
+    ders = _ders()
+    for der in ders.values():
+        certcache.cert_fields(der)
+    _new_process()
+    certcache.prepare(stop=lambda: True)  # the module loaded already: nothing done
+    assert certcache._store is not None and not certcache._store.ready
+    certcache.prepare(stop=lambda: False)
+    assert len(certcache._store.ready) == len(set(ders.values()))
+    for der in ders.values():
+        assert certcache.cert_fields(der) == parse_certificate(der)

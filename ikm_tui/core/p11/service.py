@@ -381,6 +381,10 @@ class TokenService:
         first.add_done_callback(chain)
         return out
 
+    def loaded(self) -> bool:
+        """Whether the module has loaded (or failed to): wait_ready() would not wait."""
+        return self._ready.done()
+
     def wait_ready(self, timeout: float | None = None) -> None:
         """Raise the load error, if the module failed to load."""
         self._ready.result(timeout)
