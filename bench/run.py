@@ -17,7 +17,8 @@ Then measures, all in this run, each command as a cold process (median of --runs
   - `ikm-tui list --json` logged in (IKM_PIN) vs `pkcs11-tool -O --login` and, up to 1,000 objects,
     `p11tool --list-all-certs`; peak RSS of each (GNU time); ikm-tui twice: with its certificate
     cache holding the token's certificates (every run but the first) and with an empty one (the
-    first run; the two listings must be the same bytes, else a note says so);
+    first run; the two listings must be the same bytes, else a note says so); on the certs
+    profile also bench/floor.py, the least any Python listing through python-pkcs11 costs;
   - the TUI from process start to a populated object table (headless, App.run_test), when the TUI
     exists (ikm_tui.ui.app.make_app); otherwise a printed note;
   - the longest event-loop stall while TokenService.arun generates an RSA-4096 key pair;
@@ -565,6 +566,8 @@ def bench(args: argparse.Namespace) -> int:
             "ikm": (listing, warm_env),
             "ikm_cold": (listing, cold_env, lambda: shutil.rmtree(xdg_cold, ignore_errors=True)),
         }
+        if profile == "certs":  # bench/floor.py reads certificates only
+            cmds["floor"] = ([sys.executable, str(HERE / "floor.py"), module, tok.label], tok.env(pin=True))
         if pkcs11_tool:
             cmds["p11t"] = ([pkcs11_tool, "--module", module, "--token-label", tok.label,
                              "--login", "--pin", PIN, "-O"], tok.env())
@@ -624,17 +627,19 @@ def render(rows: list[dict[str, Any]], help_s: Series, stall: dict[str, float] |
     out.append("")
     out.append("| profile | objects | ikm-tui list --json | pkcs11-tool -O | ratio (target mixed ≤1.0× @1k, "
                "≤1.2× @5k; certs ≤0.8×) | CPU-time ratio | first run (empty certificate cache) | its ratio | "
-               "p11tool --list-all-certs | p11tool / ikm-tui (target ≥50×) |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "Python floor (bench/floor.py) | its ratio | p11tool --list-all-certs | p11tool / ikm-tui "
+               "(target ≥50×) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         ikm = r["ikm"].median
         cold = r["ikm_cold"].median
         p11t = r["p11t"].median if "p11t" in r else None
         gnu = r["gnutls"].median if "gnutls" in r else None
         cpu = fmt_ratio(r["ikm"].cpu, r["p11t"].cpu) if "p11t" in r else "-"
+        floor = r["floor"].median if "floor" in r else None
         out.append(f"| {r['profile']} | {r['size']:,} | {fmt_s(ikm)} | {fmt_s(p11t)} | "
                    f"{fmt_ratio(ikm, p11t)} | {cpu} | {fmt_s(cold)} | {fmt_ratio(cold, p11t)} | "
-                   f"{fmt_s(gnu)} | {fmt_ratio(gnu, ikm)} |")
+                   f"{fmt_s(floor)} | {fmt_ratio(floor, p11t)} | {fmt_s(gnu)} | {fmt_ratio(gnu, ikm)} |")
     out.append("")
     out.append("| profile | objects | TUI populated | CLI list --json | TUI / CLI (target mixed ≤2.0× @1k; "
                "certs ≤1.3×) | peak RSS ikm-tui list (target ≤150 MiB @5k) | peak RSS TUI | peak RSS pkcs11-tool |")

@@ -28,3 +28,6 @@ def test_bench_runs_at_100_objects(tmp_path: Path) -> None:
     assert "ikm-tui --help" in out
     # The listing saw every object of the token (the bench notes a mismatch).
     assert "expected 100" not in out and "expected 40" not in out
+    # The listing from a full certificate cache is the parsed listing, byte for byte (issue 16).
+    assert "first run (empty certificate cache)" in out and "DIFFERS" not in out
+    assert "Python floor" in out
