@@ -60,14 +60,10 @@ def cert_fields(der: bytes) -> CertFields:
         store.used.add(sha256)
         return ready
     row = store.entries.get(sha256)
-    if row is not None:
-        try:
-            found = _unpack(row)
-        except Exception:  # noqa: BLE001 - a bad entry is parsed again, and replaced
-            found = None
-        if found is not None and found.sha256 == sha256:
-            store.used.add(sha256)
-            return found
+    found = _trusted(sha256, row) if row is not None else None
+    if found is not None:
+        store.used.add(sha256)
+        return found
     from ikm_tui.core.x509.info import parse_certificate  # cryptography: only on a miss
 
     parsed = parse_certificate(der)
@@ -97,11 +93,8 @@ def prepare(stop: Callable[[], bool]) -> None:
         if i % 256 == 0 and stop():
             return
         if sha256 not in ready:
-            try:
-                found = _unpack(row)
-            except Exception:  # noqa: BLE001 - a bad entry: cert_fields parses it again
-                continue
-            if found is not None and found.sha256 == sha256:
+            found = _trusted(sha256, row)
+            if found is not None:
                 ready[sha256] = found
 
 
@@ -216,6 +209,16 @@ def _pack(f: CertFields) -> tuple[object, ...]:
         if row[i] is not None:
             row[i] = row[i].isoformat()
     return tuple(row)
+
+
+def _trusted(sha256: str, row: tuple[object, ...]) -> CertFields | None:
+    """The entry's CertFields, or None when it is not a well-formed entry for that SHA-256
+    (then the certificate is parsed again and the entry replaced)."""
+    try:
+        found = _unpack(row)
+    except Exception:  # noqa: BLE001 - whatever a torn or old entry holds
+        return None
+    return found if found is not None and found.sha256 == sha256 else None
 
 
 def _unpack(row: tuple[object, ...]) -> CertFields | None:
