@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import Static
 
 from ikm_tui.core.errors import IkmError, from_exception
-from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
 from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.mechanism_table import MechanismTable
 from ikm_tui.ui.widgets.object_table import ObjectTable
@@ -110,6 +109,9 @@ def show_absent(main: FlowHost, entries: Sequence[ModuleEntry], err: IkmError | 
 async def offer_relogin(main: FlowHost, ref: TokenRef) -> None:
     """After a reinsertion: ask before logging in again. Nothing is sent until the operator says
     yes, and then only through the PIN dialog (one C_Login per submit, like any login)."""
+    # Here, not at the top: a dialog (Checkbox, Input) the first screen does not show.
+    from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
+
     again = await main.app.push_screen_wait(ConfirmScreen(
         "Token reinserted", f"{REINSERTED}\n\nThe module dropped the session (the token was pulled "
         "and put back). Private objects are hidden until you log in. No PIN was sent and no PIN "
