@@ -129,10 +129,8 @@ async def check_journal(main: FlowHost, ref: TokenRef) -> None:
     """At open: a write on this token that was killed half-way (its journal, core/journal.py) is
     shown once, with how far it got; logged in, the operator can finish or undo it here."""
     from ikm_tui.core import journal
-    from ikm_tui.core.ops import journal_fix
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.tokenlock import token_key
-    from ikm_tui.ui.screens.journal_screen import JournalScreen
 
     svc = main.ikm.service_for(ref.module_path)
     info = await svc.arun(Backend.token_info, ref.slot_id)
@@ -146,6 +144,11 @@ async def check_journal(main: FlowHost, ref: TokenRef) -> None:
         main.notify(plain(journal.advice(entry) + " Log in (l) to finish or undo it here."),
                     title="Interrupted write on this token", severity="warning", timeout=30, markup=False)
         return
+    # Only now: journal_fix (core.p11.objects, asn1crypto) and the dialog are ~15 ms of import,
+    # which every token opened paid right after its first listing when they were at the top.
+    from ikm_tui.core.ops import journal_fix
+    from ikm_tui.ui.screens.journal_screen import JournalScreen
+
     _JOURNALS_SHOWN.add(key)
     lines = [journal.advice(entry)]
     if journal.has_steps(entry):
