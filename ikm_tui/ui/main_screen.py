@@ -400,45 +400,37 @@ class MainScreen(Screen[None]):
     # Each flow is imported when its key is first pressed (see the imports at the top).
     def action_new_request(self) -> None:
         from ikm_tui.ui.flows import request_flow
-
         request_flow.start_new(self)
 
     def action_new_self_signed(self) -> None:
         from ikm_tui.ui.flows import request_flow
-
         request_flow.start_new(self, self_signed=True)
 
     def action_issue_certificate(self) -> None:
         from ikm_tui.ui.flows import issue_flow
-
         issue_flow.start_issue(self)
 
     def action_manage(self, what: str) -> None:
         """i, a, x, p, d, R, P, D: certificate and key management flows (ui.manage_flow)."""
         from ikm_tui.ui.flows import manage_flow
-
         manage_flow.start_action(self, what)
 
     # The Requests pane's keys (s, d, e) and the palette post these (ui.messages).
     @on(SaveRequest)
     def _save_request(self, event: SaveRequest) -> None:
         from ikm_tui.ui.flows import request_flow
-
         request_flow.start_save(self, event.label)
 
     @on(DeleteRequest)
     def _delete_request(self, event: DeleteRequest) -> None:
         from ikm_tui.ui.flows import request_flow
-
         request_flow.start_delete(self, event.label)
 
     @on(ResignRequest)
     def _resign_request(self, event: ResignRequest) -> None:
         from ikm_tui.ui.flows import request_flow
-
         request_flow.start_recreate(self, event.label)
 
     def action_toggle_login(self) -> None:
         from ikm_tui.ui.flows import login_flow
-
         start(self, login_flow.toggle_login(self), name="login", group="login")
