@@ -18,13 +18,14 @@ from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, SlotInfo
 from ikm_tui.core.p11.modules import ModuleCandidate, display_name
 from ikm_tui.core.p11.prefetch import StartupPrefetch
 from ikm_tui.ui import describe
-from ikm_tui.ui.flows import cli_login, issue_flow, listing_view, login_flow, manage_flow, mechanisms_view
-from ikm_tui.ui.flows import request_flow, token_state
+# Only what the first screen needs: the flows behind the action keys (request_flow, manage_flow,
+# issue_flow, login_flow) import their dialogs and core operations (cryptography, asn1crypto:
+# ~100 ms of start-up together), so each action_ method imports its flow when it runs.
+from ikm_tui.ui.flows import cli_login, listing_view, mechanisms_view, requests_view, selection, token_state
 from ikm_tui.ui.flows.host import AppHost
 from ikm_tui.ui.flows.startup import end_startup_gc, open_first_module_first
 from ikm_tui.ui.flows.startup import outcome as _outcome, prefetch_lists as _prefetch_lists
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
-from ikm_tui.ui.screens.command_screen import CommandScreen, command_sections
 from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.lint_view import LintView, certificate_findings
 from ikm_tui.ui.widgets.mechanism_table import MechanismTable
@@ -68,7 +69,7 @@ class MainScreen(Screen[None]):
                 tooltip="Sign a request with the selected CA's key on the token: preview, sign, write"),
         # Certificate and key management (ui.manage_flow). Not in the footer: it is full at 80
         # columns; they are in the help (?), the command palette and the keys panel.
-        *manage_flow.BINDINGS,
+        *selection.MANAGE_BINDINGS,
     ]
 
     def __init__(self) -> None:
@@ -252,7 +253,7 @@ class MainScreen(Screen[None]):
         self.current = ref
         self.listing = listing
         self._show_listing(listing)
-        request_flow.load_requests(self)
+        requests_view.load_requests(self)
         mechanisms_view.show(self, ref, mechanisms)
         self._show_current_details()
         start(self, token_state.check_journal(self, ref), name="journal", group="journal", exclusive=False)
@@ -273,7 +274,7 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "issue_certificate":
-            return issue_flow.selected_ca(self) is not None  # hidden from the footer otherwise
+            return selection.selected_ca(self) is not None  # hidden from the footer otherwise
         return True
 
     def _show_current_details(self) -> None:
@@ -283,7 +284,7 @@ class MainScreen(Screen[None]):
             # after a start-up that was over at once) must not replace it.
             return
         if self.query_one("#tabs", TabbedContent).active == "tab-requests" and \
-                request_flow.show_request_details(self):
+                requests_view.show_request_details(self):
             return
         table = self._active_table()
         handle = table.current_handle() if table is not None else None
@@ -308,7 +309,7 @@ class MainScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#requests")
     def _request_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.query_one("#tabs", TabbedContent).active == "tab-requests":
-            request_flow.show_request_details(self)
+            requests_view.show_request_details(self)
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -392,33 +393,44 @@ class MainScreen(Screen[None]):
         module = self.current.module_path if self.current is not None else "<MODULE>"
         title = (f"Show me the command: {describe.class_name(obj)} {obj.label or '(no label)'}" if obj else
                  "Show me the command: " + (f"token {self.listing.token.label}" if self.listing else "token"))
+        from ikm_tui.ui.screens.command_screen import CommandScreen, command_sections
+
         self.app.push_screen(CommandScreen(title, command_sections(module, self.listing, obj)))
 
+    # Each flow is imported when its key is first pressed (see the imports at the top).
     def action_new_request(self) -> None:
+        from ikm_tui.ui.flows import request_flow
         request_flow.start_new(self)
 
     def action_new_self_signed(self) -> None:
+        from ikm_tui.ui.flows import request_flow
         request_flow.start_new(self, self_signed=True)
 
     def action_issue_certificate(self) -> None:
+        from ikm_tui.ui.flows import issue_flow
         issue_flow.start_issue(self)
 
     def action_manage(self, what: str) -> None:
         """i, a, x, p, d, R, P, D: certificate and key management flows (ui.manage_flow)."""
+        from ikm_tui.ui.flows import manage_flow
         manage_flow.start_action(self, what)
 
     # The Requests pane's keys (s, d, e) and the palette post these (ui.messages).
     @on(SaveRequest)
     def _save_request(self, event: SaveRequest) -> None:
+        from ikm_tui.ui.flows import request_flow
         request_flow.start_save(self, event.label)
 
     @on(DeleteRequest)
     def _delete_request(self, event: DeleteRequest) -> None:
+        from ikm_tui.ui.flows import request_flow
         request_flow.start_delete(self, event.label)
 
     @on(ResignRequest)
     def _resign_request(self, event: ResignRequest) -> None:
+        from ikm_tui.ui.flows import request_flow
         request_flow.start_recreate(self, event.label)
 
     def action_toggle_login(self) -> None:
+        from ikm_tui.ui.flows import login_flow
         start(self, login_flow.toggle_login(self), name="login", group="login")

@@ -17,18 +17,30 @@ and no wait lasts longer than 10 s.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import events
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 from textual.worker import Worker
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.screen import Screen
+
+
+def _text_field(widget: object) -> bool:
+    """An Input or a TextArea: the printable keys typed into it are its own."""
+    if isinstance(widget, Input):
+        return True
+    # TextArea (with textual.document: ~10 ms of import) only once a screen that shows one was
+    # imported (ui.screens.receive_screen): before that, nothing focused can be a TextArea.
+    text_area = sys.modules.get("textual.widgets._text_area")
+    return text_area is not None and isinstance(widget, text_area.TextArea)
+
 
 # Keys whose bindings only move within the current screen: no need to wait for them.
 _NO_WAIT_ACTIONS = frozenset({"cursor_up", "cursor_down", "cursor_left", "cursor_right",
@@ -74,7 +86,7 @@ class KeyGate:
         before = app.screen
         bound = app.active_bindings.get(event.key)
         if bound is not None and bound.enabled and bound.binding.action not in _NO_WAIT_ACTIONS \
-                and not (event.is_printable and isinstance(app.focused, (Input, TextArea))):
+                and not (event.is_printable and _text_field(app.focused)):
             # (A disabled binding runs nothing; a character typed into a field is the field's.)
             self.settling, self.screen, self.workers = event, before, set()
         await self.dispatch(event)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from ikm_tui.core.conventions import REQUEST_APPLICATION
 from ikm_tui.core.model import Listing, ObjClass, TokenInfo
 from ikm_tui.core.p11.quirks import serial_identifies_token
 
@@ -42,6 +43,14 @@ def unique_folder(token: TokenInfo) -> bool:
 def file_for(token: TokenInfo, label: str) -> Path:
     # Labels may hold '/', '..' or control bytes: percent-encode them into one safe file name.
     return folder_for(token) / (quote(label, safe="") + SUFFIX)
+
+
+def may_hold_requests(listing: Listing) -> bool:
+    """False when core.ops.pending.requests_in_listing would find nothing: no request data object
+    in the listing and no request folder for the token. Cheap: the TUI asks this before it imports
+    core.ops.pending (cryptography and asn1crypto, ~35 ms of its start-up) to list requests."""
+    return any(o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION for o in listing.objects) \
+        or folder_for(listing.token).is_dir()
 
 
 def key_on_token(listing: Listing, public_key_id: str | None) -> bool:

@@ -16,12 +16,13 @@ from cryptography import x509 as cx509
 
 from ikm_tui.core.errors import IkmError
 from ikm_tui.core.files import PUBLIC_MODE, write_file
-from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
+from ikm_tui.core.model import Listing, ObjectInfo
 from ikm_tui.core.ops import request_files
 from ikm_tui.core.ops.pending_machine import PendingOnToken, pending_everywhere
 from ikm_tui.core.p11.modules import ModuleCandidate, canonical
 from ikm_tui.core.x509.info import public_key_identity
-from ikm_tui.ui.flows.manage_flow import receive_certs, selected_object
+from ikm_tui.ui.flows.manage_flow import receive_certs
+from ikm_tui.ui.flows.selection import selected_ca
 from ikm_tui.ui.flows.request_flow import ensure_login
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
 from ikm_tui.ui.text import plain
@@ -30,19 +31,6 @@ from ikm_tui.ui.workers import start
 if TYPE_CHECKING:
     from ikm_tui.ui.screens.issue_source import IssueSource
     from ikm_tui.ui.flows.host import FlowHost
-
-
-def is_ca_with_key(listing: Listing | None, obj: ObjectInfo | None) -> bool:
-    """A CA certificate (CA:TRUE, keyCertSign) whose private key is on this token (after login)."""
-    if listing is None or obj is None or obj.cls is not ObjClass.CERTIFICATE or obj.cert is None:
-        return False
-    return bool(obj.cert.is_ca and "keyCertSign" in obj.cert.key_usage
-                and obj.handle in listing.pairing.cert_to_key)
-
-
-def selected_ca(main: FlowHost) -> ObjectInfo | None:
-    obj = selected_object(main, (ObjClass.CERTIFICATE,))
-    return obj if is_ca_with_key(main.listing, obj) else None
 
 
 def start_issue(main: FlowHost) -> None:

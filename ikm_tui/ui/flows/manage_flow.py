@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.widgets import TabbedContent
 
 from ikm_tui.core.ops import delete as delete_ops
 from ikm_tui.core.ops import doctor as doctor_ops
@@ -33,10 +32,10 @@ from ikm_tui.ui.screens.doctor_screen import DoctorScreen
 from ikm_tui.ui.screens.export_screen import ExportChoice, ExportScreen
 from ikm_tui.ui.screens.label_screen import LabelScreen, label_problem
 from ikm_tui.ui.screens.message_screen import MessageScreen
-from ikm_tui.ui.widgets.object_table import ObjectTable
 from ikm_tui.ui.screens.pin_change_screen import PinChangeScreen
 from ikm_tui.ui.screens.receive_preview import ReceivePreviewScreen
 from ikm_tui.ui.flows.request_flow import ensure_login, select_certificate
+from ikm_tui.ui.flows.selection import selected_object
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 from ikm_tui.ui.writes import GUARD
@@ -59,19 +58,6 @@ def _token_open(main: FlowHost) -> bool:
         main.notify("Open a token first.", severity="warning")
         return False
     return True
-
-
-def selected_object(main: FlowHost, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
-    """The object under the cursor of the visible Keys/Certificates table (by handle)."""
-    active = main.query_one("#tabs", TabbedContent).active
-    table_id = {"tab-keys": "#keys", "tab-certs": "#certs"}.get(active)
-    if table_id is None or main.listing is None:
-        return None
-    handle = main.query_one(table_id, ObjectTable).current_handle()
-    obj = main.listing.by_handle(handle) if handle is not None else None
-    if obj is not None and classes is not None and obj.cls not in classes:
-        return None
-    return obj
 
 
 def _need_selection(main: FlowHost, what: str, classes: tuple[ObjClass, ...] | None = None) -> ObjectInfo | None:
@@ -370,8 +356,8 @@ async def doctor_flow(main: FlowHost) -> None:
         f"{len(bad)} repair(s) did not stick" if bad else "Repairs applied", "\n".join(lines), warning=bool(bad)))
 
 
-# ----- keys, palette and help ---------------------------------------------------------------------
-# (key, flow, footer text, tooltip): MainScreen binds them to `manage('<flow>')` and runs
+# ----- keys and palette ---------------------------------------------------------------------------
+# MainScreen binds the keys (ui.flows.selection.MANAGE_BINDINGS) to `manage('<flow>')` and runs
 # start_action(); the palette's entries reach it through the App's manage action.
 ACTIONS: dict[str, Any] = {
     "receive": start_receive,
@@ -389,25 +375,3 @@ ACTIONS: dict[str, Any] = {
 def start_action(main: FlowHost, what: str) -> None:
     ACTIONS[what](main)
 
-
-def _binding(key: str, what: str, text: str, tooltip: str) -> Any:
-    from textual.binding import Binding
-
-    return Binding(key, f"manage('{what}')", text, id=f"main.{what}", show=False, tooltip=tooltip)
-
-
-BINDINGS = [
-    _binding("i", "receive", "Receive cert",
-             "Import/receive the CA-signed certificate: stored next to its private key (same CKA_ID and label)"),
-    _binding("a", "add_ca", "Add CA cert", "Store a CA / signer certificate from a file (category authority)"),
-    _binding("x", "extract", "Save cert", "Save the selected certificate to a PEM or DER file"),
-    _binding("p", "export_public", "Export public key", "Save the selected key's public key (PEM)"),
-    _binding("U", "use_elsewhere", "Use elsewhere",
-             "Write the Java / NSS / OpenSSL / MQ config for the selected key, with a script that proves it"),
-    _binding("d,delete", "delete", "Delete",
-             "Delete the selected key or certificate (shows exactly what goes; type its label to confirm)"),
-    _binding("R", "rename", "Rename", "Rename the selected certificate with its private and public key"),
-    _binding("P", "change_pin", "Change PIN", "Change the user PIN (old once, new twice)"),
-    _binding("D", "doctor", "Pairing doctor",
-             "Find keys without certs, certs without keys, mislinked pairs; repair on confirm"),
-]

@@ -20,13 +20,12 @@ from ikm_tui.core.ops import requests
 from ikm_tui.core.model import ObjClass
 from ikm_tui.ui import describe
 from ikm_tui.ui.screens.confirm_screen import ConfirmScreen, TypeToConfirmScreen
-from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.object_table import ObjectTable
 from ikm_tui.ui.screens.pin_screen import PinScreen
 from ikm_tui.ui.screens.request_form import RequestForm, RequestFormResult
 from ikm_tui.ui.widgets.request_progress import RequestProgress
-from ikm_tui.ui.widgets.requests_pane import RequestsPane, request_notes, request_rows
 from ikm_tui.ui.screens.save_screen import SavePathScreen
+from ikm_tui.ui.flows.requests_view import pane as _pane, show_request_details
 from ikm_tui.ui.text import plain
 from ikm_tui.ui.workers import start
 from ikm_tui.ui.writes import GUARD
@@ -34,37 +33,6 @@ from ikm_tui.core.p11.backend import Backend
 
 if TYPE_CHECKING:
     from ikm_tui.ui.flows.host import FlowHost
-
-
-def _pane(main: FlowHost) -> RequestsPane:
-    return main.query_one("#requests", RequestsPane)
-
-
-# ----- listing and details ----------------------------------------------------------------------
-
-def load_requests(main: FlowHost) -> None:
-    """Fill the Requests pane from the listing just shown: the request data objects and their
-    values are in it already, so this costs no further token calls."""
-    if main.listing is None:
-        _pane(main).show([])
-        return
-    _pane(main).show(pending_ops.requests_in_listing(main.listing))
-
-
-def show_request_details(main: FlowHost) -> bool:
-    """Show the selected request in the details pane; False when there is none to show."""
-    pane = _pane(main)
-    req = pane.current()
-    details = main.query_one("#details", DetailsPane)
-    if req is None:
-        if pane.error:
-            details.show("Requests could not be listed", [], [pane.error], None, warn=[pane.error])
-            return True
-        return False
-    notes = request_notes(req)
-    details.show(f"request {req.label}", request_rows(req), notes, None,
-                 warn=[n for n in notes if not n.startswith("kept")])
-    return True
 
 
 def _busy(main: FlowHost) -> bool:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from textual.widgets import Static
 
 from ikm_tui.core.errors import IkmError, from_exception
-from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
 from ikm_tui.ui.widgets.details import DetailsPane
 from ikm_tui.ui.widgets.mechanism_table import MechanismTable
 from ikm_tui.ui.widgets.object_table import ObjectTable
@@ -110,6 +109,9 @@ def show_absent(main: FlowHost, entries: Sequence[ModuleEntry], err: IkmError | 
 async def offer_relogin(main: FlowHost, ref: TokenRef) -> None:
     """After a reinsertion: ask before logging in again. Nothing is sent until the operator says
     yes, and then only through the PIN dialog (one C_Login per submit, like any login)."""
+    # Here, not at the top: a dialog (Checkbox, Input) the first screen does not show.
+    from ikm_tui.ui.screens.confirm_screen import ConfirmScreen
+
     again = await main.app.push_screen_wait(ConfirmScreen(
         "Token reinserted", f"{REINSERTED}\n\nThe module dropped the session (the token was pulled "
         "and put back). Private objects are hidden until you log in. No PIN was sent and no PIN "
@@ -127,10 +129,8 @@ async def check_journal(main: FlowHost, ref: TokenRef) -> None:
     """At open: a write on this token that was killed half-way (its journal, core/journal.py) is
     shown once, with how far it got; logged in, the operator can finish or undo it here."""
     from ikm_tui.core import journal
-    from ikm_tui.core.ops import journal_fix
     from ikm_tui.core.p11.backend import Backend
     from ikm_tui.core.tokenlock import token_key
-    from ikm_tui.ui.screens.journal_screen import JournalScreen
 
     svc = main.ikm.service_for(ref.module_path)
     info = await svc.arun(Backend.token_info, ref.slot_id)
@@ -144,6 +144,11 @@ async def check_journal(main: FlowHost, ref: TokenRef) -> None:
         main.notify(plain(journal.advice(entry) + " Log in (l) to finish or undo it here."),
                     title="Interrupted write on this token", severity="warning", timeout=30, markup=False)
         return
+    # Only now: journal_fix (core.p11.objects, asn1crypto) and the dialog are ~15 ms of import,
+    # which every token opened paid right after its first listing when they were at the top.
+    from ikm_tui.core.ops import journal_fix
+    from ikm_tui.ui.screens.journal_screen import JournalScreen
+
     _JOURNALS_SHOWN.add(key)
     lines = [journal.advice(entry)]
     if journal.has_steps(entry):

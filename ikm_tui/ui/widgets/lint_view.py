@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import Static
 
-from ikm_tui.core.x509.lint import Finding, assess, intended_use_of, token_ca_certificates
 from ikm_tui.core.model import Listing, ObjClass, ObjectInfo
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.text import literal
+
+if TYPE_CHECKING:
+    from ikm_tui.core.x509.lint import Finding
 
 _STYLE = {"error": "bold white on red", "warning": "bold black on yellow", "info": "bold"}
 
@@ -25,6 +28,10 @@ def certificate_findings(listing: Listing, obj: ObjectInfo, now: datetime) -> li
     """Findings for one certificate object, errors first; [] for anything else."""
     if obj.cls is not ObjClass.CERTIFICATE or obj.value is None:
         return []
+    # Here, not at the top: the lint needs cryptography (~25 ms of import), which the TUI's first
+    # screen does not (its listing comes from core.x509.certcache); the first certificate shown does.
+    from ikm_tui.core.x509.lint import assess, intended_use_of, token_ca_certificates
+
     use = intended_use_of(obj.cert.eku if obj.cert is not None else ())
     return assess(obj.value, token_ca_certificates(listing.objects, {obj.handle}), now=now, intended_use=use)
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from ikm_tui.core.ops.pending import PendingRequest
 from ikm_tui.core.sanitize import safe_text
 from ikm_tui.ui.describe import Row
 from ikm_tui.ui.messages import DeleteRequest, ResignRequest, SaveRequest
+
+if TYPE_CHECKING:
+    # A type only: core.ops.pending imports cryptography and asn1crypto (~35 ms), which the
+    # pane, on the first screen, needs only once a request is listed (ui.flows.requests_view).
+    from ikm_tui.core.ops.pending import PendingRequest
 
 
 def request_rows(req: PendingRequest) -> list[Row]:
