@@ -76,13 +76,31 @@ stored on either host. Use key-based ssh (BatchMode): a password prompt would fi
 Every PKCS#11 call is one round trip: listings cost one attribute read per object.
 """
 
+FILES = """\
+What ikm-tui keeps off the token (XDG base directories, default in brackets):
+  $XDG_CACHE_HOME/ikm-tui/certs-*.marshal  [~/.cache] what each certificate listed says, by its SHA-256:
+        public contents only (0600), so a listing parses only new certificates; safe to delete
+  $XDG_CACHE_HOME/ikm-tui/remote/          a copy of p11-kit-client.so per --remote command (0700)
+  $XDG_CONFIG_HOME/ikm-tui/remotes.toml    [~/.config] named remotes (`ikm-tui help remote`)
+  $XDG_STATE_HOME/ikm-tui/journal/         [~/.local/state] the intent of a token write in progress
+        (0600, never a PIN); one is left only by a killed run: `ikm-tui journal show|finish|undo`
+  $XDG_STATE_HOME/ikm-tui/locks/           a lock file per token: one writer at a time
+  $XDG_DATA_HOME/ikm-tui/requests/         [~/.local/share] requests of tokens that refuse to hold them
+  $XDG_DATA_HOME/ikm-tui/ca/               what a token CA issued (append-only, 0600)
+  $XDG_DATA_HOME/ikm-tui/demo/             the demo SoftHSM token (`ikm-tui demo`)
+ikm-tui writes no PIN anywhere (the TUI keeps one in the OS keyring only when asked to).
+Environment: IKM_PIN (`ikm-tui help pin`), IKM_MODULE (the default --module), IKM_CERT_CACHE=off
+(no certificate cache), IKM_ASCII=1|0 (force or forbid plain-ASCII drawing), IKM_DEBUG=1 (the
+traceback of an internal error), SOFTHSM2_CONF (SoftHSM's own).
+"""
+
 TOPICS = {"exit-codes": _exit_codes, "json": _json, "pin": lambda: PIN, "completion": lambda: COMPLETION,
-          "remote": lambda: REMOTE}
+          "remote": lambda: REMOTE, "files": lambda: FILES}
 
 
 def register(subparsers: Subparsers) -> None:
-    p = subparsers.add_parser("help", help="help topics (exit-codes, json, pin, completion, remote) or a command's "
-                                           "help",
+    p = subparsers.add_parser("help", help="help topics (exit-codes, json, pin, completion, remote, files) "
+                                           "or a command's help",
                               description="Show a help topic, or the --help of a command.",
                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topic", nargs="*", metavar="TOPIC|COMMAND", help=", ".join(TOPICS) + ", or a command")

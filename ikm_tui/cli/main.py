@@ -44,7 +44,7 @@ the runmqakm -certreq / -cert -receive flow, on the token:
 The PIN is never a command-line value: it is prompted for on a terminal, read from
 --pin-file FILE (mode 0600) or taken from $IKM_PIN.
 
-more: `ikm-tui help TOPIC` (exit-codes, json, pin, completion, remote), `ikm-tui completion bash|zsh|fish`.
+more: `ikm-tui help TOPIC` (exit-codes, json, pin, completion, remote, files), `ikm-tui completion bash|zsh|fish`.
 
 """ + EXIT_EPILOG
 

@@ -90,3 +90,19 @@ def test_unexpected_failure_is_one_line_without_traceback(monkeypatch: pytest.Mo
     monkeypatch.setenv("IKM_DEBUG", "1")
     assert main(["explain", "0xA0"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_help_files_names_every_environment_variable_and_xdg_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ikm-tui help files`: what ikm-tui keeps where, and every IKM_* variable the code reads."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "ikm_tui"
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))
+    assert main(["help", "files"]) == 0
+    out = capsys.readouterr().out
+    for name in sorted(set(re.findall(r"\bIKM_[A-Z_]+\b", source))):
+        assert name in out, name
+    # Each ikm-tui/<dir> the code builds under an XDG directory.
+    for where in sorted(set(re.findall(r'"ikm-tui" / "([a-z]+)"', source))):
+        assert f"ikm-tui/{where}" in out, where
