@@ -235,9 +235,10 @@ class Interposer:
             # and this object's attributes may be gone: then the call is only forwarded.
             try:
                 sink, pending = self.sink, self.pending
+                keep = not (sink is None and len(pending) >= limit) and self.recording()
             except AttributeError:
                 return int(real(*args))
-            if sink is None and len(pending) >= limit or not self.recording():
+            if not keep:
                 return int(real(*args))
             started = monotonic()
             rv = int(real(*args))
