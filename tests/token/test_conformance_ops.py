@@ -348,3 +348,38 @@ def test_export_config_java_lists_private_key_entry(mtoken: ModToken, tmp_path: 
     res = _sh(mtoken, doc["proof"], stdin=mtoken.pin + "\n")
     assert res.returncode == 0, res.stdout + res.stderr
     assert keytool_entries(res.stdout).get("web") == "PrivateKeyEntry", res.stdout
+
+
+# ----- certificate cache (issue 16) ---------------------------------------------------------------
+
+def test_list_json_is_the_same_with_the_certificate_cache_off_empty_and_full(mtoken: ModToken,
+                                                                               tmp_path: Path) -> None:
+    """The cache is keyed by the certificate's bytes, whichever module holds them: one written by
+    pkcs11-tool, one by ikm-tui, each listed with the cache off, empty and full."""
+    import sys
+
+    from ikm_tui.core.p11.objects import write_certificate
+
+    ca = SoftCA("Cache conformance CA")
+    leaf = ca.issue(ca.key.public_key(), "cache.test").public_bytes(serialization.Encoding.DER)
+    (tmp_path / "ca.der").write_bytes(ca.der)
+    done = subprocess.run(["pkcs11-tool", "--module", mtoken.module, "--token-label", mtoken.label, "--login",
+                           "--pin", mtoken.pin, "--write-object", str(tmp_path / "ca.der"), "--type", "cert",
+                           "--id", "c1", "--label", "cache-ca"], env=mtoken.env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    mtoken.login()
+    mtoken.service.run(write_certificate, mtoken.slot_id, leaf, "cache-leaf", b"\xc2")
+
+    def list_json(**extra: str) -> str:
+        env = {**mtoken.env(), "IKM_PIN": mtoken.pin, **extra}
+        res = subprocess.run([sys.executable, "-m", "ikm_tui", "--module", mtoken.module, "--token", mtoken.label,
+                              "list", "--json"], env=env, capture_output=True, text=True, timeout=180)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    cache = str(tmp_path / "cache")
+    off = list_json(IKM_CERT_CACHE="off")
+    assert {o["label"] for o in json.loads(off)["objects"]} >= {"cache-ca", "cache-leaf"}
+    assert list_json(XDG_CACHE_HOME=cache) == off  # empty: parsed, then kept
+    assert list(Path(cache, "ikm-tui").glob("certs-*.marshal"))
+    assert list_json(XDG_CACHE_HOME=cache) == off  # full: from the cache
