@@ -82,18 +82,24 @@ def test_the_file_is_private_and_a_foreign_or_broken_one_is_ignored(cache_home: 
         assert marshal.loads(path.read_bytes())[sha][0] == parse_certificate(der).subject
 
 
-def test_a_new_signature_starts_a_new_file_and_removes_the_old(cache_home: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    ders = _ders()
-    certcache.cert_fields(ders["ca"])
-    _new_process()
-    [old] = cache_home.glob("certs-*.marshal")
-    monkeypatch.setattr(certcache, "FORMAT", certcache.FORMAT + 1)  # as an upgrade would
-    certcache.cert_fields(ders["leaf"])
-    _new_process()
-    [new] = cache_home.glob("certs-*.marshal")
-    assert new != old
-    assert len(marshal.loads(new.read_bytes())) == 1  # the old entries went with the old parser
+def test_a_new_signature_starts_a_new_file_and_only_the_newest_others_stay(cache_home: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    ders = list(_ders().values())
+    made: list[Path] = []
+    for version in range(4):  # four versions in turn, as upgrades would
+        monkeypatch.setattr(certcache, "FORMAT", 100 + version)
+        certcache.cert_fields(ders[version])
+        _new_process()
+        [new] = set(cache_home.glob("certs-*.marshal")) - set(made)
+        assert len(marshal.loads(new.read_bytes())) == 1  # each parser's entries in its own file
+        os.utime(new, ns=(version * 10**9, version * 10**9))  # mtimes apart even on a coarse clock
+        made.append(new)
+    # The newest file and the two before it stay (two installs used in turn keep their own);
+    # the oldest is gone.
+    assert set(cache_home.glob("certs-*.marshal")) == set(made[1:])
+    monkeypatch.setattr(certcache, "FORMAT", 101)  # back to an older install: its file is still there
+    certcache.cert_fields(ders[1])
+    assert not certcache._store.dirty
 
 
 def test_off_writes_nothing(cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,10 +8,11 @@ XDG_CACHE_HOME/ikm-tui/, found again by the SHA-256 of the DER (which the listin
 
 The file's name carries a signature of everything the fields depend on (ikm-tui's version, the
 size and mtime of the parsing modules and of the installed cryptography): an upgrade or an edit
-of either starts a new file and the old one is removed. Only public certificate contents are
-stored, never anything of a key or a PIN. The file is the user's own (0600 in a 0700 directory);
-one that is not, or that does not load, is ignored (and replaced on the next write), so the worst
-a broken cache costs is the parse it would have saved. IKM_CERT_CACHE=off turns it off.
+of either starts a new file (the two newest others are kept, the older ones removed). Only
+public certificate contents are stored, never anything of a key or a PIN. The file is the user's
+own (0600 in a 0700 directory); one that is not, or that does not load, is ignored (and replaced
+on the next write), so the worst a broken cache costs is the parse it would have saved.
+IKM_CERT_CACHE=off turns it off.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ikm_tui.core.model import CertFields
 FORMAT = 1
 # Entries kept at most (~0.5 KB each): a keystore's certificates plus room for a few others.
 MAX_ENTRIES = 20_000
+KEEP_OTHERS = 2  # files of other signatures kept (see _prune)
 _NAMES = tuple(f.name for f in fields(CertFields))
 _DATES = tuple(i for i, n in enumerate(_NAMES) if n in ("not_before", "not_after"))
 
@@ -197,10 +199,21 @@ def _write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    for old in path.parent.glob("certs-*.marshal"):  # written by another version
-        if old != path:
+    _prune(path)
+
+
+def _prune(path: Path) -> None:
+    """Remove the files of other signatures (other versions) but the KEEP_OTHERS newest: two
+    installs used in turn (pipx and a checkout, an upgrade being tried) would otherwise remove
+    each other's file on every run and never find a certificate."""
+    others = []
+    for other in path.parent.glob("certs-*.marshal"):
+        if other != path:
             with contextlib.suppress(OSError):
-                old.unlink()
+                others.append((other.stat().st_mtime_ns, other))
+    for _, old in sorted(others, reverse=True)[KEEP_OTHERS:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _pack(f: CertFields) -> tuple[object, ...]:
