@@ -12,6 +12,9 @@ everything ikm-tui adds (its imports, parsing, pairing, the "seen by" verdicts, 
 import os
 import sys
 
+# ikm_tui from this checkout, as bench/run.py does.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import pkcs11
 from pkcs11 import Attribute, ObjectClass
 

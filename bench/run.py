@@ -25,7 +25,9 @@ Then measures, all in this run, each command as a cold process (median of --runs
   - cold `ikm-tui --help`.
 Ratios against the anchor tools are the result; absolute times only give context.
 
-The same file is the child process for the probes (`--probe stall|tui`), so the bench is one script.
+The same file is the child process for the build and stall probes (`--probe build|stall`); the TUI
+probe is bench/tui_probe.py, which imports only what `ikm-tui` imports (this file's own imports,
+~45 ms of statistics, multiprocessing, subprocess..., would count against the TUI).
 """
 
 from __future__ import annotations
@@ -434,74 +436,6 @@ def probe_stall(module: str, root: Path, bits: int) -> None:
     svc.close()
 
 
-def probe_tui(module: str, label: str, expected: int, t_spawn: float) -> None:
-    """Start the TUI headless; print seconds from process spawn to a table with all objects."""
-    import asyncio
-
-    try:
-        from ikm_tui.cli.tui import prepare_tui
-    except ImportError as exc:
-        print(json.dumps({"skipped": f"no TUI yet ({exc})"}), flush=True)
-        return
-    from ikm_tui.core.p11.backend import Backend
-    from ikm_tui.core.pin import Pin
-    from ikm_tui.core.p11.service import get_service
-
-    # Log in through the same process-wide service the TUI uses, as the CLI does with IKM_PIN,
-    # so both list every object (the Keys and Certificates tables together). Queued, not
-    # awaited: the owner thread runs it before the TUI's own first calls (one queue, in order),
-    # and the TUI then starts exactly as `ikm-tui` does (cli.prepare_tui).
-    svc = get_service(module)
-    login = svc.after(svc.submit(Backend.find_slot, label), Backend.login,
-                      lambda slot: (slot, Pin(os.environ["IKM_PIN"])))
-    app = prepare_tui(module, label)
-    from ikm_tui.ui.widgets.object_table import ObjectTable
-
-    # "Populated" is every object in the tables *and* the visible table drawn with all of its
-    # rows, not just rows added (a table can hold rows the screen has not drawn yet). Big tokens
-    # filled in chunks (tried; see the README) draw the visible table for the last time before
-    # the hidden one is complete, and nothing is drawn again: completion is what counts then.
-    drawn: list[float] = []
-    tables: list[ObjectTable] = []
-    last_draw: dict[int, tuple[float, int]] = {}  # id(table) -> (when, rows it had)
-    render_line = ObjectTable.render_line
-
-    def watch(table: ObjectTable, y: int) -> Any:
-        if not tables:  # both tables exist from the first frame on
-            tables.extend(table.screen.query(ObjectTable))
-        now = time.time()
-        last_draw[id(table)] = (now, table.row_count)
-        if not drawn and sum(t.row_count for t in tables) >= expected:
-            drawn.append(now)
-        return render_line(table, y)
-
-    def complete_and_drawn() -> float | None:
-        """When the rows were all in and every drawn table had been drawn with all of its."""
-        if drawn:
-            return drawn[0]
-        if tables and sum(t.row_count for t in tables) >= expected and all(
-                last_draw[id(t)][1] == t.row_count for t in tables if id(t) in last_draw):
-            return time.time()
-        return None
-
-    ObjectTable.render_line = watch  # type: ignore[method-assign,assignment]
-
-    async def main() -> dict[str, Any]:
-        async with app.run_test(headless=True, size=(160, 50)) as pilot:
-            deadline = time.monotonic() + 120
-            rows = 0
-            while time.monotonic() < deadline:
-                rows = sum(t.row_count for t in app.screen.query(ObjectTable))
-                done = complete_and_drawn()
-                if done is not None:
-                    return {"populated": done - t_spawn, "rows": rows}
-                await pilot.pause(0.005)
-            login.result(0)  # a failed login explains a short table
-            return {"skipped": f"table not populated in 120 s ({rows}/{expected} rows)"}
-
-    print(json.dumps(asyncio.run(main())), flush=True)
-
-
 def child_json(cmd: Sequence[str], env: dict[str, str]) -> tuple[dict[str, Any], Sample]:
     sample = run_once(cmd, env)
     lines = [ln for ln in sample.stdout.decode().splitlines() if ln.startswith("{")]
@@ -588,9 +522,8 @@ def bench(args: argparse.Namespace) -> int:
         tui_times: list[float] = []
         tui_rss = 0
         for _ in range(0 if args.no_tui else runs):
-            res, sample = child_json([sys.executable, __file__, "--probe", "tui", "--module", module,
-                                      "--label", tok.label, "--expected", str(listed),
-                                      "--t-spawn", repr(time.time())], warm_env)
+            res, sample = child_json([sys.executable, str(HERE / "tui_probe.py"), module, tok.label,
+                                      str(listed), repr(time.time())], warm_env)
             if "skipped" in res:
                 note = f"TUI not measured: {res['skipped']}"
                 if note not in notes:
@@ -679,24 +612,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-p11tool", action="store_true", help="skip p11tool (slow: O(n^2) in certs)")
     p.add_argument("--cache", default=str(HERE / ".cache"), help="where built tokens are kept")
     # Child-process probes.
-    p.add_argument("--probe", choices=["build", "stall", "tui"], help=argparse.SUPPRESS)
+    p.add_argument("--probe", choices=["build", "stall"], help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--profile", default="mixed", help=argparse.SUPPRESS)
     p.add_argument("--root", help=argparse.SUPPRESS)
     p.add_argument("--label", help=argparse.SUPPRESS)
     p.add_argument("--module", help=argparse.SUPPRESS)
     p.add_argument("--bits", type=int, default=4096, help=argparse.SUPPRESS)
-    p.add_argument("--expected", type=int, help=argparse.SUPPRESS)
-    p.add_argument("--t-spawn", type=float, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.probe == "build":
         (build_cert_token if args.profile == "certs" else build_token)(args.size, Path(args.root), args.label)
         return 0
     if args.probe == "stall":
         probe_stall(args.module, Path(args.root), args.bits)
-        return 0
-    if args.probe == "tui":
-        probe_tui(args.module, args.label, args.expected, args.t_spawn)
         return 0
     if args.runs < 1:
         p.error("--runs must be at least 1")
