@@ -182,8 +182,7 @@ def _with_key(listing: Listing, req: PendingRequest) -> PendingRequest:
 def requests_in_listing(listing: Listing) -> tuple[PendingRequest, ...]:
     """Pending requests of a listed token, with no further token calls: its request data objects
     (the listing already read their values), then files kept for it, by label."""
-    out = [parse_request(o.label, o.value or b"", "token") for o in listing.objects
-           if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION]
+    out = [parse_request(o.label, o.value or b"", "token") for o in request_files.request_objects(listing)]
     folder = request_files.folder_for(listing.token)
     shared = not request_files.unique_folder(listing.token)
     if folder.is_dir():

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ikm_tui.core.conventions import REQUEST_APPLICATION
-from ikm_tui.core.model import Listing, ObjClass, TokenInfo
+from ikm_tui.core.model import Listing, ObjClass, ObjectInfo, TokenInfo
 from ikm_tui.core.p11.quirks import serial_identifies_token
 
 SUFFIX = ".csr.pem"
@@ -45,12 +45,17 @@ def file_for(token: TokenInfo, label: str) -> Path:
     return folder_for(token) / (quote(label, safe="") + SUFFIX)
 
 
+def request_objects(listing: Listing) -> list[ObjectInfo]:
+    """The listing's request data objects (the storage convention: core/conventions.py)."""
+    return [o for o in listing.objects if o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION]
+
+
 def may_hold_requests(listing: Listing) -> bool:
     """False when core.ops.pending.requests_in_listing would find nothing: no request data object
-    in the listing and no request folder for the token. Cheap: the TUI asks this before it imports
-    core.ops.pending (cryptography and asn1crypto, ~35 ms of its start-up) to list requests."""
-    return any(o.cls is ObjClass.DATA and o.application == REQUEST_APPLICATION for o in listing.objects) \
-        or folder_for(listing.token).is_dir()
+    in the listing and no request folder for the token (the two places it reads). Cheap: the TUI
+    asks this before it imports core.ops.pending (cryptography and asn1crypto, ~35 ms of its
+    start-up) to list requests."""
+    return bool(request_objects(listing)) or folder_for(listing.token).is_dir()
 
 
 def key_on_token(listing: Listing, public_key_id: str | None) -> bool:
